@@ -1,0 +1,366 @@
+//! Documents (bytes and string properties) and per-document results.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use parking_lot::Mutex;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{ConnectorError, ErrorKind};
+
+/// A document: a body of bytes and string properties.
+///
+/// On the wire the body is `data` when it is UTF-8 text and `dataBase64` otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Document {
+    /// The body.
+    pub data: Vec<u8>,
+    /// The properties, keyed by name (`sqs.messageGroupId`).
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Document {
+    /// A document with the given body and no properties.
+    pub fn new(data: impl Into<Vec<u8>>) -> Self {
+        Self {
+            data: data.into(),
+            properties: BTreeMap::new(),
+        }
+    }
+
+    /// The same document with one more property.
+    pub fn with_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties.insert(name.into(), value.into());
+        self
+    }
+
+    /// A property's value.
+    pub fn property(&self, name: &str) -> Option<&str> {
+        self.properties.get(name).map(String::as_str)
+    }
+
+    /// The body as text, when it is valid UTF-8.
+    pub fn text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.data).ok()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireDocument {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data_base64: Option<String>,
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+}
+
+impl Serialize for Document {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (data, data_base64) = match std::str::from_utf8(&self.data) {
+            Ok(text) => (Some(text.to_owned()), None),
+            Err(_) => (None, Some(BASE64.encode(&self.data))),
+        };
+        WireDocument {
+            data,
+            data_base64,
+            properties: self.properties.clone(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Document {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = WireDocument::deserialize(deserializer)?;
+        let data = match (wire.data, wire.data_base64) {
+            (Some(_), Some(_)) => {
+                return Err(D::Error::custom(
+                    "a document has either `data` or `dataBase64`, not both",
+                ));
+            }
+            (Some(text), None) => text.into_bytes(),
+            (None, Some(encoded)) => BASE64
+                .decode(encoded.as_bytes())
+                .map_err(|e| D::Error::custom(format!("`dataBase64` is not valid base64: {e}")))?,
+            (None, None) => Vec::new(),
+        };
+        Ok(Document {
+            data,
+            properties: wire.properties,
+        })
+    }
+}
+
+/// The outcome of one input document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ResultStatus {
+    /// The document was processed.
+    Success,
+    /// The service or a check refused this document; the others are unaffected.
+    ApplicationError,
+    /// The connector could not do its work for this document (network, credentials, a bug).
+    Failure,
+}
+
+impl fmt::Display for ResultStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResultStatus::Success => "SUCCESS",
+            ResultStatus::ApplicationError => "APPLICATION_ERROR",
+            ResultStatus::Failure => "FAILURE",
+        })
+    }
+}
+
+/// The result of one input document, as the protocol carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentResult {
+    /// The input document's position in the batch.
+    pub index: usize,
+    /// What happened.
+    pub status: ResultStatus,
+    /// A short code (a service error code, a rule name), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<String>,
+    /// What happened, in words, when it was not a plain success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The documents this input produced.
+    #[serde(default)]
+    pub outputs: Vec<Document>,
+}
+
+/// What an operation records for one document; the index is added by [`Batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// What happened.
+    pub status: ResultStatus,
+    /// A short code, when there is one.
+    pub status_code: Option<String>,
+    /// What happened, in words.
+    pub message: Option<String>,
+    /// The documents produced.
+    pub outputs: Vec<Document>,
+}
+
+impl Outcome {
+    /// Success with the given outputs.
+    pub fn success(outputs: Vec<Document>) -> Self {
+        Self {
+            status: ResultStatus::Success,
+            status_code: None,
+            message: None,
+            outputs,
+        }
+    }
+
+    /// The service or a check refused the document.
+    pub fn application_error(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            status: ResultStatus::ApplicationError,
+            status_code: Some(code.into()),
+            message: Some(message.into()),
+            outputs: Vec::new(),
+        }
+    }
+
+    /// The connector could not do its work for the document.
+    pub fn failure(message: impl Into<String>) -> Self {
+        Self {
+            status: ResultStatus::Failure,
+            status_code: None,
+            message: Some(message.into()),
+            outputs: Vec::new(),
+        }
+    }
+
+    /// The outcome an error implies: `APPLICATION_ERROR` for application errors, `FAILURE`
+    /// otherwise.
+    pub fn from_error(err: &ConnectorError) -> Self {
+        let status = if err.kind() == ErrorKind::Application {
+            ResultStatus::ApplicationError
+        } else {
+            ResultStatus::Failure
+        };
+        Self {
+            status,
+            status_code: err.status_code().map(str::to_owned),
+            message: Some(err.display_chain()),
+            outputs: Vec::new(),
+        }
+    }
+}
+
+/// The documents of one `execute` call and the results recorded for them.
+///
+/// Operations read documents with [`Batch::documents`] and record one outcome per document with
+/// [`Batch::record`], from any number of concurrent tasks. The SDK turns the batch into exactly
+/// one [`DocumentResult`] per input document, whatever the operation did.
+#[derive(Debug)]
+pub struct Batch {
+    documents: Vec<Document>,
+    outcomes: Mutex<Vec<Option<Outcome>>>,
+}
+
+impl Batch {
+    /// A batch over the given documents, with no results yet.
+    pub fn new(documents: Vec<Document>) -> Self {
+        let outcomes = Mutex::new(vec![None; documents.len()]);
+        Self {
+            documents,
+            outcomes,
+        }
+    }
+
+    /// The input documents, in input order.
+    pub fn documents(&self) -> &[Document] {
+        &self.documents
+    }
+
+    /// The number of input documents.
+    pub fn len(&self) -> usize {
+        self.documents.len()
+    }
+
+    /// Whether the batch has no documents.
+    pub fn is_empty(&self) -> bool {
+        self.documents.is_empty()
+    }
+
+    /// Records the outcome of document `index`. The first outcome recorded for a document wins;
+    /// a second one is ignored and logged, so no document ever gets two results.
+    pub fn record(&self, index: usize, outcome: Outcome) {
+        let mut outcomes = self.outcomes.lock();
+        match outcomes.get_mut(index) {
+            Some(slot @ None) => *slot = Some(outcome),
+            Some(Some(_)) => {
+                tracing::warn!(
+                    index,
+                    "a second result was recorded for one document; the first is kept"
+                )
+            }
+            None => tracing::warn!(
+                index,
+                len = self.documents.len(),
+                "a result was recorded for a document that does not exist"
+            ),
+        }
+    }
+
+    /// Shorthand for recording a success.
+    pub fn succeed(&self, index: usize, outputs: Vec<Document>) {
+        self.record(index, Outcome::success(outputs));
+    }
+
+    /// Shorthand for recording an application error.
+    pub fn application_error(
+        &self,
+        index: usize,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.record(index, Outcome::application_error(code, message));
+    }
+
+    /// Shorthand for recording a failure.
+    pub fn fail(&self, index: usize, message: impl Into<String>) {
+        self.record(index, Outcome::failure(message));
+    }
+
+    /// Whether document `index` already has a result.
+    pub fn has_result(&self, index: usize) -> bool {
+        self.outcomes.lock().get(index).is_some_and(Option::is_some)
+    }
+
+    /// The indexes of the documents that have no result yet.
+    pub fn pending(&self) -> Vec<usize> {
+        self.outcomes
+            .lock()
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.is_none())
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Exactly one result per input document, in input order; a document without a recorded
+    /// outcome gets `missing(index)`.
+    pub fn into_results(self, mut missing: impl FnMut(usize) -> Outcome) -> Vec<DocumentResult> {
+        self.outcomes
+            .into_inner()
+            .into_iter()
+            .enumerate()
+            .map(|(index, outcome)| {
+                let outcome = outcome.unwrap_or_else(|| missing(index));
+                DocumentResult {
+                    index,
+                    status: outcome.status,
+                    status_code: outcome.status_code,
+                    message: outcome.message,
+                    outputs: outcome.outputs,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_bodies_travel_as_data_and_bytes_as_base64() {
+        let text = Document::new("hello").with_property("k", "v");
+        assert_eq!(
+            serde_json::to_string(&text).unwrap(),
+            r#"{"data":"hello","properties":{"k":"v"}}"#
+        );
+        let bytes = Document::new(vec![0xff, 0x00, 0x10]);
+        let json = serde_json::to_string(&bytes).unwrap();
+        assert_eq!(json, r#"{"dataBase64":"/wAQ","properties":{}}"#);
+        let back: Document = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, bytes);
+    }
+
+    #[test]
+    fn a_document_with_both_bodies_is_refused() {
+        let err = serde_json::from_str::<Document>(r#"{"data":"a","dataBase64":"YQ=="}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn first_recorded_outcome_wins_and_missing_ones_are_filled() {
+        let batch = Batch::new(vec![
+            Document::new("a"),
+            Document::new("b"),
+            Document::new("c"),
+        ]);
+        batch.succeed(0, vec![]);
+        batch.fail(0, "second result for the same document");
+        batch.application_error(2, "Rule", "refused");
+        assert_eq!(batch.pending(), vec![1]);
+        let results =
+            batch.into_results(|i| Outcome::failure(format!("no result for document {i}")));
+        assert_eq!(results.len(), 3);
+        assert_eq!(results[0].status, ResultStatus::Success);
+        assert_eq!(results[1].status, ResultStatus::Failure);
+        assert_eq!(
+            results[1].message.as_deref(),
+            Some("no result for document 1")
+        );
+        assert_eq!(results[2].status, ResultStatus::ApplicationError);
+        assert_eq!(
+            results.iter().map(|r| r.index).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+    }
+}

@@ -1,0 +1,430 @@
+//! The host side: spawns a plugin executable, initializes it, and calls it with timeouts.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::oneshot;
+
+use super::types::*;
+use crate::component::Component;
+use crate::runtime::PROTOCOL_VERSION;
+
+/// How many of the plugin's last stderr lines are kept.
+const STDERR_KEPT: usize = 2_000;
+
+/// What can go wrong calling a plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The plugin answered with a JSON-RPC error.
+    #[error("{0}")]
+    Rpc(RpcError),
+    /// No answer within the timeout.
+    #[error("the plugin did not answer {method} within {after:?}")]
+    Timeout {
+        /// The method called.
+        method: String,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The plugin process is gone.
+    #[error("the plugin process exited ({status}); its last log lines:\n{last_logs}")]
+    Exited {
+        /// How it exited, as far as known.
+        status: String,
+        /// Its last stderr lines.
+        last_logs: String,
+    },
+    /// The plugin could not be started or written to.
+    #[error("could not run the plugin {program}: {source}")]
+    Io {
+        /// The plugin program.
+        program: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The plugin answered something that is not the expected result.
+    #[error("the plugin broke the protocol: {0}")]
+    Protocol(String),
+}
+
+/// How to start a plugin: the program and its arguments (`sqs-connector serve`).
+#[derive(Debug, Clone)]
+pub struct PluginCommand {
+    /// The executable.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Extra environment variables (never secrets).
+    pub env: Vec<(String, String)>,
+    /// The default timeout of a call.
+    pub timeout: Duration,
+}
+
+impl PluginCommand {
+    /// `program args...` with a 120 s default timeout.
+    pub fn new(program: impl Into<PathBuf>, args: &[&str]) -> Self {
+        Self {
+            program: program.into(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            env: Vec::new(),
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Response>>>>;
+
+struct Running {
+    child: Child,
+    stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
+    pending: Pending,
+    exited: Arc<Mutex<Option<String>>>,
+}
+
+/// A running plugin process, initialized and ready for calls. Calls may run concurrently.
+pub struct PluginProcess {
+    command: PluginCommand,
+    running: tokio::sync::Mutex<Running>,
+    stdin: Mutex<Arc<tokio::sync::Mutex<ChildStdin>>>,
+    pending: Mutex<Pending>,
+    exited: Mutex<Arc<Mutex<Option<String>>>>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+    next_id: AtomicU64,
+    descriptor: Mutex<Value>,
+    starts: AtomicU64,
+}
+
+impl std::fmt::Debug for PluginProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginProcess")
+            .field("program", &self.command.program)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginProcess {
+    /// Starts the plugin and sends `initialize`.
+    pub async fn spawn(command: PluginCommand) -> Result<Self, ClientError> {
+        let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let running = start(&command, stderr.clone())?;
+        let process = Self {
+            stdin: Mutex::new(running.stdin.clone()),
+            pending: Mutex::new(running.pending.clone()),
+            exited: Mutex::new(running.exited.clone()),
+            running: tokio::sync::Mutex::new(running),
+            command,
+            stderr,
+            next_id: AtomicU64::new(1),
+            descriptor: Mutex::new(Value::Null),
+            starts: AtomicU64::new(1),
+        };
+        process.initialize().await?;
+        Ok(process)
+    }
+
+    async fn initialize(&self) -> Result<(), ClientError> {
+        let result: InitializeResult = self
+            .call(
+                method::INITIALIZE,
+                &InitializeParams {
+                    protocol_version: PROTOCOL_VERSION.into(),
+                    host: HostInfo {
+                        name: "connector-sdk".into(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                    },
+                },
+            )
+            .await?;
+        *self.descriptor.lock() = result.connector;
+        Ok(())
+    }
+
+    /// The connector descriptor the plugin sent at `initialize`.
+    pub fn descriptor(&self) -> Value {
+        self.descriptor.lock().clone()
+    }
+
+    /// How many times the process was started (1, plus one per [`PluginProcess::restart`]).
+    pub fn starts(&self) -> u64 {
+        self.starts.load(Ordering::Relaxed)
+    }
+
+    /// The plugin's stderr lines seen so far (the last 2,000).
+    pub fn logs(&self) -> Vec<String> {
+        self.stderr.lock().iter().cloned().collect()
+    }
+
+    /// Calls a method with the default timeout and decodes its result.
+    pub async fn call<P: Serialize, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &P,
+    ) -> Result<R, ClientError> {
+        self.call_with_timeout(method, params, self.command.timeout)
+            .await
+    }
+
+    /// Calls a method with a timeout and decodes its result.
+    pub async fn call_with_timeout<P: Serialize, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &P,
+        timeout: Duration,
+    ) -> Result<R, ClientError> {
+        let params =
+            serde_json::to_value(params).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let value = self.call_raw(method, params, timeout).await?;
+        serde_json::from_value(value)
+            .map_err(|e| ClientError::Protocol(format!("unexpected result for {method}: {e}")))
+    }
+
+    /// Sends a raw line (which need not be valid JSON) and returns the next response that carries
+    /// `id: null`. For tests of the plugin's robustness.
+    pub async fn send_raw_line(
+        &self,
+        line: &str,
+        timeout: Duration,
+    ) -> Result<Response, ClientError> {
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().lock().insert(u64::MAX, tx);
+        self.write_line(line.as_bytes()).await?;
+        self.wait(u64::MAX, "raw line", rx, timeout).await
+    }
+
+    /// Calls a method and returns its raw result.
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<Value, ClientError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().lock().insert(id, tx);
+        let mut line = serde_json::to_vec(&Request::new(id, method, params))
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        line.push(b'\n');
+        if let Err(err) = self.write_line(&line).await {
+            self.pending.lock().lock().remove(&id);
+            return Err(err);
+        }
+        match self.wait(id, method, rx, timeout).await?.outcome {
+            Outcome::Result(value) => Ok(value),
+            Outcome::Error(err) => Err(ClientError::Rpc(err)),
+        }
+    }
+
+    async fn write_line(&self, line: &[u8]) -> Result<(), ClientError> {
+        let stdin = self.stdin.lock().clone();
+        let mut stdin = stdin.lock().await;
+        let written = async {
+            stdin.write_all(line).await?;
+            if !line.ends_with(b"\n") {
+                stdin.write_all(b"\n").await?;
+            }
+            stdin.flush().await
+        }
+        .await;
+        written.map_err(|_| self.exited_error())
+    }
+
+    async fn wait(
+        &self,
+        id: u64,
+        method: &str,
+        rx: oneshot::Receiver<Response>,
+        timeout: Duration,
+    ) -> Result<Response, ClientError> {
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(_)) => Err(self.exited_error()),
+            Err(_) => {
+                self.pending.lock().lock().remove(&id);
+                Err(ClientError::Timeout {
+                    method: method.to_owned(),
+                    after: timeout,
+                })
+            }
+        }
+    }
+
+    fn exited_error(&self) -> ClientError {
+        let status = self
+            .exited
+            .lock()
+            .lock()
+            .clone()
+            .unwrap_or_else(|| "it closed its output".to_owned());
+        let logs = self.logs();
+        let last_logs = logs[logs.len().saturating_sub(10)..].join("\n");
+        ClientError::Exited { status, last_logs }
+    }
+
+    /// Test Connection for a connection component.
+    pub async fn test_connection(
+        &self,
+        connection: &Component,
+    ) -> Result<TestConnectionResult, ClientError> {
+        self.call(
+            method::TEST_CONNECTION,
+            &TestConnectionParams {
+                connection: connection.clone(),
+            },
+        )
+        .await
+    }
+
+    /// Lists objects for an operation's picker.
+    pub async fn browse(
+        &self,
+        connection: &Component,
+        operation_type: &str,
+        filter: Option<&str>,
+    ) -> Result<BrowseResult, ClientError> {
+        self.call(
+            method::BROWSE,
+            &BrowseParams {
+                connection: connection.clone(),
+                operation_type: operation_type.to_owned(),
+                filter: filter.map(str::to_owned),
+            },
+        )
+        .await
+    }
+
+    /// Runs an operation over documents.
+    pub async fn execute(&self, params: &ExecuteParams) -> Result<ExecuteResult, ClientError> {
+        self.call(method::EXECUTE, params).await
+    }
+
+    /// Whether the process has exited.
+    pub fn has_exited(&self) -> bool {
+        self.exited.lock().lock().is_some()
+    }
+
+    /// Kills the process if it still runs, starts it again and initializes it.
+    pub async fn restart(&self) -> Result<(), ClientError> {
+        {
+            let mut running = self.running.lock().await;
+            let _ = running.child.start_kill();
+            let _ = running.child.wait().await;
+            let fresh = start(&self.command, self.stderr.clone())?;
+            *self.stdin.lock() = fresh.stdin.clone();
+            *self.pending.lock() = fresh.pending.clone();
+            *self.exited.lock() = fresh.exited.clone();
+            *running = fresh;
+        }
+        self.starts.fetch_add(1, Ordering::Relaxed);
+        self.initialize().await
+    }
+
+    /// Asks the plugin to shut down and waits for it to exit.
+    pub async fn shutdown(&self) -> Result<ExitStatus, ClientError> {
+        let _: Value = self
+            .call_raw(method::SHUTDOWN, json!({}), self.command.timeout)
+            .await
+            .or_else(|err| match err {
+                ClientError::Exited { .. } => Ok(Value::Null),
+                other => Err(other),
+            })?;
+        let mut running = self.running.lock().await;
+        let status = tokio::time::timeout(self.command.timeout, running.child.wait())
+            .await
+            .map_err(|_| ClientError::Timeout {
+                method: "exit after shutdown".into(),
+                after: self.command.timeout,
+            })?
+            .map_err(|source| ClientError::Io {
+                program: self.command.program.display().to_string(),
+                source,
+            })?;
+        Ok(status)
+    }
+
+    /// Kills the process at once (for tests of a host's reaction).
+    pub async fn kill(&self) {
+        let mut running = self.running.lock().await;
+        let _ = running.child.start_kill();
+        let _ = running.child.wait().await;
+    }
+}
+
+fn start(
+    command: &PluginCommand,
+    stderr_lines: Arc<Mutex<VecDeque<String>>>,
+) -> Result<Running, ClientError> {
+    let io_error = |source| ClientError::Io {
+        program: command.program.display().to_string(),
+        source,
+    };
+    let mut child = Command::new(&command.program)
+        .args(&command.args)
+        .envs(command.env.iter().cloned())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(io_error)?;
+    let missing = || io_error(std::io::Error::other("the child's pipes are missing"));
+    let stdin = child.stdin.take().ok_or_else(missing)?;
+    let stdout = child.stdout.take().ok_or_else(missing)?;
+    let stderr = child.stderr.take().ok_or_else(missing)?;
+    let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
+    let exited = Arc::new(Mutex::new(None));
+
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut kept = stderr_lines.lock();
+            if kept.len() == STDERR_KEPT {
+                kept.pop_front();
+            }
+            kept.push_back(line);
+        }
+    });
+
+    let reader_pending = pending.clone();
+    let reader_exited = exited.clone();
+    let pid = child.id();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            match serde_json::from_str::<Response>(&line) {
+                Ok(response) => {
+                    let key = response.id.as_u64().unwrap_or(u64::MAX);
+                    if let Some(tx) = reader_pending.lock().remove(&key) {
+                        let _ = tx.send(response);
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "the plugin wrote a line that is not a response")
+                }
+            }
+        }
+        *reader_exited.lock() = Some(match pid {
+            Some(pid) => format!("process {pid} closed its output"),
+            None => "the process closed its output".to_owned(),
+        });
+        // Dropping the senders wakes every caller still waiting, with an `Exited` error.
+        reader_pending.lock().clear();
+    });
+
+    Ok(Running {
+        child,
+        stdin: Arc::new(tokio::sync::Mutex::new(stdin)),
+        pending,
+        exited,
+    })
+}

@@ -1,0 +1,321 @@
+//! Protocol messages. No I/O here: these types are what travels, as the protocol spec writes it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::component::Component;
+use crate::connector::{ObjectType, TestStep};
+use crate::document::{Document, DocumentResult};
+use crate::error::{ConnectorError, ErrorKind, FieldError};
+
+/// JSON-RPC: the line is not JSON.
+pub const PARSE_ERROR: i64 = -32700;
+/// JSON-RPC: the object is not a valid request.
+pub const INVALID_REQUEST: i64 = -32600;
+/// JSON-RPC: no such method.
+pub const METHOD_NOT_FOUND: i64 = -32601;
+/// JSON-RPC: the params do not fit the method.
+pub const INVALID_PARAMS: i64 = -32602;
+/// Invalid component fields; `data.fieldErrors` lists them.
+pub const INVALID_FIELDS: i64 = -32001;
+/// A protocol version the plugin does not speak; `data.supported` lists those it does.
+pub const UNSUPPORTED_VERSION: i64 = -32002;
+/// Credentials could not be obtained or were refused.
+pub const AUTH_FAILED: i64 = -32003;
+/// Network, throttling or an unavailable service, after retries.
+pub const TRANSIENT: i64 = -32004;
+/// An internal error.
+pub const INTERNAL: i64 = -32005;
+
+/// The method names.
+pub mod method {
+    /// First request: version negotiation and the descriptor.
+    pub const INITIALIZE: &str = "initialize";
+    /// Test Connection.
+    pub const TEST_CONNECTION: &str = "testConnection";
+    /// List objects for an operation's picker.
+    pub const BROWSE: &str = "browse";
+    /// Run an operation over documents.
+    pub const EXECUTE: &str = "execute";
+    /// Finish in-flight requests and exit.
+    pub const SHUTDOWN: &str = "shutdown";
+}
+
+/// A request line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    /// Always `"2.0"`.
+    pub jsonrpc: String,
+    /// The id the response will carry; absent for a notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Value>,
+    /// The method name.
+    pub method: String,
+    /// The parameters.
+    #[serde(default)]
+    pub params: Value,
+}
+
+impl Request {
+    /// A request with a numeric id.
+    pub fn new(id: u64, method: &str, params: Value) -> Self {
+        Self {
+            jsonrpc: "2.0".into(),
+            id: Some(json!(id)),
+            method: method.into(),
+            params,
+        }
+    }
+}
+
+/// Either the result or the error of a response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The method's result (may be `null`).
+    Result(Value),
+    /// Why the request could not be served.
+    Error(RpcError),
+}
+
+/// A response line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    /// Always `"2.0"`.
+    pub jsonrpc: String,
+    /// The request's id, or `null` when the request could not be read.
+    pub id: Value,
+    /// The result or the error.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+impl Response {
+    /// A successful response.
+    pub fn result(id: Value, result: Value) -> Self {
+        Self {
+            jsonrpc: "2.0".into(),
+            id,
+            outcome: Outcome::Result(result),
+        }
+    }
+
+    /// An error response.
+    pub fn error(id: Value, error: RpcError) -> Self {
+        Self {
+            jsonrpc: "2.0".into(),
+            id,
+            outcome: Outcome::Error(error),
+        }
+    }
+}
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RpcError {
+    /// The code (see the constants in this module).
+    pub code: i64,
+    /// A sentence for people.
+    pub message: String,
+    /// Structured details (`fieldErrors`, `supported`, `kind`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    /// An error with `data: {"message": …}`, the shape of JSON-RPC's own errors.
+    pub fn plain(code: i64, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self {
+            code,
+            data: Some(json!({ "message": message })),
+            message,
+        }
+    }
+
+    /// The field errors carried by an `INVALID_FIELDS` error.
+    pub fn field_errors(&self) -> Vec<FieldError> {
+        self.data
+            .as_ref()
+            .and_then(|d| d.get("fieldErrors"))
+            .and_then(|f| serde_json::from_value(f.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    /// The connector error this code stands for, for hosts that want a kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self.code {
+            INVALID_FIELDS | UNSUPPORTED_VERSION | INVALID_PARAMS => ErrorKind::Config,
+            AUTH_FAILED => ErrorKind::Auth,
+            TRANSIENT => ErrorKind::Transient,
+            _ => ErrorKind::Internal,
+        }
+    }
+}
+
+impl std::fmt::Display for RpcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (code {})", self.message, self.code)
+    }
+}
+
+impl From<&ConnectorError> for RpcError {
+    fn from(err: &ConnectorError) -> Self {
+        let message = err.display_chain();
+        match err.kind() {
+            ErrorKind::Config => RpcError {
+                code: INVALID_FIELDS,
+                data: Some(json!({ "fieldErrors": err.field_errors(), "message": message })),
+                message,
+            },
+            kind => RpcError {
+                code: match kind {
+                    ErrorKind::Auth => AUTH_FAILED,
+                    ErrorKind::Transient => TRANSIENT,
+                    _ => INTERNAL,
+                },
+                data: Some(json!({ "message": message, "kind": kind.as_str() })),
+                message,
+            },
+        }
+    }
+}
+
+/// Who the host is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostInfo {
+    /// The host's name.
+    pub name: String,
+    /// The host's version.
+    pub version: String,
+}
+
+/// `initialize` params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitializeParams {
+    /// The protocol version the host speaks (`"1.0"`).
+    pub protocol_version: String,
+    /// Who the host is.
+    pub host: HostInfo,
+}
+
+/// `initialize` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitializeResult {
+    /// The protocol version the plugin will speak.
+    pub protocol_version: String,
+    /// The connector descriptor, identical to the file in `descriptors/`.
+    pub connector: Value,
+}
+
+/// `testConnection` params.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestConnectionParams {
+    /// The connection component to test.
+    pub connection: Component,
+}
+
+/// `testConnection` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestConnectionResult {
+    /// Whether no step failed.
+    pub ok: bool,
+    /// Each step, in order.
+    pub steps: Vec<TestStep>,
+}
+
+/// `browse` params.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowseParams {
+    /// The connection component to browse with.
+    pub connection: Component,
+    /// The operation type the objects are for (`SEND`).
+    pub operation_type: String,
+    /// An optional prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+}
+
+/// `browse` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowseResult {
+    /// The objects found.
+    pub object_types: Vec<ObjectType>,
+}
+
+/// `execute` params.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecuteParams {
+    /// The host's id for the process execution.
+    pub execution_id: String,
+    /// The process name.
+    pub process_name: String,
+    /// The connection component.
+    pub connection: Component,
+    /// The operation component.
+    pub operation: Component,
+    /// The input documents (one empty trigger document for operations without input).
+    pub documents: Vec<Document>,
+}
+
+/// `execute` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecuteResult {
+    /// Exactly one result per input document, in input order.
+    pub results: Vec<DocumentResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_have_the_json_rpc_shape() {
+        let ok = Response::result(json!(7), Value::Null);
+        assert_eq!(
+            serde_json::to_string(&ok).unwrap(),
+            r#"{"jsonrpc":"2.0","id":7,"result":null}"#
+        );
+        let err = Response::error(Value::Null, RpcError::plain(PARSE_ERROR, "not JSON"));
+        assert_eq!(
+            serde_json::to_string(&err).unwrap(),
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"not JSON","data":{"message":"not JSON"}}}"#
+        );
+        let back: Response = serde_json::from_str(&serde_json::to_string(&err).unwrap()).unwrap();
+        assert_eq!(back, err);
+    }
+
+    #[test]
+    fn connector_errors_map_onto_protocol_codes() {
+        let cases = [
+            (ConnectorError::config("bad"), INVALID_FIELDS),
+            (ConnectorError::auth("refused"), AUTH_FAILED),
+            (ConnectorError::transient("timeout"), TRANSIENT),
+            (ConnectorError::internal("bug"), INTERNAL),
+            (ConnectorError::application("no such queue"), INTERNAL),
+        ];
+        for (err, code) in cases {
+            let rpc = RpcError::from(&err);
+            assert_eq!(rpc.code, code, "{err:?}");
+        }
+        let rpc = RpcError::from(&ConnectorError::auth("refused"));
+        assert_eq!(rpc.data.unwrap()["kind"], "auth");
+    }
+
+    #[test]
+    fn field_errors_travel_in_data() {
+        let err = ConnectorError::invalid_fields(vec![FieldError {
+            field: "customRegion".into(),
+            label: "Custom AWS SQS Region".into(),
+            message: "use lowercase".into(),
+        }]);
+        let rpc = RpcError::from(&err);
+        assert_eq!(rpc.code, INVALID_FIELDS);
+        assert_eq!(rpc.field_errors(), err.field_errors());
+    }
+}

@@ -1,0 +1,570 @@
+//! The runtime side of a connector: a type-erased [`Connector`] built from one [`Connection`] type
+//! and its [`Operation`] types, which validates components, builds and caches connections and
+//! operations, and guarantees one result per document.
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use serde_json::{Map, Value, json};
+
+use crate::component::{Component, ComponentId, ComponentKind};
+use crate::connector::{
+    Connection, ConnectorInfo, ObjectType, Operation, OperationInfo, StepStatus, TestStep,
+};
+use crate::context::ExecutionContext;
+use crate::document::{Batch, Document, DocumentResult, Outcome};
+use crate::error::{ConnectorError, FieldError};
+use crate::schema::config_schema;
+use crate::validate::FieldValidator;
+
+/// The protocol version this SDK speaks.
+pub const PROTOCOL_VERSION: &str = "1.0";
+
+/// How many connection (and operation) components are kept built at once.
+pub const DEFAULT_CACHE_CAPACITY: usize = 256;
+
+trait ErasedConnection: Send + Sync {
+    fn test<'a>(&'a self, ctx: &'a ExecutionContext) -> BoxFuture<'a, Vec<TestStep>>;
+    fn browse<'a>(
+        &'a self,
+        ctx: &'a ExecutionContext,
+        operation_type: &'a str,
+        filter: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<ObjectType>, ConnectorError>>;
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<C: Connection> ErasedConnection for C {
+    fn test<'a>(&'a self, ctx: &'a ExecutionContext) -> BoxFuture<'a, Vec<TestStep>> {
+        Box::pin(Connection::test(self, ctx))
+    }
+
+    fn browse<'a>(
+        &'a self,
+        ctx: &'a ExecutionContext,
+        operation_type: &'a str,
+        filter: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<ObjectType>, ConnectorError>> {
+        Box::pin(Connection::browse(self, ctx, operation_type, filter))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+trait ErasedOperation: Send + Sync {
+    fn execute<'a>(
+        &'a self,
+        ctx: &'a ExecutionContext,
+        connection: &'a dyn ErasedConnection,
+        batch: &'a Batch,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>>;
+}
+
+impl<O: Operation> ErasedOperation for O {
+    fn execute<'a>(
+        &'a self,
+        ctx: &'a ExecutionContext,
+        connection: &'a dyn ErasedConnection,
+        batch: &'a Batch,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        match connection.as_any().downcast_ref::<O::Connection>() {
+            Some(connection) => Box::pin(Operation::execute(self, ctx, connection, batch)),
+            None => Box::pin(async {
+                Err(ConnectorError::internal(
+                    "the operation was given a connection of another connector",
+                ))
+            }),
+        }
+    }
+}
+
+type ConnectFn =
+    fn(&ComponentId, Map<String, Value>) -> Result<Arc<dyn ErasedConnection>, ConnectorError>;
+type BuildFn = fn(Map<String, Value>) -> Result<Arc<dyn ErasedOperation>, ConnectorError>;
+
+struct OperationType {
+    validator: FieldValidator,
+    build: BuildFn,
+}
+
+fn deserialize_config<T: serde::de::DeserializeOwned>(
+    fields: Map<String, Value>,
+) -> Result<T, ConnectorError> {
+    serde_json::from_value(Value::Object(fields)).map_err(|e| {
+        ConnectorError::config(format!(
+            "the component's fields do not fit the connector: {e}"
+        ))
+    })
+}
+
+fn connect_erased<C: Connection>(
+    id: &ComponentId,
+    fields: Map<String, Value>,
+) -> Result<Arc<dyn ErasedConnection>, ConnectorError> {
+    let config = deserialize_config::<C::Config>(fields)?;
+    Ok(Arc::new(C::connect(id, config)?))
+}
+
+fn build_erased<O: Operation>(
+    fields: Map<String, Value>,
+) -> Result<Arc<dyn ErasedOperation>, ConnectorError> {
+    let config = deserialize_config::<O::Config>(fields)?;
+    Ok(Arc::new(O::build(config)?))
+}
+
+/// Builds a [`Connector`] from a connection type and its operation types.
+pub struct ConnectorBuilder {
+    info: ConnectorInfo,
+    connection_schema: Value,
+    connect: ConnectFn,
+    operations: BTreeMap<&'static str, (OperationInfo, Value, BuildFn)>,
+    operation_order: Vec<&'static str>,
+    cache_capacity: usize,
+}
+
+impl ConnectorBuilder {
+    /// Adds an operation type. Its `Connection` must be the connector's connection type.
+    pub fn operation<O: Operation>(mut self) -> Self {
+        let info = O::info();
+        if !self.operations.contains_key(info.operation_type) {
+            self.operation_order.push(info.operation_type);
+        }
+        self.operations.insert(
+            info.operation_type,
+            (info, config_schema::<O::Config>(), build_erased::<O>),
+        );
+        self
+    }
+
+    /// How many built connections and operations to keep (default 256); the least recently used
+    /// is dropped beyond that.
+    pub fn cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity.max(1);
+        self
+    }
+
+    /// The connector. Panics if a generated schema is not valid JSON Schema, which is a bug in a
+    /// config type caught by the connector's first test.
+    pub fn build(self) -> Connector {
+        let mut operations = HashMap::new();
+        let mut descriptor_operations = Vec::new();
+        for op_type in &self.operation_order {
+            let (info, schema, build) = &self.operations[op_type];
+            descriptor_operations.push(json!({
+                "type": info.operation_type,
+                "label": info.label,
+                "description": info.description,
+                "takesInput": info.takes_input,
+                "fields": schema,
+                "inputProperties": info.input_properties,
+                "outputProperties": info.output_properties,
+            }));
+            #[allow(clippy::expect_used)]
+            let validator = FieldValidator::new(schema.clone())
+                .expect("an operation's generated schema is valid JSON Schema");
+            operations.insert(
+                info.operation_type.to_owned(),
+                OperationType {
+                    validator,
+                    build: *build,
+                },
+            );
+        }
+        let descriptor = json!({
+            "id": self.info.id,
+            "name": self.info.name,
+            "version": self.info.version,
+            "description": self.info.description,
+            "protocolVersion": PROTOCOL_VERSION,
+            "connection": {"fields": self.connection_schema},
+            "operations": descriptor_operations,
+        });
+        #[allow(clippy::expect_used)]
+        let connection_validator = FieldValidator::new(self.connection_schema)
+            .expect("the connection's generated schema is valid JSON Schema");
+        Connector {
+            info: self.info,
+            descriptor,
+            connection_validator,
+            connect: self.connect,
+            operations,
+            connections: Mutex::new(ComponentCache::new(self.cache_capacity)),
+            built_operations: Mutex::new(ComponentCache::new(self.cache_capacity)),
+            hasher: RandomState::new(),
+            connections_built: AtomicU64::new(0),
+        }
+    }
+}
+
+struct CacheEntry<T> {
+    fingerprint: u64,
+    last_used: u64,
+    value: T,
+}
+
+struct ComponentCache<T> {
+    entries: HashMap<ComponentId, CacheEntry<T>>,
+    capacity: usize,
+    tick: u64,
+}
+
+impl<T: Clone> ComponentCache<T> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            capacity,
+            tick: 0,
+        }
+    }
+
+    fn get_or_try_insert(
+        &mut self,
+        id: &ComponentId,
+        fingerprint: u64,
+        build: impl FnOnce() -> Result<T, ConnectorError>,
+    ) -> Result<(T, bool), ConnectorError> {
+        self.tick += 1;
+        if let Some(entry) = self.entries.get_mut(id)
+            && entry.fingerprint == fingerprint
+        {
+            entry.last_used = self.tick;
+            return Ok((entry.value.clone(), false));
+        }
+        let value = build()?;
+        if !self.entries.contains_key(id) && self.entries.len() >= self.capacity {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.entries.remove(&oldest);
+            }
+        }
+        self.entries.insert(
+            id.clone(),
+            CacheEntry {
+                fingerprint,
+                last_used: self.tick,
+                value: value.clone(),
+            },
+        );
+        Ok((value, true))
+    }
+}
+
+/// Counters a host or a test can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectorStats {
+    /// Connections built since start (one per component id and settings, unless evicted).
+    pub connections_built: u64,
+}
+
+/// A connector ready to serve: its descriptor, validation, and the three calls of the protocol.
+pub struct Connector {
+    info: ConnectorInfo,
+    descriptor: Value,
+    connection_validator: FieldValidator,
+    connect: ConnectFn,
+    operations: HashMap<String, OperationType>,
+    connections: Mutex<ComponentCache<Arc<dyn ErasedConnection>>>,
+    built_operations: Mutex<ComponentCache<Arc<dyn ErasedOperation>>>,
+    hasher: RandomState,
+    connections_built: AtomicU64,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("id", &self.info.id)
+            .field("version", &self.info.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connector {
+    /// Starts a connector with its connection type; add operations with
+    /// [`ConnectorBuilder::operation`].
+    pub fn builder<C: Connection>(info: ConnectorInfo) -> ConnectorBuilder {
+        ConnectorBuilder {
+            info,
+            connection_schema: config_schema::<C::Config>(),
+            connect: connect_erased::<C>,
+            operations: BTreeMap::new(),
+            operation_order: Vec::new(),
+            cache_capacity: DEFAULT_CACHE_CAPACITY,
+        }
+    }
+
+    /// What the connector is.
+    pub fn info(&self) -> &ConnectorInfo {
+        &self.info
+    }
+
+    /// The connector descriptor: connection fields, and each operation with its fields and
+    /// document properties.
+    pub fn descriptor(&self) -> &Value {
+        &self.descriptor
+    }
+
+    /// The descriptor as the checked-in file holds it: pretty JSON with a final newline.
+    pub fn descriptor_file_text(&self) -> String {
+        let mut text = serde_json::to_string_pretty(&self.descriptor).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// Counters for tests and hosts.
+    pub fn stats(&self) -> ConnectorStats {
+        ConnectorStats {
+            connections_built: self.connections_built.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Checks a connection component's fields against the descriptor: every field error at once.
+    pub fn validate_connection(&self, component: &Component) -> Result<(), Vec<FieldError>> {
+        self.check_component(component, ComponentKind::Connection)?;
+        self.connection_validator
+            .validate(&component.fields)
+            .map(|_| ())
+    }
+
+    /// Checks an operation component's fields against its operation's schema.
+    pub fn validate_operation(&self, component: &Component) -> Result<(), Vec<FieldError>> {
+        self.check_component(component, ComponentKind::Operation)?;
+        let op_type = self.operation_type(component)?;
+        op_type.validator.validate(&component.fields).map(|_| ())
+    }
+
+    fn check_component(
+        &self,
+        component: &Component,
+        kind: ComponentKind,
+    ) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if component.connector != self.info.id {
+            errors.push(FieldError {
+                field: "connector".into(),
+                label: "Connector".into(),
+                message: format!(
+                    "component {} belongs to connector \"{}\", not to \"{}\"",
+                    component.id, component.connector, self.info.id
+                ),
+            });
+        }
+        if component.kind != kind {
+            errors.push(FieldError {
+                field: "kind".into(),
+                label: "Kind".into(),
+                message: format!(
+                    "component {} is a {:?} component where a {kind:?} component is needed",
+                    component.id, component.kind
+                ),
+            });
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn operation_type(&self, component: &Component) -> Result<&OperationType, Vec<FieldError>> {
+        let name = component.operation_type.as_deref().unwrap_or_default();
+        self.operations.get(name).ok_or_else(|| {
+            let mut known: Vec<&str> = self.operations.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            vec![FieldError {
+                field: "operationType".into(),
+                label: "Operation type".into(),
+                message: format!(
+                    "operation component {} has operation type \"{name}\"; this connector has {}",
+                    component.id,
+                    known.join(", ")
+                ),
+            }]
+        })
+    }
+
+    fn fingerprint(&self, component: &Component) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        component.operation_type.hash(&mut hasher);
+        serde_json::to_string(&component.fields)
+            .unwrap_or_default()
+            .hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn connection_for(
+        &self,
+        component: &Component,
+    ) -> Result<Arc<dyn ErasedConnection>, ConnectorError> {
+        let fingerprint = self.fingerprint(component);
+        let mut cache = self.connections.lock();
+        let (connection, built) = cache.get_or_try_insert(&component.id, fingerprint, || {
+            self.check_component(component, ComponentKind::Connection)
+                .map_err(ConnectorError::invalid_fields)?;
+            let fields = self
+                .connection_validator
+                .validate(&component.fields)
+                .map_err(ConnectorError::invalid_fields)?;
+            (self.connect)(&component.id, fields)
+        })?;
+        if built {
+            self.connections_built.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(component = %component.id, "connection built");
+        }
+        Ok(connection)
+    }
+
+    fn operation_for(
+        &self,
+        component: &Component,
+    ) -> Result<Arc<dyn ErasedOperation>, ConnectorError> {
+        let fingerprint = self.fingerprint(component);
+        let mut cache = self.built_operations.lock();
+        cache
+            .get_or_try_insert(&component.id, fingerprint, || {
+                self.check_component(component, ComponentKind::Operation)
+                    .map_err(ConnectorError::invalid_fields)?;
+                let op_type = self
+                    .operation_type(component)
+                    .map_err(ConnectorError::invalid_fields)?;
+                let fields = op_type
+                    .validator
+                    .validate(&component.fields)
+                    .map_err(ConnectorError::invalid_fields)?;
+                (op_type.build)(fields)
+            })
+            .map(|(op, _)| op)
+    }
+
+    /// Test Connection: validates the settings (an error listing every field at fault when they
+    /// are invalid), then runs the connection's own steps.
+    pub async fn test_connection(
+        &self,
+        ctx: &ExecutionContext,
+        component: &Component,
+    ) -> Result<Vec<TestStep>, ConnectorError> {
+        let connection = self.connection_for(component)?;
+        let mut steps = vec![TestStep::passed(
+            "Settings valid",
+            "every field of the connection is filled in and well formed",
+        )];
+        match AssertUnwindSafe(connection.test(ctx)).catch_unwind().await {
+            Ok(more) => steps.extend(more),
+            Err(panic) => steps.push(TestStep::failed(
+                "Connection checked",
+                format!(
+                    "internal error in the connector ({}); report it with the plugin's log",
+                    panic_message(&panic)
+                ),
+            )),
+        }
+        Ok(steps)
+    }
+
+    /// Whether a Test Connection's steps add up to a pass: no step failed.
+    pub fn passed(steps: &[TestStep]) -> bool {
+        steps.iter().all(|s| s.status != StepStatus::Failed)
+    }
+
+    /// Lists what an operation of `operation_type` can pick from.
+    pub async fn browse(
+        &self,
+        ctx: &ExecutionContext,
+        component: &Component,
+        operation_type: &str,
+        filter: Option<&str>,
+    ) -> Result<Vec<ObjectType>, ConnectorError> {
+        if !self.operations.contains_key(operation_type) {
+            return Err(ConnectorError::config(format!(
+                "this connector has no operation type \"{operation_type}\" to browse for"
+            )));
+        }
+        let connection = self.connection_for(component)?;
+        match AssertUnwindSafe(connection.browse(ctx, operation_type, filter))
+            .catch_unwind()
+            .await
+        {
+            Ok(result) => result,
+            Err(panic) => Err(ConnectorError::internal(format!(
+                "internal error while browsing ({})",
+                panic_message(&panic)
+            ))),
+        }
+    }
+
+    /// Runs an operation over a batch of documents: exactly one result per input document, in
+    /// input order, whatever the operation does (returns early, fails, or panics).
+    ///
+    /// An error is returned only when the request cannot be served at all (invalid components).
+    pub async fn execute(
+        &self,
+        ctx: &ExecutionContext,
+        connection: &Component,
+        operation: &Component,
+        documents: Vec<Document>,
+    ) -> Result<Vec<DocumentResult>, ConnectorError> {
+        let built_connection = self.connection_for(connection)?;
+        let built_operation = self.operation_for(operation)?;
+        let op_name = operation.operation_type.clone().unwrap_or_default();
+        let batch = Batch::new(documents);
+        let outcome = AssertUnwindSafe(built_operation.execute(ctx, &*built_connection, &batch))
+            .catch_unwind()
+            .await;
+        let results = match outcome {
+            Ok(Ok(())) => batch.into_results(|index| {
+                Outcome::failure(format!(
+                    "the {op_name} operation returned no result for document {index}; \
+                     this is a bug in the connector, and the document was not processed"
+                ))
+            }),
+            Ok(Err(err)) => {
+                tracing::warn!(
+                    execution = %ctx.execution_id,
+                    error = %err.display_chain(),
+                    "the {op_name} operation failed"
+                );
+                batch.into_results(|index| {
+                    let mut outcome = Outcome::from_error(&err);
+                    outcome.message = Some(format!(
+                        "document {index} was not processed: {}",
+                        err.display_chain()
+                    ));
+                    outcome
+                })
+            }
+            Err(panic) => {
+                let reason = panic_message(&panic);
+                tracing::error!(execution = %ctx.execution_id, reason = %reason, "the {op_name} operation panicked");
+                batch.into_results(|index| {
+                    Outcome::failure(format!(
+                        "internal error in the {op_name} operation ({reason}); document {index} \
+                         was not processed"
+                    ))
+                })
+            }
+        };
+        Ok(results)
+    }
+}
+
+fn panic_message(panic: &Box<dyn Any + Send>) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panic".to_owned()
+    }
+}

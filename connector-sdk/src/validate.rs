@@ -1,0 +1,379 @@
+//! Validation of a component's fields against its descriptor schema, with every error at once,
+//! each naming the field, its label and what to do.
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use serde_json::{Map, Value};
+
+use crate::error::FieldError;
+use crate::schema::field_label;
+
+/// Validates the fields of one kind of component against its descriptor schema.
+pub struct FieldValidator {
+    schema: Value,
+    validator: jsonschema::Validator,
+}
+
+impl std::fmt::Debug for FieldValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FieldValidator").finish_non_exhaustive()
+    }
+}
+
+impl FieldValidator {
+    /// A validator for a descriptor schema. Fails when the schema itself is not valid JSON Schema.
+    pub fn new(schema: Value) -> Result<Self, String> {
+        let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
+        Ok(Self { schema, validator })
+    }
+
+    /// The schema this validator checks against.
+    pub fn schema(&self) -> &Value {
+        &self.schema
+    }
+
+    /// The fields as the connector sees them: blank fields (`""` or `null`, what a form sends for
+    /// an empty input) removed, and defaults from the schema filled in for absent fields.
+    pub fn prepare(&self, fields: &Map<String, Value>) -> Map<String, Value> {
+        let mut prepared: Map<String, Value> = fields
+            .iter()
+            .filter(|(_, v)| !(v.is_null() || v.as_str() == Some("")))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(Value::Object(props)) = self.schema.get("properties") {
+            for (key, prop) in props {
+                if let Some(default) = prop.get("default") {
+                    prepared
+                        .entry(key.clone())
+                        .or_insert_with(|| default.clone());
+                }
+            }
+        }
+        prepared
+    }
+
+    /// Prepares the fields and checks them; returns the prepared fields, or every field error.
+    pub fn validate(
+        &self,
+        fields: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, Vec<FieldError>> {
+        let prepared = self.prepare(fields);
+        let instance = Value::Object(prepared);
+        let mut errors: Vec<FieldError> = Vec::new();
+        for error in self.validator.iter_errors(&instance) {
+            let path = error.instance_path().as_str().to_owned();
+            let schema_path = error.schema_path().as_str().to_owned();
+            let field_error = self.describe(&path, &schema_path, error.kind(), error.instance());
+            if !errors
+                .iter()
+                .any(|e| e.field == field_error.field && e.message == field_error.message)
+            {
+                errors.push(field_error);
+            }
+        }
+        let Value::Object(prepared) = instance else {
+            unreachable!("the instance was built as an object")
+        };
+        if errors.is_empty() {
+            Ok(prepared)
+        } else {
+            errors.sort_by_key(|e| self.order_of(&e.field));
+            Err(errors)
+        }
+    }
+
+    fn order_of(&self, field: &str) -> u64 {
+        self.schema
+            .get("properties")
+            .and_then(|p| p.get(field))
+            .and_then(|p| p.get("x-order"))
+            .and_then(Value::as_u64)
+            .unwrap_or(u64::MAX)
+    }
+
+    fn property(&self, field: &str) -> Option<&Value> {
+        self.schema.get("properties").and_then(|p| p.get(field))
+    }
+
+    fn error(&self, field: &str, message: String) -> FieldError {
+        FieldError {
+            field: field.to_owned(),
+            label: field_label(&self.schema, field),
+            message,
+        }
+    }
+
+    fn describe(
+        &self,
+        instance_path: &str,
+        schema_path: &str,
+        kind: &ValidationErrorKind,
+        instance: &Value,
+    ) -> FieldError {
+        let field = instance_path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .replace("~1", "/")
+            .replace("~0", "~");
+        let message = match kind {
+            ValidationErrorKind::Required { property } => {
+                let property = property.as_str().unwrap_or_default().to_owned();
+                let message = match self.condition_of(schema_path) {
+                    Some(condition) => format!("is required when {condition}; enter a value"),
+                    None => "is required; enter a value".to_owned(),
+                };
+                return self.error(&property, message);
+            }
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let names = unexpected.join(", ");
+                return self.error(
+                    unexpected.first().map(String::as_str).unwrap_or_default(),
+                    format!("is not a field of this component ({names}); remove it or check its spelling"),
+                );
+            }
+            ValidationErrorKind::Type { kind } => {
+                let expected = match kind {
+                    TypeKind::Single(t) => t.to_string(),
+                    TypeKind::Multiple(set) => set
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                };
+                format!(
+                    "must be {} {expected}, not {}",
+                    article(&expected),
+                    describe_value(instance)
+                )
+            }
+            ValidationErrorKind::Enum { options } => self.enum_message(&field, options, instance),
+            ValidationErrorKind::Constant { expected_value } => {
+                format!("must be {expected_value}, not {}", describe_value(instance))
+            }
+            ValidationErrorKind::Pattern { pattern } => {
+                let hint = self
+                    .property(&field)
+                    .and_then(|p| p.get("x-pattern-message"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("must match the pattern {pattern}"));
+                format!("{} {hint}", describe_value(instance))
+            }
+            ValidationErrorKind::Minimum { limit } => {
+                format!("must be at least {limit}, not {}", describe_value(instance))
+            }
+            ValidationErrorKind::Maximum { limit } => {
+                format!("must be at most {limit}, not {}", describe_value(instance))
+            }
+            ValidationErrorKind::ExclusiveMinimum { limit } => {
+                format!(
+                    "must be more than {limit}, not {}",
+                    describe_value(instance)
+                )
+            }
+            ValidationErrorKind::ExclusiveMaximum { limit } => {
+                format!(
+                    "must be less than {limit}, not {}",
+                    describe_value(instance)
+                )
+            }
+            ValidationErrorKind::MinLength { limit } => {
+                format!("must be at least {limit} characters long")
+            }
+            ValidationErrorKind::MaxLength { limit } => {
+                format!("must be at most {limit} characters long")
+            }
+            ValidationErrorKind::Format { format } => {
+                format!("{} is not a valid {format}", describe_value(instance))
+            }
+            other => format!("is invalid: {}", other_message(other)),
+        };
+        self.error(&field, message)
+    }
+
+    fn enum_message(&self, field: &str, options: &Value, instance: &Value) -> String {
+        let allowed: Vec<&str> = options
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let given = instance.as_str().unwrap_or_default();
+        if let Some(close) = allowed.iter().find(|a| {
+            a.eq_ignore_ascii_case(given) || a.replace('_', "-").eq_ignore_ascii_case(given)
+        }) {
+            return format!(
+                "{} is not a valid choice; did you mean \"{close}\"? The values are case-sensitive",
+                describe_value(instance)
+            );
+        }
+        let labels = self
+            .property(field)
+            .and_then(|p| p.get("x-enum-labels"))
+            .and_then(Value::as_object);
+        let shown: Vec<String> = allowed
+            .iter()
+            .take(8)
+            .map(
+                |v| match labels.and_then(|l| l.get(*v)).and_then(Value::as_str) {
+                    Some(label) if label != *v => format!("{v} ({label})"),
+                    _ => (*v).to_owned(),
+                },
+            )
+            .collect();
+        let more = if allowed.len() > shown.len() {
+            format!(" and {} more", allowed.len() - shown.len())
+        } else {
+            String::new()
+        };
+        format!(
+            "{} is not a valid choice; choose one of: {}{more}",
+            describe_value(instance),
+            shown.join(", ")
+        )
+    }
+
+    /// For an error raised inside `allOf/N/then`, the condition of that rule in words
+    /// (`Authentication Type is AWS IAM Roles Anywhere`).
+    fn condition_of(&self, schema_path: &str) -> Option<String> {
+        let mut parts = schema_path.trim_start_matches('/').split('/');
+        if parts.next()? != "allOf" {
+            return None;
+        }
+        let index: usize = parts.next()?.parse().ok()?;
+        if parts.next()? != "then" {
+            return None;
+        }
+        let rule = self.schema.get("allOf")?.get(index)?;
+        let condition = rule.get("if")?.get("properties")?.as_object()?;
+        let (tag, constraint) = condition.iter().next()?;
+        let value = constraint.get("const")?.as_str()?;
+        let label = self
+            .property(tag)
+            .and_then(|p| p.get("x-enum-labels"))
+            .and_then(|l| l.get(value))
+            .and_then(Value::as_str)
+            .unwrap_or(value);
+        Some(format!("{} is {label}", field_label(&self.schema, tag)))
+    }
+}
+
+fn article(word: &str) -> &'static str {
+    match word.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    }
+}
+
+fn describe_value(value: &Value) -> String {
+    match value {
+        Value::String(s) if s.chars().count() > 60 => {
+            format!("\"{}…\"", s.chars().take(57).collect::<String>())
+        }
+        Value::String(s) => format!("\"{s}\""),
+        Value::Null => "empty".to_owned(),
+        Value::Bool(_) | Value::Number(_) => value.to_string(),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+    }
+}
+
+fn other_message(kind: &ValidationErrorKind) -> String {
+    format!("{kind:?}")
+        .split(['{', '('])
+        .next()
+        .unwrap_or("a rule of the descriptor")
+        .trim()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn validator() -> FieldValidator {
+        FieldValidator::new(json!({
+            "type": "object",
+            "properties": {
+                "mode": {"type": "string", "title": "Mode", "enum": ["KEYS", "CERT"],
+                         "x-enum-labels": {"KEYS": "Keys", "CERT": "Certificate"}, "default": "KEYS", "x-order": 1},
+                "key": {"type": "string", "title": "Key", "x-order": 2},
+                "region": {"type": "string", "title": "Region", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9]+$",
+                           "x-pattern-message": "is not a region: use lowercase with dashes, like us-east-2", "x-order": 3},
+                "duration": {"type": "integer", "title": "Duration", "minimum": 900, "maximum": 3600, "x-order": 4},
+                "cert": {"type": "string", "title": "Certificate", "x-order": 5}
+            },
+            "required": ["mode"],
+            "allOf": [
+                {"if": {"properties": {"mode": {"const": "KEYS"}}, "required": ["mode"]}, "then": {"required": ["key"]}},
+                {"if": {"properties": {"mode": {"const": "CERT"}}, "required": ["mode"]}, "then": {"required": ["cert"]}}
+            ]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn reports_every_error_with_label_and_advice() {
+        let fields = json!({"mode": "CERT", "region": "US-EAST-2", "duration": 100, "key": ""});
+        let errors = validator()
+            .validate(fields.as_object().unwrap())
+            .unwrap_err();
+        let by_field: Vec<(&str, &str, &str)> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.label.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            by_field,
+            vec![
+                (
+                    "region",
+                    "Region",
+                    "\"US-EAST-2\" is not a region: use lowercase with dashes, like us-east-2"
+                ),
+                ("duration", "Duration", "must be at least 900, not 100"),
+                (
+                    "cert",
+                    "Certificate",
+                    "is required when Mode is Certificate; enter a value"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn blank_fields_are_absent_and_defaults_are_applied() {
+        let fields = json!({"key": "k", "region": ""});
+        let prepared = validator().validate(fields.as_object().unwrap()).unwrap();
+        assert_eq!(prepared.get("mode"), Some(&json!("KEYS")));
+        assert!(!prepared.contains_key("region"));
+    }
+
+    #[test]
+    fn a_wrong_choice_lists_the_choices_or_suggests_the_right_case() {
+        let errors = validator()
+            .validate(json!({"mode": "PASSWORD"}).as_object().unwrap())
+            .unwrap_err();
+        assert_eq!(errors[0].field, "mode");
+        assert_eq!(
+            errors[0].message,
+            "\"PASSWORD\" is not a valid choice; choose one of: KEYS (Keys), CERT (Certificate)"
+        );
+        let errors = validator()
+            .validate(json!({"mode": "keys", "key": "k"}).as_object().unwrap())
+            .unwrap_err();
+        assert!(
+            errors[0].message.contains("did you mean \"KEYS\"?"),
+            "{}",
+            errors[0].message
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_says_what_was_expected() {
+        let errors = validator()
+            .validate(json!({"key": "k", "duration": "long"}).as_object().unwrap())
+            .unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].message, "must be an integer, not \"long\"");
+    }
+}
