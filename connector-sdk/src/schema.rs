@@ -128,6 +128,7 @@ pub fn generator() -> SchemaGenerator {
 pub fn config_schema<T: JsonSchema>() -> Value {
     let schema = generator().into_root_schema_for::<T>();
     let mut value = schema.to_value();
+    unwrap_descriptions(&mut value);
     if let Some(Value::Object(props)) = value.get_mut("properties") {
         for (position, prop) in props.values_mut().enumerate() {
             if let Value::Object(p) = prop {
@@ -136,8 +137,34 @@ pub fn config_schema<T: JsonSchema>() -> Value {
                 p.remove("$schema");
             }
         }
+        // Fields appear in the order the form shows them.
+        let mut entries: Vec<(String, Value)> = std::mem::take(props).into_iter().collect();
+        entries.sort_by_key(|(_, p)| p.get("x-order").and_then(Value::as_u64).unwrap_or(u64::MAX));
+        props.extend(entries);
     }
     value
+}
+
+/// Doc comments wrap lines; a form shows a description as one paragraph (blank lines stay breaks).
+fn unwrap_descriptions(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                match inner {
+                    Value::String(text) if key == "description" => {
+                        *text = text
+                            .split("\n\n")
+                            .map(|p| p.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
+                            .collect::<Vec<_>>()
+                            .join("\n\n");
+                    }
+                    other => unwrap_descriptions(other),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(unwrap_descriptions),
+        _ => {}
+    }
 }
 
 fn drop_null_type(prop: &mut Map<String, Value>) {

@@ -116,6 +116,20 @@ impl FieldValidator {
             .unwrap_or_default()
             .replace("~1", "/")
             .replace("~0", "~");
+        let is_secret = self.property(&field).is_some_and(|p| {
+            p.get("x-secret") == Some(&Value::Bool(true))
+                || p.get("writeOnly") == Some(&Value::Bool(true))
+        });
+        // A secret's value never goes into a message, whatever rule it broke.
+        let hidden = Value::String("the value".into());
+        let instance = if is_secret { &hidden } else { instance };
+        let describe_value = |v: &Value| {
+            if is_secret {
+                "the value".to_owned()
+            } else {
+                describe_value(v)
+            }
+        };
         let message = match kind {
             ValidationErrorKind::Required { property } => {
                 let property = property.as_str().unwrap_or_default().to_owned();
@@ -366,6 +380,29 @@ mod tests {
             "{}",
             errors[0].message
         );
+    }
+
+    #[test]
+    fn a_secret_value_never_appears_in_a_message() {
+        let validator = FieldValidator::new(json!({
+            "type": "object",
+            "properties": {
+                "privateKey": {"type": "string", "title": "Private key", "writeOnly": true, "x-secret": true,
+                               "pattern": "-----BEGIN", "minLength": 40}
+            }
+        }))
+        .unwrap();
+        let errors = validator
+            .validate(json!({"privateKey": "hunter2-secret"}).as_object().unwrap())
+            .unwrap_err();
+        assert!(!errors.is_empty());
+        for error in errors {
+            assert!(
+                !error.message.contains("hunter2"),
+                "secret in {:?}",
+                error.message
+            );
+        }
     }
 
     #[test]

@@ -1,1 +1,54 @@
-fn main() {}
+//! `sqs-connector`: the Amazon SQS connector as a plugin executable.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+/// The Amazon SQS connector. A host runtime starts `sqs-connector serve` and speaks the plugin
+/// protocol (JSON-RPC, one object per line) on its stdin and stdout; the other commands are for people.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the plugin protocol on stdin/stdout (logs go to stderr as JSON lines).
+    Serve,
+    /// Print the connector descriptor (the JSON a host renders forms from).
+    Describe,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Describe => {
+            print!("{}", sqs_connector::connector().descriptor_file_text());
+            ExitCode::SUCCESS
+        }
+        Command::Serve => {
+            connector_sdk::logging::init_json_stderr();
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    eprintln!("could not start the async runtime: {err}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let connector = Arc::new(sqs_connector::connector());
+            match runtime.block_on(connector_sdk::protocol::serve(connector)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    tracing::error!(error = %err, "the plugin stopped on an I/O error");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,1 +1,106 @@
-fn main() {}
+//! `test-harness`: a host runtime for the connectors of this repository.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use test_harness::{EXIT_FAILED, EXIT_OK, descriptors};
+
+/// A host runtime for connectors: Test Connection, descriptors, and more.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check or rewrite the checked-in connector descriptors (descriptors/*.json).
+    Descriptors {
+        /// Fail (exit 1) when a descriptor file is missing or stale.
+        #[arg(long, conflicts_with = "write", required_unless_present = "write")]
+        check: bool,
+        /// Regenerate every descriptor file.
+        #[arg(long)]
+        write: bool,
+        /// The descriptors folder (default: this repository's descriptors/).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Run Test Connection for a connection component file through the plugin. Exit code 0 when it
+    /// passed, 1 when it failed, 2 when the file or its fields are invalid.
+    TestConnection {
+        /// The connection component (JSON); string fields may be {"env": "NAME"} or {"file": "path"}.
+        #[arg(long)]
+        connection: PathBuf,
+        /// The plugin executable (default: sqs-connector next to this program).
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+        /// Print the protocol's result object as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Descriptors { check, write, dir } => {
+            let dir = dir.unwrap_or_else(descriptors::default_dir);
+            if write {
+                match descriptors::write(&dir) {
+                    Ok(names) => {
+                        for name in names {
+                            println!("wrote {}", dir.join(name).display());
+                        }
+                        ExitCode::from(EXIT_OK)
+                    }
+                    Err(err) => {
+                        eprintln!(
+                            "error: cannot write descriptors into {}: {err}",
+                            dir.display()
+                        );
+                        ExitCode::from(EXIT_FAILED)
+                    }
+                }
+            } else {
+                debug_assert!(check);
+                let stale = descriptors::stale(&dir);
+                if stale.is_empty() {
+                    println!("descriptors are current");
+                    ExitCode::from(EXIT_OK)
+                } else {
+                    eprintln!(
+                        "stale descriptors: {}; regenerate them with: {}",
+                        stale.join(", "),
+                        descriptors::WRITE_COMMAND
+                    );
+                    ExitCode::from(EXIT_FAILED)
+                }
+            }
+        }
+        Command::TestConnection {
+            connection,
+            plugin,
+            json,
+        } => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    eprintln!("error: could not start the async runtime: {err}");
+                    return ExitCode::from(EXIT_FAILED);
+                }
+            };
+            let code = runtime.block_on(test_harness::test_connection::run(
+                &connection,
+                plugin.as_deref(),
+                json,
+            ));
+            ExitCode::from(code)
+        }
+    }
+}

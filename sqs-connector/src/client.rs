@@ -1,0 +1,82 @@
+//! Builds the `aws-sdk-sqs` client of a connection: region, endpoint, credentials, timeouts.
+//! One client per connection component and settings; the SDK's connector caches connections,
+//! so every execution reuses the client and its HTTP connection pool.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_sqs::config::retry::RetryConfig;
+use aws_sdk_sqs::config::timeout::TimeoutConfig;
+use aws_sdk_sqs::config::{BehaviorVersion, Region};
+use connector_sdk::ComponentId;
+
+use crate::config::regions::is_china;
+
+/// How long to wait for a TCP (and TLS) connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one attempt of a call may take; above the 20 s long-polling maximum.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(35);
+/// How many attempts a call gets (the first, and retries with backoff for retryable errors).
+pub const MAX_ATTEMPTS: u32 = 4;
+
+static CLIENTS_BUILT: AtomicU64 = AtomicU64::new(0);
+
+/// How many SQS clients this process has built (one per connection component and settings).
+pub fn clients_built() -> u64 {
+    CLIENTS_BUILT.load(Ordering::Relaxed)
+}
+
+/// Where a connection sends its SQS calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqsTarget {
+    /// The region requests are signed for.
+    pub region: String,
+    /// The endpoint override, when set.
+    pub endpoint_url: Option<String>,
+}
+
+impl SqsTarget {
+    /// The endpoint the calls go to, for messages: the override, or the region's.
+    pub fn endpoint(&self) -> String {
+        match &self.endpoint_url {
+            Some(url) => url.clone(),
+            None if is_china(&self.region) => {
+                format!("https://sqs.{}.amazonaws.com.cn", self.region)
+            }
+            None => format!("https://sqs.{}.amazonaws.com", self.region),
+        }
+    }
+}
+
+/// Builds the SQS client for a connection. No I/O happens here.
+pub fn build_client(
+    component: &ComponentId,
+    target: &SqsTarget,
+    credentials: SharedCredentialsProvider,
+) -> aws_sdk_sqs::Client {
+    let mut builder = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(target.region.clone()))
+        .credentials_provider(credentials)
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        );
+    if let Some(url) = &target.endpoint_url {
+        builder = builder.endpoint_url(url.trim_end_matches('/'));
+    }
+    let client = aws_sdk_sqs::Client::from_conf(builder.build());
+    let built = CLIENTS_BUILT.fetch_add(1, Ordering::Relaxed) + 1;
+    tracing::info!(
+        component = %component,
+        region = %target.region,
+        endpoint = %target.endpoint(),
+        clients_built = built,
+        "SQS client built"
+    );
+    client
+}

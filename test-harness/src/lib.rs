@@ -1,0 +1,15 @@
+//! A host runtime for connectors, used by tests, by the quickstart and by people: it loads
+//! component files, validates them against the connector's descriptor, and drives the connector
+//! through its plugin process.
+
+pub mod components;
+pub mod descriptors;
+pub mod plugin;
+pub mod test_connection;
+
+/// Exit code: everything passed.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the run failed (a step failed, a document did not succeed).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: a file or a component's fields are invalid; nothing was run.
+pub const EXIT_INVALID: u8 = 2;
