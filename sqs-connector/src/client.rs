@@ -17,6 +17,8 @@ use crate::config::regions::is_china;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one attempt of a call may take; above the 20 s long-polling maximum.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(35);
+/// How long Test Connection waits for its check call: a user is waiting for the answer.
+pub const TEST_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many attempts a call gets (the first, and retries with backoff for retryable errors).
 pub const MAX_ATTEMPTS: u32 = 4;
 

@@ -4,7 +4,10 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use connector_sdk::{ComponentId, Connection, ConnectorError, ExecutionContext, TestStep};
 
-use crate::client::{SqsTarget, build_client};
+use aws_sdk_sqs::config::retry::RetryConfig;
+use aws_sdk_sqs::config::timeout::TimeoutConfig;
+
+use crate::client::{CONNECT_TIMEOUT, SqsTarget, TEST_CONNECTION_TIMEOUT, build_client};
 use crate::config::{Authentication, SqsConnectionConfig};
 use crate::errors::SqsFailure;
 
@@ -86,9 +89,16 @@ impl Connection for SqsConnection {
             .list_queues()
             .max_results(1)
             .customize()
-            .config_override(aws_sdk_sqs::config::Config::builder().retry_config(
-                aws_sdk_sqs::config::retry::RetryConfig::standard().with_max_attempts(1),
-            ))
+            .config_override(
+                aws_sdk_sqs::config::Config::builder()
+                    .retry_config(RetryConfig::standard().with_max_attempts(1))
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .connect_timeout(CONNECT_TIMEOUT)
+                            .operation_timeout(TEST_CONNECTION_TIMEOUT)
+                            .build(),
+                    ),
+            )
             .send()
             .await;
         match answer {

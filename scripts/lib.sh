@@ -1,0 +1,71 @@
+# Shared set-up for scripts/test.sh and scripts/quickstart.sh: a local Python virtual environment
+# with the test servers, free loopback ports, and servers that stop when the script exits.
+# Sourced, not run.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+RUN_DIR="${RUN_DIR:-$ROOT/.test-run}"
+mkdir -p "$RUN_DIR"
+STARTED_PIDS=()
+
+say() { printf '==> %s\n' "$*"; }
+
+stop_started() {
+  for pid in "${STARTED_PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${STARTED_PIDS[@]:-}"; do
+    [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+  done
+}
+trap stop_started EXIT
+trap 'exit 130' INT TERM
+
+# Installs the Python packages the tests use into .venv (once; again when requirements change).
+ensure_venv() {
+  local req="$ROOT/scripts/requirements-test.txt" stamp="$VENV/.requirements.sha256"
+  local want; want="$(sha256sum "$req" | cut -d' ' -f1)"
+  if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  say "installing test servers into .venv (moto; about 30 s the first time)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+  echo "$want" > "$stamp"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until an HTTP GET on $1 answers (any status), or fails after $2 seconds.
+wait_http() {
+  python3 - "$1" "${2:-30}" <<'PY'
+import sys, time, urllib.request, urllib.error
+url, limit = sys.argv[1], float(sys.argv[2])
+deadline = time.time() + limit
+while time.time() < deadline:
+    try:
+        urllib.request.urlopen(url, timeout=2)
+        sys.exit(0)
+    except urllib.error.HTTPError:
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.2)
+sys.exit(1)
+PY
+}
+
+# Starts moto on a free loopback port; exports SQS_TEST_ENDPOINT. Fails loudly when it can't.
+start_moto() {
+  local port; port="$(free_port)"
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" > "$RUN_DIR/moto.log" 2>&1 &
+  STARTED_PIDS+=("$!")
+  if ! wait_http "http://127.0.0.1:$port/moto-api/" 60; then
+    echo "error: the moto server did not start on 127.0.0.1:$port; its log:" >&2
+    cat "$RUN_DIR/moto.log" >&2
+    exit 1
+  fi
+  export SQS_TEST_ENDPOINT="http://127.0.0.1:$port"
+  say "moto (SQS) listening on $SQS_TEST_ENDPOINT"
+}

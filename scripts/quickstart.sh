@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The quickstart: builds the connector and the test harness, starts a local SQS-compatible server
+# (moto) on loopback, and shows the connector at work, explaining each step. Stops everything it
+# started when it ends.
+set -euo pipefail
+RUN_DIR="$(cd "$(dirname "$0")/.." && pwd)/.quickstart"
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+say "1/4 building the connector (sqs-connector) and the host (test-harness)"
+cargo build --workspace --quiet
+HARNESS="$ROOT/target/debug/test-harness"
+
+say "2/4 installing and starting a local SQS server (moto) on loopback"
+ensure_venv
+start_moto
+
+cat <<TEXT
+
+The connection component examples/components/conn-local-keys.json is what a user saves in an
+integration platform: authentication type, access key, region, and here an endpoint override that
+points at the local server. Its secret key is not in the file: {"env": "SQS_SECRET_KEY"} tells the
+host to read it from the environment, and it travels to the plugin only inside the request.
+
+TEXT
+export SQS_ENDPOINT_URL="$SQS_TEST_ENDPOINT"
+export SQS_SECRET_KEY="quickstart-example-secret-key"
+
+say "3/4 Test Connection with access keys (the plugin runs as a separate process)"
+"$HARNESS" test-connection --connection examples/components/conn-local-keys.json
+
+say "4/4 what a user sees when a setting is wrong: the region typed in capitals"
+sed 's/"region": "us-east-1"/"customRegion": "US-EAST-2"/' examples/components/conn-local-keys.json \
+  > "$RUN_DIR/conn-bad-region.json"
+set +e
+"$HARNESS" test-connection --connection "$RUN_DIR/conn-bad-region.json"
+code=$?
+set -e
+if [ "$code" -ne 2 ]; then
+  echo "error: expected exit code 2 (invalid fields) for the bad region, got $code" >&2
+  exit 1
+fi
+echo "(exit code 2: the fields are invalid and nothing was sent to AWS)"
+
+cat <<TEXT
+
+Done. To point the same connection at real AWS, edit the component file:
+  - remove "endpointUrl" (the connector then uses https://sqs.<region>.amazonaws.com),
+  - set "region" to your account's region (or "customRegion" for one not in the list),
+  - set "accessKey" to your access key id and keep "secretKey" as {"env": "SQS_SECRET_KEY"},
+    exporting your real secret key in SQS_SECRET_KEY before running the harness.
+The descriptor a host renders the connection form from: ./target/debug/sqs-connector describe
+TEXT

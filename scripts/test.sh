@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: installs the test servers into .venv, starts
+# them on loopback, checks formatting and lints, runs the whole test suite, and stops the servers,
+# also when a test fails.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_venv
+say "building the workspace"
+cargo build --workspace --all-targets --quiet
+start_moto
+say "checking formatting and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+say "running the tests"
+cargo test --workspace --quiet 2>&1 | tee "$RUN_DIR/cargo-test.log"
+status=${PIPESTATUS[0]}
+passed=$(grep -Eo '[0-9]+ passed' "$RUN_DIR/cargo-test.log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$RUN_DIR/cargo-test.log" | awk '{s+=$1} END {print s+0}')
+echo "${passed} passed, ${failed} failed"
+exit "$status"
