@@ -260,13 +260,18 @@ impl FieldValidator {
         let rule = self.schema.get("allOf")?.get(index)?;
         let condition = rule.get("if")?.get("properties")?.as_object()?;
         let (tag, constraint) = condition.iter().next()?;
-        let value = constraint.get("const")?.as_str()?;
-        let label = self
-            .property(tag)
-            .and_then(|p| p.get("x-enum-labels"))
-            .and_then(|l| l.get(value))
-            .and_then(Value::as_str)
-            .unwrap_or(value);
+        let label = match constraint.get("const")? {
+            Value::String(value) => self
+                .property(tag)
+                .and_then(|p| p.get("x-enum-labels"))
+                .and_then(|l| l.get(value))
+                .and_then(Value::as_str)
+                .unwrap_or(value)
+                .to_owned(),
+            Value::Bool(true) => "on".to_owned(),
+            Value::Bool(false) => "off".to_owned(),
+            other => other.to_string(),
+        };
         Some(format!("{} is {label}", field_label(&self.schema, tag)))
     }
 }

@@ -2,7 +2,9 @@
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use connector_sdk::{ComponentId, Connection, ConnectorError, ExecutionContext, TestStep};
+use connector_sdk::{
+    ComponentId, Connection, ConnectorError, ExecutionContext, ObjectType, TestStep,
+};
 
 use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
@@ -10,6 +12,7 @@ use aws_sdk_sqs::config::timeout::TimeoutConfig;
 use crate::client::{CONNECT_TIMEOUT, SqsTarget, TEST_CONNECTION_TIMEOUT, build_client};
 use crate::config::{Authentication, SqsConnectionConfig};
 use crate::errors::SqsFailure;
+use crate::queue::QueueCache;
 
 /// A connection to Amazon SQS (or an SQS-compatible server), built once per connection component
 /// and settings and shared by every operation and execution.
@@ -18,6 +21,7 @@ pub struct SqsConnection {
     id: ComponentId,
     target: SqsTarget,
     client: aws_sdk_sqs::Client,
+    queues: QueueCache,
 }
 
 impl SqsConnection {
@@ -34,6 +38,11 @@ impl SqsConnection {
     /// Where calls go.
     pub fn target(&self) -> &SqsTarget {
         &self.target
+    }
+
+    /// The queue URL and limit caches of this connection.
+    pub fn queues(&self) -> &QueueCache {
+        &self.queues
     }
 
     /// The connector error for a failed SDK call on this connection.
@@ -76,6 +85,7 @@ impl Connection for SqsConnection {
             id: id.clone(),
             target,
             client,
+            queues: QueueCache::default(),
         })
     }
 
@@ -145,5 +155,14 @@ impl Connection for SqsConnection {
                 }
             }
         }
+    }
+
+    async fn browse(
+        &self,
+        _ctx: &ExecutionContext,
+        _operation_type: &str,
+        filter: Option<&str>,
+    ) -> Result<Vec<ObjectType>, ConnectorError> {
+        self.list_queues(filter).await
     }
 }

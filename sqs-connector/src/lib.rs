@@ -4,14 +4,19 @@
 //! [`connector`] returns the connector a host drives through the plugin protocol; the executable
 //! `sqs-connector serve` does exactly that.
 
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod connection;
 pub mod errors;
+pub mod message;
+pub mod operations;
+pub mod queue;
 
 use connector_sdk::{Connector, ConnectorInfo};
 
 pub use connection::SqsConnection;
+pub use operations::{DeleteOperation, ReceiveOperation, SendOperation};
 
 /// The connector's id, as components name it.
 pub const CONNECTOR_ID: &str = "amazon-sqs";
@@ -26,5 +31,9 @@ pub const INFO: ConnectorInfo = ConnectorInfo {
 
 /// The Amazon SQS connector, ready to serve.
 pub fn connector() -> Connector {
-    Connector::builder::<SqsConnection>(INFO).build()
+    Connector::builder::<SqsConnection>(INFO)
+        .operation::<SendOperation>()
+        .operation::<ReceiveOperation>()
+        .operation::<DeleteOperation>()
+        .build()
 }

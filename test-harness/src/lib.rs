@@ -5,6 +5,8 @@
 pub mod components;
 pub mod descriptors;
 pub mod plugin;
+pub mod process;
+pub mod run;
 pub mod test_connection;
 
 /// Exit code: everything passed.

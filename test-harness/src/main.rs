@@ -41,6 +41,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Execute a process (steps of operations over documents) through one plugin process. Exit
+    /// code 0 when every document succeeded, 1 otherwise, 2 when a file or component is invalid.
+    Run {
+        /// The process file (JSON).
+        #[arg(long)]
+        process: PathBuf,
+        /// The plugin executable (default: sqs-connector next to this program).
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+        /// Where to write each step's results and outputs (default: output/<process name>).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// How many process executions to run through the same plugin process.
+        #[arg(long, default_value_t = 1)]
+        executions: usize,
+        /// Run the executions at the same time.
+        #[arg(long)]
+        parallel: bool,
+        /// The most documents per execute call.
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+        /// Print only the summary.
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,6 +105,26 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Run {
+            process,
+            plugin,
+            output,
+            executions,
+            parallel,
+            batch_size,
+            quiet,
+        } => {
+            let options = test_harness::run::RunOptions {
+                process,
+                plugin,
+                output,
+                executions,
+                parallel,
+                batch_size,
+                quiet,
+            };
+            block_on(test_harness::run::run(&options))
+        }
         Command::TestConnection {
             connection,
             plugin,
@@ -101,6 +146,16 @@ fn main() -> ExitCode {
                 json,
             ));
             ExitCode::from(code)
+        }
+    }
+}
+
+fn block_on(work: impl std::future::Future<Output = u8>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => ExitCode::from(runtime.block_on(work)),
+        Err(err) => {
+            eprintln!("error: could not start the async runtime: {err}");
+            ExitCode::from(EXIT_FAILED)
         }
     }
 }

@@ -197,7 +197,7 @@ impl PluginProcess {
         timeout: Duration,
     ) -> Result<Response, ClientError> {
         let (tx, rx) = oneshot::channel();
-        self.pending.lock().lock().insert(u64::MAX, tx);
+        self.register(u64::MAX, tx)?;
         self.write_line(line.as_bytes()).await?;
         self.wait(u64::MAX, "raw line", rx, timeout).await
     }
@@ -211,7 +211,7 @@ impl PluginProcess {
     ) -> Result<Value, ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.pending.lock().lock().insert(id, tx);
+        self.register(id, tx)?;
         let mut line = serde_json::to_vec(&Request::new(id, method, params))
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         line.push(b'\n');
@@ -223,6 +223,22 @@ impl PluginProcess {
             Outcome::Result(value) => Ok(value),
             Outcome::Error(err) => Err(ClientError::Rpc(err)),
         }
+    }
+
+    /// Registers a caller waiting for the response `id`; fails at once when the plugin's output
+    /// has already closed, since no response can come. (A write to the plugin's stdin may still
+    /// succeed for a moment after its stdout closed, so a successful write proves nothing.)
+    fn register(&self, id: u64, tx: oneshot::Sender<Response>) -> Result<(), ClientError> {
+        let pending = self.pending.lock().clone();
+        let exited = self.exited.lock().clone();
+        pending.lock().insert(id, tx);
+        // The stdout reader marks the exit before it drops every waiting sender: checking after
+        // inserting, either it drops ours or we see the mark.
+        if exited.lock().is_some() {
+            pending.lock().remove(&id);
+            return Err(self.exited_error());
+        }
+        Ok(())
     }
 
     async fn write_line(&self, line: &[u8]) -> Result<(), ClientError> {

@@ -36,7 +36,8 @@ where
     let writer_task = tokio::spawn(write_responses(rx, writer));
     let initialized = Arc::new(AtomicBool::new(false));
     let mut in_flight = JoinSet::new();
-    let mut lines = reader.lines();
+    let mut reader = reader;
+    let mut buffer = Vec::new();
     let mut shutdown_id: Option<Value> = None;
 
     tracing::info!(
@@ -44,13 +45,29 @@ where
         version = connector.info().version,
         "plugin serving"
     );
-    while let Some(line) = lines.next_line().await? {
+    loop {
+        buffer.clear();
+        if reader.read_until(b'\n', &mut buffer).await? == 0 {
+            break;
+        }
         // Reap finished tasks so the set does not grow without bound on long runs.
         while in_flight.try_join_next().is_some() {}
+        // A line that is not UTF-8 is not JSON: a malformed line, answered like any other.
+        let line = match std::str::from_utf8(&buffer) {
+            Ok(line) => line,
+            Err(e) => {
+                tracing::warn!("answered a line that is not UTF-8");
+                let _ = tx.send(Response::error(
+                    Value::Null,
+                    RpcError::plain(PARSE_ERROR, format!("the line is not UTF-8 text: {e}")),
+                ));
+                continue;
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
-        let request = match parse_request(&line) {
+        let request = match parse_request(line) {
             Ok(request) => request,
             Err(response) => {
                 tracing::warn!("answered a line that is not a valid request");
@@ -61,6 +78,21 @@ where
         if request.method == method::SHUTDOWN {
             shutdown_id = Some(request.id.unwrap_or(Value::Null));
             break;
+        }
+        if request.method == method::INITIALIZE {
+            // Served here rather than in a task, so that a request the host writes right behind
+            // `initialize` finds the plugin initialized. It does no I/O.
+            let outcome = to_outcome(initialize(&connector, &request).inspect(|_| {
+                initialized.store(true, Ordering::SeqCst);
+            }));
+            if let Some(id) = request.id {
+                let _ = tx.send(Response {
+                    jsonrpc: "2.0".into(),
+                    id,
+                    outcome,
+                });
+            }
+            continue;
         }
         let connector = connector.clone();
         let tx = tx.clone();
@@ -159,11 +191,6 @@ fn to_outcome<T: serde::Serialize>(result: Result<T, RpcError>) -> Outcome {
 }
 
 async fn handle(connector: &Connector, initialized: &AtomicBool, request: Request) -> Outcome {
-    if request.method == method::INITIALIZE {
-        return to_outcome(initialize(connector, &request).inspect(|_| {
-            initialized.store(true, Ordering::SeqCst);
-        }));
-    }
     if !initialized.load(Ordering::SeqCst) {
         return Outcome::Error(RpcError::plain(
             INVALID_REQUEST,

@@ -1,0 +1,98 @@
+//! The options of each operation (`../spec/connector.md`): pure data.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// The most SendMessageBatch calls a SEND keeps in flight by default.
+pub const DEFAULT_CONCURRENT_REQUESTS: u32 = 8;
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_concurrency() -> u32 {
+    DEFAULT_CONCURRENT_REQUESTS
+}
+
+fn default_max_messages() -> i64 {
+    1
+}
+
+/// SEND: send each document as a message.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("allOf" = [{
+    "if": {"properties": {"dynamicQueue": {"const": false}}},
+    "then": {"required": ["queue"]}
+}]))]
+pub struct SendConfig {
+    /// The queue to send to: its name (resolved in the connection's region when the operation
+    /// runs) or its full URL. Pick it from the list or type it.
+    #[schemars(title = "Queue", length(min = 1, max = 1024), extend("x-order" = 1, "x-widget" = "browse"))]
+    pub queue: Option<String>,
+
+    /// Take the queue from each document's sqs.queue property instead (a name or a URL).
+    #[schemars(title = "Dynamic queue", extend("x-order" = 2, "x-widget" = "checkbox"))]
+    #[serde(default)]
+    pub dynamic_queue: bool,
+
+    /// How long each message stays invisible after it is sent, 0 to 900 seconds; a document's
+    /// sqs.delaySeconds property overrides it. FIFO queues accept only 0 (use the queue's own delay).
+    #[schemars(title = "Delay (in seconds)", range(min = 0, max = 900), extend("x-order" = 3, "x-widget" = "number"))]
+    #[serde(default)]
+    pub delay_seconds: u32,
+
+    /// Send up to 10 documents per request (SendMessageBatch). Turn off to send one request per document.
+    #[schemars(title = "Batch", extend("x-order" = 4, "x-widget" = "checkbox"))]
+    #[serde(default = "default_true")]
+    pub batch: bool,
+
+    /// How many requests to SQS may be in flight at once, 1 to 64.
+    #[schemars(title = "Concurrent requests", range(min = 1, max = 64), extend("x-order" = 5, "x-widget" = "number"))]
+    #[serde(default = "default_concurrency")]
+    pub max_concurrent_requests: u32,
+}
+
+/// RECEIVE: read messages from a queue.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiveConfig {
+    /// The queue to read from: its name or its full URL.
+    #[schemars(title = "Queue", length(min = 1, max = 1024), extend("x-order" = 1, "x-widget" = "browse"))]
+    pub queue: String,
+
+    /// How many messages to read: 1 or more (above 10 the connector reads repeatedly), or -1 for
+    /// every message available now.
+    #[schemars(title = "Maximum messages", range(min = -1), extend("not" = {"const": 0}, "x-order" = 2, "x-widget" = "number"))]
+    #[serde(default = "default_max_messages")]
+    pub max_messages: i64,
+
+    /// Long polling: how long a read waits for messages to arrive, 0 to 20 seconds.
+    #[schemars(title = "Wait time (in seconds)", range(min = 0, max = 20), extend("x-order" = 3, "x-widget" = "number"))]
+    #[serde(default)]
+    pub wait_time_seconds: u32,
+
+    /// How long messages read stay hidden from other readers, 0 to 43200 seconds. Empty: the queue's default.
+    #[schemars(title = "Visibility timeout (in seconds)", range(min = 0, max = 43200), extend("x-order" = 4, "x-widget" = "number"))]
+    pub visibility_timeout_seconds: Option<u32>,
+
+    /// Delete each message from the queue once it is read and verified.
+    #[schemars(title = "Delete after read", extend("x-order" = 5, "x-widget" = "checkbox"))]
+    #[serde(default)]
+    pub delete_after_read: bool,
+
+    /// Check the MD5 digests SQS sends with each message body and its attributes; a message that
+    /// fails is reported and left on the queue.
+    #[schemars(title = "Verify MD5", extend("x-order" = 6, "x-widget" = "checkbox"))]
+    #[serde(default = "default_true")]
+    pub verify_md5: bool,
+}
+
+/// DELETE: delete the messages the documents name by receipt handle.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteConfig {
+    /// The queue of the messages, used for documents that carry no sqs.queueUrl property.
+    #[schemars(title = "Queue", length(min = 1, max = 1024), extend("x-order" = 1, "x-widget" = "browse"))]
+    pub queue: Option<String>,
+}

@@ -1,0 +1,94 @@
+//! DELETE: deletes the messages the documents name by receipt handle, in DeleteMessageBatch
+//! calls; a bad handle fails its own document only.
+
+use std::collections::BTreeMap;
+
+use connector_sdk::{Batch, ConnectorError, ExecutionContext, Operation, OperationInfo, Outcome, PropertyInfo};
+
+use super::batching::{Entry, MAX_BATCH_BYTES, chunk};
+use super::receive::delete_batch;
+use crate::config::DeleteConfig;
+use crate::connection::SqsConnection;
+use crate::message::props;
+
+const INPUT: &[PropertyInfo] = &[
+    PropertyInfo { name: props::RECEIPT_HANDLE, description: "The receipt handle of the message to delete (RECEIVE writes it)." },
+    PropertyInfo { name: props::QUEUE_URL, description: "The queue of the message; the operation's queue when absent." },
+];
+
+const OUTPUT: &[PropertyInfo] = &[PropertyInfo {
+    name: props::QUEUE_URL,
+    description: "The queue the message was deleted from.",
+}];
+
+/// The DELETE operation.
+#[derive(Debug)]
+pub struct DeleteOperation {
+    config: DeleteConfig,
+}
+
+impl Operation for DeleteOperation {
+    type Connection = SqsConnection;
+    type Config = DeleteConfig;
+
+    fn info() -> OperationInfo {
+        OperationInfo {
+            operation_type: "DELETE",
+            label: "Delete",
+            description: "Deletes the message each document names by its receipt handle; one result per document.",
+            takes_input: true,
+            input_properties: INPUT,
+            output_properties: OUTPUT,
+        }
+    }
+
+    fn build(config: DeleteConfig) -> Result<Self, ConnectorError> {
+        Ok(Self { config })
+    }
+
+    async fn execute(&self, _ctx: &ExecutionContext, connection: &SqsConnection, batch: &Batch) -> Result<(), ConnectorError> {
+        let mut default_url: Option<Result<String, ConnectorError>> = None;
+        let mut by_queue: BTreeMap<String, Vec<Entry<String>>> = BTreeMap::new();
+        for (index, document) in batch.documents().iter().enumerate() {
+            let Some(handle) = document.property(props::RECEIPT_HANDLE).filter(|h| !h.is_empty()) else {
+                batch.application_error(
+                    index,
+                    "MissingReceiptHandle",
+                    format!("document {index} has no {} property; pass the documents RECEIVE produced", props::RECEIPT_HANDLE),
+                );
+                continue;
+            };
+            let url = match document.property(props::QUEUE_URL).filter(|u| !u.is_empty()) {
+                Some(url) => url.to_owned(),
+                None => {
+                    let Some(queue) = &self.config.queue else {
+                        batch.application_error(
+                            index,
+                            "MissingQueue",
+                            format!("document {index} has no {} property and the operation names no queue", props::QUEUE_URL),
+                        );
+                        continue;
+                    };
+                    if default_url.is_none() {
+                        default_url = Some(connection.queue_url(queue).await);
+                    }
+                    match default_url.as_ref() {
+                        Some(Ok(url)) => url.clone(),
+                        Some(Err(err)) => {
+                            batch.record(index, Outcome::from_error(err));
+                            continue;
+                        }
+                        None => continue,
+                    }
+                }
+            };
+            by_queue.entry(url).or_default().push(Entry { index, item: handle.to_owned() });
+        }
+        for (url, entries) in by_queue {
+            for chunk in chunk(entries, |_| 0, MAX_BATCH_BYTES) {
+                delete_batch(connection, batch, &url, chunk).await;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,10 @@
+//! The operations: SEND, RECEIVE and DELETE, sharing batching and per-entry result mapping.
+
+pub mod batching;
+pub mod delete;
+pub mod receive;
+pub mod send;
+
+pub use delete::DeleteOperation;
+pub use receive::ReceiveOperation;
+pub use send::SendOperation;

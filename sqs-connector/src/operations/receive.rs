@@ -1,0 +1,296 @@
+//! RECEIVE: reads messages from a queue into output documents, verifying their MD5 digests, and
+//! optionally deletes what it read.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use connector_sdk::{
+    Batch, ConnectorError, Document, ExecutionContext, Operation, OperationInfo, Outcome, PropertyInfo, ResultStatus,
+};
+
+use super::batching::{BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, chunk, send_with_retries};
+use crate::config::ReceiveConfig;
+use crate::connection::SqsConnection;
+use crate::errors::SqsFailure;
+use crate::message::{attributes_from_sqs, md5_hex, md5_of_attributes, props};
+use crate::queue::is_fifo;
+
+/// The most messages one ReceiveMessage call returns.
+pub const MAX_PER_CALL: i64 = 10;
+
+const OUTPUT: &[PropertyInfo] = &[
+    PropertyInfo { name: props::MESSAGE_ID, description: "The message id." },
+    PropertyInfo { name: props::RECEIPT_HANDLE, description: "The handle that deletes this receipt of the message (DELETE reads it)." },
+    PropertyInfo { name: props::QUEUE_URL, description: "The queue's URL." },
+    PropertyInfo { name: props::MD5_OF_BODY, description: "The MD5 of the body." },
+    PropertyInfo { name: props::SEQUENCE_NUMBER, description: "FIFO: the sequence number." },
+    PropertyInfo { name: props::MESSAGE_GROUP_ID, description: "FIFO: the message group id." },
+    PropertyInfo { name: props::MESSAGE_DEDUPLICATION_ID, description: "FIFO: the deduplication id." },
+    PropertyInfo { name: props::APPROXIMATE_RECEIVE_COUNT, description: "How many times the message has been received." },
+    PropertyInfo { name: props::SENT_TIMESTAMP, description: "When the message was sent, in milliseconds since 1970." },
+    PropertyInfo { name: "sqs.attribute.<Name>", description: "Each message attribute's value (base64 for Binary)." },
+    PropertyInfo { name: "sqs.attributeType.<Name>", description: "Each message attribute's type." },
+];
+
+/// The RECEIVE operation.
+#[derive(Debug)]
+pub struct ReceiveOperation {
+    config: ReceiveConfig,
+}
+
+/// A received message that passed its checks, with the handle that deletes it.
+struct Received {
+    document: Document,
+    receipt_handle: String,
+    message_id: String,
+}
+
+fn message_document(message: &Message, queue_url: &str) -> Document {
+    let mut properties = BTreeMap::new();
+    let mut put = |key: &str, value: Option<&str>| {
+        if let Some(value) = value {
+            properties.insert(key.to_owned(), value.to_owned());
+        }
+    };
+    put(props::MESSAGE_ID, message.message_id());
+    put(props::RECEIPT_HANDLE, message.receipt_handle());
+    put(props::QUEUE_URL, Some(queue_url));
+    put(props::MD5_OF_BODY, message.md5_of_body());
+    let system = message.attributes();
+    let system_value = |name: MessageSystemAttributeName| system.and_then(|a| a.get(&name)).map(String::as_str);
+    put(props::SEQUENCE_NUMBER, system_value(MessageSystemAttributeName::SequenceNumber));
+    put(props::MESSAGE_GROUP_ID, system_value(MessageSystemAttributeName::MessageGroupId));
+    put(props::MESSAGE_DEDUPLICATION_ID, system_value(MessageSystemAttributeName::MessageDeduplicationId));
+    put(props::APPROXIMATE_RECEIVE_COUNT, system_value(MessageSystemAttributeName::ApproximateReceiveCount));
+    put(props::SENT_TIMESTAMP, system_value(MessageSystemAttributeName::SentTimestamp));
+    for attribute in attributes_from_sqs(message.message_attributes()) {
+        attribute.to_properties(&mut properties);
+    }
+    Document {
+        data: message.body().unwrap_or_default().as_bytes().to_vec(),
+        properties,
+    }
+}
+
+/// Why a message fails verification, if it does.
+fn verify(message: &Message) -> Option<String> {
+    let body = message.body().unwrap_or_default();
+    if let Some(expected) = message.md5_of_body()
+        && !expected.eq_ignore_ascii_case(&md5_hex(body.as_bytes()))
+    {
+        return Some(format!(
+            "the MD5 of its body ({}) differs from the one SQS sent ({expected})",
+            md5_hex(body.as_bytes())
+        ));
+    }
+    let attributes = attributes_from_sqs(message.message_attributes());
+    if let Some(expected) = message.md5_of_message_attributes()
+        && !attributes.is_empty()
+    {
+        let actual = md5_of_attributes(&attributes);
+        if !expected.eq_ignore_ascii_case(&actual) {
+            return Some(format!("the MD5 of its attributes ({actual}) differs from the one SQS sent ({expected})"));
+        }
+    }
+    None
+}
+
+fn attempt_id(ctx: &ExecutionContext, call: usize) -> String {
+    let base: String = ctx
+        .execution_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(100)
+        .collect();
+    format!("{base}-{call}")
+}
+
+impl ReceiveOperation {
+    async fn receive(&self, ctx: &ExecutionContext, connection: &SqsConnection, queue_url: &str) -> Result<Outcome, ConnectorError> {
+        let wanted = self.config.max_messages;
+        let fifo = is_fifo(queue_url);
+        let mut received: Vec<Received> = Vec::new();
+        let mut problems: Vec<String> = Vec::new();
+        let mut fetched: i64 = 0;
+        let mut calls = 0;
+        let mut empty_in_a_row = 0;
+        while wanted == -1 || fetched < wanted {
+            if ctx.cancellation.is_cancelled() {
+                problems.push("the execution was cancelled before every message was read".into());
+                break;
+            }
+            let count = if wanted == -1 { MAX_PER_CALL } else { (wanted - fetched).min(MAX_PER_CALL) };
+            calls += 1;
+            let answer = connection
+                .client()
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(count as i32)
+                .wait_time_seconds(self.config.wait_time_seconds as i32)
+                .set_visibility_timeout(self.config.visibility_timeout_seconds.map(|v| v as i32))
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .message_attribute_names("All")
+                .set_receive_request_attempt_id(fifo.then(|| attempt_id(ctx, calls)))
+                .send()
+                .await;
+            let messages = match answer {
+                Ok(answer) => answer.messages.unwrap_or_default(),
+                Err(err) => {
+                    let error = connection.error(SqsFailure::classify(&err));
+                    if received.is_empty() && problems.is_empty() {
+                        return Err(error);
+                    }
+                    // Keep what was already read: those messages are in flight and must reach the process.
+                    problems.push(format!("reading stopped early: {}", error.display_chain()));
+                    break;
+                }
+            };
+            if messages.is_empty() {
+                empty_in_a_row += 1;
+                // With long polling an empty answer means the queue is empty; without it SQS samples
+                // servers, so ask once more before concluding.
+                if self.config.wait_time_seconds > 0 || empty_in_a_row >= 2 || wanted != -1 {
+                    break;
+                }
+                continue;
+            }
+            empty_in_a_row = 0;
+            fetched += messages.len() as i64;
+            for message in &messages {
+                let message_id = message.message_id().unwrap_or_default().to_owned();
+                if self.config.verify_md5
+                    && let Some(problem) = verify(message)
+                {
+                    tracing::error!(queue = %queue_url, message = %message_id, "a received message failed MD5 verification; it is left on the queue");
+                    problems.push(format!(
+                        "message {message_id} failed verification: {problem}; it was not passed on nor deleted, and SQS will deliver it again after its visibility timeout"
+                    ));
+                    continue;
+                }
+                received.push(Received {
+                    document: message_document(message, queue_url),
+                    receipt_handle: message.receipt_handle().unwrap_or_default().to_owned(),
+                    message_id,
+                });
+            }
+        }
+        if self.config.delete_after_read && !received.is_empty() {
+            problems.extend(self.delete_received(connection, queue_url, &received).await);
+        }
+        let outputs: Vec<Document> = received.into_iter().map(|r| r.document).collect();
+        tracing::info!(queue = %queue_url, messages = outputs.len(), calls, "received");
+        Ok(if problems.is_empty() {
+            Outcome::success(outputs)
+        } else {
+            Outcome {
+                status: ResultStatus::Failure,
+                status_code: Some("RECEIVE_INCOMPLETE".into()),
+                message: Some(format!(
+                    "{} message(s) were read and are in the outputs; but {}",
+                    outputs.len(),
+                    problems.join("; ")
+                )),
+                outputs,
+            }
+        })
+    }
+
+    /// Deletes the received messages; returns a sentence per message that could not be deleted.
+    async fn delete_received(&self, connection: &SqsConnection, queue_url: &str, received: &[Received]) -> Vec<String> {
+        let documents: Vec<Document> = received.iter().map(|r| r.document.clone()).collect();
+        let tracker = Batch::new(documents);
+        let entries: Vec<Entry<String>> = received
+            .iter()
+            .enumerate()
+            .map(|(index, r)| Entry { index, item: r.receipt_handle.clone() })
+            .collect();
+        for chunk in chunk(entries, |_| 0, MAX_BATCH_BYTES) {
+            delete_batch(connection, &tracker, queue_url, chunk).await;
+        }
+        tracker
+            .into_results(|_| Outcome::failure("no answer"))
+            .into_iter()
+            .filter(|r| r.status != ResultStatus::Success)
+            .map(|r| {
+                format!(
+                    "message {} could not be deleted ({}) and will be delivered again",
+                    received[r.index].message_id,
+                    r.message.unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+}
+
+/// One DeleteMessageBatch call for the receipt handles in `entries`, recording each outcome.
+pub(crate) async fn delete_batch(connection: &SqsConnection, batch: &Batch, queue_url: &str, entries: Vec<Entry<String>>) {
+    send_with_retries(batch, entries, |pending| async move {
+        let mut request = connection.client().delete_message_batch().queue_url(queue_url);
+        for entry in &pending {
+            let built = DeleteMessageBatchRequestEntry::builder()
+                .id(entry.id())
+                .receipt_handle(&entry.item)
+                .build()
+                .map_err(|e| ConnectorError::internal(format!("could not build a delete entry: {e}")))?;
+            request = request.entries(built);
+        }
+        let answer = request.send().await.map_err(|e| connection.error(SqsFailure::classify(&e)))?;
+        let mut result = BatchAnswer::default();
+        for ok in answer.successful() {
+            let index: Option<usize> = ok.id().parse().ok();
+            let outcome = match index.and_then(|i| batch.documents().get(i)) {
+                Some(document) => {
+                    let mut output = document.clone();
+                    output.properties.insert(props::QUEUE_URL.into(), queue_url.into());
+                    Outcome::success(vec![output])
+                }
+                None => Outcome::success(Vec::new()),
+            };
+            result.succeeded.push((ok.id().to_owned(), outcome));
+        }
+        for failed in answer.failed() {
+            result.failed.push(EntryFailure {
+                id: failed.id().to_owned(),
+                code: failed.code().to_owned(),
+                message: failed.message().unwrap_or_default().to_owned(),
+                sender_fault: failed.sender_fault(),
+            });
+        }
+        Ok(result)
+    })
+    .await;
+}
+
+impl Operation for ReceiveOperation {
+    type Connection = SqsConnection;
+    type Config = ReceiveConfig;
+
+    fn info() -> OperationInfo {
+        OperationInfo {
+            operation_type: "RECEIVE",
+            label: "Receive",
+            description: "Reads messages from a queue; each message becomes an output document of the trigger document's result. Outputs are valid whatever the result's status: a FAILURE lists the messages that could not be verified or deleted.",
+            takes_input: false,
+            input_properties: &[],
+            output_properties: OUTPUT,
+        }
+    }
+
+    fn build(config: ReceiveConfig) -> Result<Self, ConnectorError> {
+        if config.max_messages == 0 || config.max_messages < -1 {
+            return Err(ConnectorError::config("Maximum messages must be -1 (all available) or at least 1"));
+        }
+        Ok(Self { config })
+    }
+
+    async fn execute(&self, ctx: &ExecutionContext, connection: &SqsConnection, batch: &Batch) -> Result<(), ConnectorError> {
+        let queue_url = connection.queue_url(&self.config.queue).await?;
+        for index in 0..batch.len() {
+            match self.receive(ctx, connection, &queue_url).await {
+                Ok(outcome) => batch.record(index, outcome),
+                Err(err) => batch.record(index, Outcome::from_error(&err)),
+            }
+        }
+        Ok(())
+    }
+}

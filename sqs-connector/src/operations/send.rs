@@ -1,0 +1,314 @@
+//! SEND: each document becomes a message. Documents are checked against SQS's rules first, then
+//! grouped into SendMessageBatch calls (several in flight), and each gets its own result.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use connector_sdk::{
+    Batch, ConnectorError, Document, ExecutionContext, Operation, OperationInfo, Outcome, PropertyInfo,
+};
+use futures::StreamExt as _;
+
+use super::batching::{BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, chunk, send_with_retries};
+use crate::config::SendConfig;
+use crate::connection::SqsConnection;
+use crate::errors::SqsFailure;
+use crate::message::{
+    Attribute, Rejection, attributes_from_properties, check_text, md5_hex, props, to_sqs_attributes,
+};
+use crate::queue::is_fifo;
+
+/// The longest delay SQS accepts.
+pub const MAX_DELAY_SECONDS: u32 = 900;
+
+/// A message ready to send for one document.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    body: String,
+    attributes: Vec<Attribute>,
+    group_id: Option<String>,
+    deduplication_id: Option<String>,
+    delay_seconds: Option<i32>,
+    size: usize,
+}
+
+/// The SEND operation.
+#[derive(Debug)]
+pub struct SendOperation {
+    config: SendConfig,
+}
+
+const INPUT: &[PropertyInfo] = &[
+    PropertyInfo { name: props::QUEUE, description: "With Dynamic queue on: the queue's name or URL." },
+    PropertyInfo { name: props::MESSAGE_GROUP_ID, description: "The message group id; required for FIFO queues." },
+    PropertyInfo { name: props::MESSAGE_DEDUPLICATION_ID, description: "FIFO: the deduplication id (else the queue's content-based deduplication)." },
+    PropertyInfo { name: props::DELAY_SECONDS, description: "This message's delay, 0 to 900 seconds, overriding the operation's." },
+    PropertyInfo { name: "sqs.attribute.<Name>", description: "A message attribute's value (base64 for Binary); at most 10 attributes." },
+    PropertyInfo { name: "sqs.attributeType.<Name>", description: "The attribute's type: String (default), Number, Binary, or a custom String.x / Number.x / Binary.x." },
+];
+
+const OUTPUT: &[PropertyInfo] = &[
+    PropertyInfo { name: props::MESSAGE_ID, description: "The id SQS gave the message." },
+    PropertyInfo { name: props::SEQUENCE_NUMBER, description: "FIFO: the message's sequence number." },
+    PropertyInfo { name: props::MD5_OF_BODY, description: "The MD5 of the body, as SQS computed it." },
+    PropertyInfo { name: props::QUEUE_URL, description: "The URL of the queue the message was sent to." },
+];
+
+fn reject(batch: &Batch, index: usize, rejection: Rejection) {
+    batch.application_error(index, rejection.rule, format!("document {index}: {}", rejection.message));
+}
+
+impl SendOperation {
+    fn prepare(&self, document: &Document, fifo: bool, max_size: usize, queue_url: &str) -> Result<Prepared, Rejection> {
+        let body = document.text().ok_or_else(|| Rejection {
+            rule: "InvalidBody",
+            message: "the body is not UTF-8 text; SQS messages are text, so base64-encode binary content first".into(),
+        })?;
+        if body.is_empty() {
+            return Err(Rejection {
+                rule: "EmptyBody",
+                message: "the body is empty; SQS needs at least one character".into(),
+            });
+        }
+        check_text(body, "the body")?;
+        let attributes = attributes_from_properties(&document.properties)?;
+        let size = body.len() + attributes.iter().map(Attribute::size).sum::<usize>();
+        if size > max_size {
+            return Err(Rejection {
+                rule: "MessageTooLong",
+                message: format!(
+                    "the message is {size} bytes (body and attributes); queue {queue_url} accepts at most {max_size} bytes (its MaximumMessageSize)"
+                ),
+            });
+        }
+        let delay = match document.property(props::DELAY_SECONDS) {
+            Some(text) => Some(text.trim().parse::<u32>().ok().filter(|d| *d <= MAX_DELAY_SECONDS).ok_or_else(|| Rejection {
+                rule: "InvalidDelay",
+                message: format!("property {} is \"{text}\"; use a whole number of seconds from 0 to {MAX_DELAY_SECONDS}", props::DELAY_SECONDS),
+            })?),
+            None if self.config.delay_seconds > 0 => Some(self.config.delay_seconds),
+            None => None,
+        };
+        let group_id = document.property(props::MESSAGE_GROUP_ID).map(str::to_owned);
+        if fifo {
+            if delay.is_some_and(|d| d > 0) {
+                return Err(Rejection {
+                    rule: "InvalidDelay",
+                    message: "FIFO queues do not accept a per-message delay; set the delay on the queue instead".into(),
+                });
+            }
+            if group_id.as_deref().is_none_or(str::is_empty) {
+                return Err(Rejection {
+                    rule: "MissingMessageGroupId",
+                    message: format!("queue {queue_url} is a FIFO queue and needs a message group id: set property {}", props::MESSAGE_GROUP_ID),
+                });
+            }
+        }
+        if let Some(group) = &group_id
+            && (group.is_empty() || group.len() > 128)
+        {
+            return Err(Rejection {
+                rule: "InvalidMessageGroupId",
+                message: format!("property {} must be 1 to 128 characters", props::MESSAGE_GROUP_ID),
+            });
+        }
+        Ok(Prepared {
+            body: body.to_owned(),
+            attributes,
+            group_id,
+            deduplication_id: document.property(props::MESSAGE_DEDUPLICATION_ID).map(str::to_owned),
+            delay_seconds: delay.map(|d| d as i32),
+            size,
+        })
+    }
+
+    fn output(document: &Document, queue_url: &str, message_id: &str, md5: Option<&str>, sequence: Option<&str>) -> Document {
+        let mut output = document.clone();
+        output.properties.insert(props::MESSAGE_ID.into(), message_id.into());
+        output.properties.insert(props::QUEUE_URL.into(), queue_url.into());
+        if let Some(md5) = md5 {
+            output.properties.insert(props::MD5_OF_BODY.into(), md5.into());
+        }
+        if let Some(sequence) = sequence {
+            output.properties.insert(props::SEQUENCE_NUMBER.into(), sequence.into());
+        }
+        output
+    }
+
+    fn success(document: &Document, prepared: &Prepared, queue_url: &str, message_id: &str, md5: Option<&str>, sequence: Option<&str>) -> Outcome {
+        if let Some(md5) = md5
+            && md5 != md5_hex(prepared.body.as_bytes())
+        {
+            return Outcome::failure(format!(
+                "SQS accepted message {message_id}, but the MD5 of the body it computed ({md5}) differs from the body sent; the message may have been corrupted on the way"
+            ));
+        }
+        Outcome::success(vec![Self::output(document, queue_url, message_id, md5, sequence)])
+    }
+
+    async fn send_batch(&self, connection: &SqsConnection, batch: &Batch, queue_url: &str, entries: Vec<Entry<Prepared>>) {
+        send_with_retries(batch, entries, |pending| async move {
+            let mut request = connection.client().send_message_batch().queue_url(queue_url);
+            for entry in &pending {
+                let item = &entry.item;
+                let built = SendMessageBatchRequestEntry::builder()
+                    .id(entry.id())
+                    .message_body(&item.body)
+                    .set_delay_seconds(item.delay_seconds)
+                    .set_message_attributes(to_sqs_attributes(&item.attributes)?)
+                    .set_message_group_id(item.group_id.clone())
+                    .set_message_deduplication_id(item.deduplication_id.clone())
+                    .build()
+                    .map_err(|e| ConnectorError::internal(format!("could not build a batch entry: {e}")))?;
+                request = request.entries(built);
+            }
+            let answer = request.send().await.map_err(|e| connection.error(SqsFailure::classify(&e)))?;
+            let by_id: HashMap<String, &Entry<Prepared>> = pending.iter().map(|e| (e.id(), e)).collect();
+            let mut result = BatchAnswer::default();
+            for ok in answer.successful() {
+                if let Some(entry) = by_id.get(ok.id()) {
+                    let outcome = Self::success(
+                        &batch.documents()[entry.index],
+                        &entry.item,
+                        queue_url,
+                        ok.message_id(),
+                        Some(ok.md5_of_message_body()),
+                        ok.sequence_number(),
+                    );
+                    result.succeeded.push((ok.id().to_owned(), outcome));
+                }
+            }
+            for failed in answer.failed() {
+                result.failed.push(EntryFailure {
+                    id: failed.id().to_owned(),
+                    code: failed.code().to_owned(),
+                    message: failed.message().unwrap_or_default().to_owned(),
+                    sender_fault: failed.sender_fault(),
+                });
+            }
+            Ok(result)
+        })
+        .await;
+    }
+
+    async fn send_one(&self, connection: &SqsConnection, batch: &Batch, queue_url: &str, entry: Entry<Prepared>) {
+        let item = &entry.item;
+        let attributes = match to_sqs_attributes(&item.attributes) {
+            Ok(attributes) => attributes,
+            Err(err) => return batch.record(entry.index, Outcome::from_error(&err)),
+        };
+        let answer = connection
+            .client()
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(&item.body)
+            .set_delay_seconds(item.delay_seconds)
+            .set_message_attributes(attributes)
+            .set_message_group_id(item.group_id.clone())
+            .set_message_deduplication_id(item.deduplication_id.clone())
+            .send()
+            .await;
+        let outcome = match answer {
+            Ok(answer) => Self::success(
+                &batch.documents()[entry.index],
+                item,
+                queue_url,
+                answer.message_id().unwrap_or_default(),
+                answer.md5_of_message_body(),
+                answer.sequence_number(),
+            ),
+            Err(err) => Outcome::from_error(&connection.error(SqsFailure::classify(&err))),
+        };
+        batch.record(entry.index, outcome);
+    }
+}
+
+impl Operation for SendOperation {
+    type Connection = SqsConnection;
+    type Config = SendConfig;
+
+    fn info() -> OperationInfo {
+        OperationInfo {
+            operation_type: "SEND",
+            label: "Send",
+            description: "Sends each document as a message to a queue; one result per document.",
+            takes_input: true,
+            input_properties: INPUT,
+            output_properties: OUTPUT,
+        }
+    }
+
+    fn build(config: SendConfig) -> Result<Self, ConnectorError> {
+        if !config.dynamic_queue && config.queue.as_deref().is_none_or(|q| q.trim().is_empty()) {
+            return Err(ConnectorError::config("choose a queue, or turn on Dynamic queue"));
+        }
+        Ok(Self { config })
+    }
+
+    async fn execute(&self, _ctx: &ExecutionContext, connection: &SqsConnection, batch: &Batch) -> Result<(), ConnectorError> {
+        let static_url = match (&self.config.queue, self.config.dynamic_queue) {
+            (Some(queue), false) => Some(connection.queue_url(queue).await?),
+            _ => None,
+        };
+        // Documents grouped by queue URL, each checked against that queue's rules.
+        let mut by_queue: BTreeMap<String, Vec<Entry<Prepared>>> = BTreeMap::new();
+        let mut limits: HashMap<String, Result<usize, String>> = HashMap::new();
+        for (index, document) in batch.documents().iter().enumerate() {
+            let url = match &static_url {
+                Some(url) => url.clone(),
+                None => match document.property(props::QUEUE).map(str::trim).filter(|q| !q.is_empty()) {
+                    None => {
+                        batch.application_error(index, "MissingQueue", format!("document {index} has no {} property, which Dynamic queue needs", props::QUEUE));
+                        continue;
+                    }
+                    Some(queue) => match connection.queue_url(queue).await {
+                        Ok(url) => url,
+                        Err(err) => {
+                            batch.record(index, Outcome::from_error(&err));
+                            continue;
+                        }
+                    },
+                },
+            };
+            if !limits.contains_key(&url) {
+                let limit = connection.max_message_size(&url).await.map_err(|e| e.display_chain());
+                limits.insert(url.clone(), limit);
+            }
+            let max_size = match &limits[&url] {
+                Ok(size) => *size,
+                Err(message) => {
+                    batch.fail(index, message.clone());
+                    continue;
+                }
+            };
+            match self.prepare(document, is_fifo(&url), max_size, &url) {
+                Ok(item) => by_queue.entry(url).or_default().push(Entry { index, item }),
+                Err(rejection) => reject(batch, index, rejection),
+            }
+        }
+
+        let mut calls = Vec::new();
+        for (url, entries) in by_queue {
+            if self.config.batch {
+                for chunk in chunk(entries, |p| p.size, MAX_BATCH_BYTES) {
+                    calls.push((url.clone(), chunk));
+                }
+            } else {
+                calls.extend(entries.into_iter().map(|e| (url.clone(), vec![e])));
+            }
+        }
+        let concurrency = self.config.max_concurrent_requests.max(1) as usize;
+        futures::stream::iter(calls)
+            .for_each_concurrent(concurrency, |(url, entries)| async move {
+                if self.config.batch {
+                    self.send_batch(connection, batch, &url, entries).await;
+                } else {
+                    for entry in entries {
+                        self.send_one(connection, batch, &url, entry).await;
+                    }
+                }
+            })
+            .await;
+        Ok(())
+    }
+}
