@@ -102,16 +102,24 @@ impl Attribute {
             AttributeValue::Text(text) => builder.string_value(text),
             AttributeValue::Bytes(bytes) => builder.binary_value(Blob::new(bytes.clone())),
         };
-        builder
-            .build()
-            .map_err(|e| ConnectorError::internal(format!("could not build message attribute {}: {e}", self.name)))
+        builder.build().map_err(|e| {
+            ConnectorError::internal(format!(
+                "could not build message attribute {}: {e}",
+                self.name
+            ))
+        })
     }
 
     /// The attribute from what SQS returned.
     pub fn from_sqs(name: &str, value: &MessageAttributeValue) -> Self {
         let data_type = value.data_type().to_owned();
         let value = if base_type(&data_type) == "Binary" {
-            AttributeValue::Bytes(value.binary_value().map(|b| b.as_ref().to_vec()).unwrap_or_default())
+            AttributeValue::Bytes(
+                value
+                    .binary_value()
+                    .map(|b| b.as_ref().to_vec())
+                    .unwrap_or_default(),
+            )
         } else {
             AttributeValue::Text(value.string_value().unwrap_or_default().to_owned())
         };
@@ -129,7 +137,10 @@ impl Attribute {
             AttributeValue::Bytes(b) => BASE64.encode(b),
         };
         properties.insert(format!("{}{}", props::ATTRIBUTE_PREFIX, self.name), value);
-        properties.insert(format!("{}{}", props::ATTRIBUTE_TYPE_PREFIX, self.name), self.data_type.clone());
+        properties.insert(
+            format!("{}{}", props::ATTRIBUTE_TYPE_PREFIX, self.name),
+            self.data_type.clone(),
+        );
     }
 }
 
@@ -165,7 +176,10 @@ pub fn check_attribute_name(name: &str) -> Result<(), Rejection> {
         Some("is empty")
     } else if name.len() > MAX_ATTRIBUTE_NAME {
         Some("is longer than 256 characters")
-    } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
         Some("may contain only letters, digits, _, - and .")
     } else {
         let lower = name.to_ascii_lowercase();
@@ -183,7 +197,10 @@ pub fn check_attribute_name(name: &str) -> Result<(), Rejection> {
         None => Ok(()),
         Some(problem) => Err(Rejection::new(
             "InvalidAttributeName",
-            format!("message attribute name \"{name}\" (property {}{name}) {problem}", props::ATTRIBUTE_PREFIX),
+            format!(
+                "message attribute name \"{name}\" (property {}{name}) {problem}",
+                props::ATTRIBUTE_PREFIX
+            ),
         )),
     }
 }
@@ -200,7 +217,9 @@ fn is_number(text: &str) -> bool {
     let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
     let mantissa_ok = match fraction {
         None => digits(whole),
-        Some(f) => (digits(whole) || whole.is_empty()) && (digits(f) || (f.is_empty() && digits(whole))),
+        Some(f) => {
+            (digits(whole) || whole.is_empty()) && (digits(f) || (f.is_empty() && digits(whole)))
+        }
     };
     let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
     mantissa_ok && exponent_ok
@@ -208,7 +227,9 @@ fn is_number(text: &str) -> bool {
 
 /// The message attributes a document's properties carry (`sqs.attribute.<Name>` with optional
 /// `sqs.attributeType.<Name>`), checked against SQS's rules.
-pub fn attributes_from_properties(properties: &BTreeMap<String, String>) -> Result<Vec<Attribute>, Rejection> {
+pub fn attributes_from_properties(
+    properties: &BTreeMap<String, String>,
+) -> Result<Vec<Attribute>, Rejection> {
     let mut attributes = Vec::new();
     for (key, value) in properties {
         let Some(name) = key.strip_prefix(props::ATTRIBUTE_PREFIX) else {
@@ -216,12 +237,20 @@ pub fn attributes_from_properties(properties: &BTreeMap<String, String>) -> Resu
         };
         check_attribute_name(name)?;
         let type_key = format!("{}{name}", props::ATTRIBUTE_TYPE_PREFIX);
-        let data_type = properties.get(&type_key).map(String::as_str).unwrap_or("String");
+        let data_type = properties
+            .get(&type_key)
+            .map(String::as_str)
+            .unwrap_or("String");
         let base = base_type(data_type);
         let custom_ok = data_type.len() <= MAX_ATTRIBUTE_NAME
             && data_type[base.len()..]
                 .strip_prefix('.')
-                .is_none_or(|suffix| !suffix.is_empty() && suffix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')));
+                .is_none_or(|suffix| {
+                    !suffix.is_empty()
+                        && suffix
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                });
         if !matches!(base, "String" | "Number" | "Binary") || !custom_ok {
             return Err(Rejection::new(
                 "InvalidAttributeType",
@@ -234,7 +263,9 @@ pub fn attributes_from_properties(properties: &BTreeMap<String, String>) -> Resu
         if value.is_empty() {
             return Err(Rejection::new(
                 "InvalidAttributeValue",
-                format!("message attribute \"{name}\" is empty; SQS needs a value (or remove property {key})"),
+                format!(
+                    "message attribute \"{name}\" is empty; SQS needs a value (or remove property {key})"
+                ),
             ));
         }
         let value = match base {
@@ -306,7 +337,11 @@ pub fn md5_of_attributes(attributes: &[Attribute]) -> String {
             }
         }
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The attributes SQS returned with a message, sorted by name.
@@ -325,7 +360,10 @@ mod tests {
     use super::*;
 
     fn properties(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -347,20 +385,40 @@ mod tests {
 
     #[test]
     fn eleven_attributes_are_refused() {
-        let pairs: Vec<(String, String)> = (0..11).map(|i| (format!("sqs.attribute.a{i}"), "v".to_owned())).collect();
+        let pairs: Vec<(String, String)> = (0..11)
+            .map(|i| (format!("sqs.attribute.a{i}"), "v".to_owned()))
+            .collect();
         let props: BTreeMap<String, String> = pairs.into_iter().collect();
         let rejection = attributes_from_properties(&props).unwrap_err();
         assert_eq!(rejection.rule, "TooManyAttributes");
-        assert!(rejection.message.contains("11 message attributes"), "{}", rejection.message);
+        assert!(
+            rejection.message.contains("11 message attributes"),
+            "{}",
+            rejection.message
+        );
     }
 
     #[test]
     fn attribute_names_follow_the_sqs_rules() {
-        for bad in ["AWS.thing", "amazon.x", ".lead", "trail.", "a..b", "sp ace", ""] {
-            assert!(check_attribute_name(bad).is_err(), "{bad:?} should be refused");
+        for bad in [
+            "AWS.thing",
+            "amazon.x",
+            ".lead",
+            "trail.",
+            "a..b",
+            "sp ace",
+            "",
+        ] {
+            assert!(
+                check_attribute_name(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
         for good in ["a", "Order-Id_2", "x.y.z"] {
-            assert!(check_attribute_name(good).is_ok(), "{good:?} should be accepted");
+            assert!(
+                check_attribute_name(good).is_ok(),
+                "{good:?} should be accepted"
+            );
         }
     }
 
@@ -368,9 +426,17 @@ mod tests {
     fn numbers_and_types_are_checked() {
         assert!(is_number("42") && is_number("-1.5") && is_number("1e10") && is_number(".5"));
         assert!(!is_number("forty") && !is_number("1.2.3") && !is_number("") && !is_number("NaN"));
-        let err = attributes_from_properties(&properties(&[("sqs.attribute.n", "x"), ("sqs.attributeType.n", "Number")])).unwrap_err();
+        let err = attributes_from_properties(&properties(&[
+            ("sqs.attribute.n", "x"),
+            ("sqs.attributeType.n", "Number"),
+        ]))
+        .unwrap_err();
         assert_eq!(err.rule, "InvalidAttributeValue");
-        let err = attributes_from_properties(&properties(&[("sqs.attribute.n", "x"), ("sqs.attributeType.n", "Integer")])).unwrap_err();
+        let err = attributes_from_properties(&properties(&[
+            ("sqs.attribute.n", "x"),
+            ("sqs.attributeType.n", "Integer"),
+        ]))
+        .unwrap_err();
         assert_eq!(err.rule, "InvalidAttributeType");
     }
 
@@ -379,7 +445,11 @@ mod tests {
         assert!(check_text("tab\tnewline\n\u{10000}", "the body").is_ok());
         let err = check_text("ab\u{0}c", "the body").unwrap_err();
         assert_eq!(err.rule, "InvalidCharacter");
-        assert!(err.message.contains("U+0000 at position 2"), "{}", err.message);
+        assert!(
+            err.message.contains("U+0000 at position 2"),
+            "{}",
+            err.message
+        );
         assert!(check_text("\u{FFFF}", "the body").is_err());
     }
 
@@ -387,11 +457,22 @@ mod tests {
     fn md5_of_attributes_matches_the_documented_encoding() {
         // Computed independently: sorted names, 4-byte big-endian lengths, transport byte 1/2.
         let attributes = vec![
-            Attribute { name: "b".into(), data_type: "String".into(), value: AttributeValue::Text("x".into()) },
-            Attribute { name: "a".into(), data_type: "Binary".into(), value: AttributeValue::Bytes(vec![1]) },
+            Attribute {
+                name: "b".into(),
+                data_type: "String".into(),
+                value: AttributeValue::Text("x".into()),
+            },
+            Attribute {
+                name: "a".into(),
+                data_type: "Binary".into(),
+                value: AttributeValue::Bytes(vec![1]),
+            },
         ];
         let mut expected = Vec::new();
-        for (name, ty, transport, value) in [("a", "Binary", 2u8, vec![1u8]), ("b", "String", 1u8, b"x".to_vec())] {
+        for (name, ty, transport, value) in [
+            ("a", "Binary", 2u8, vec![1u8]),
+            ("b", "String", 1u8, b"x".to_vec()),
+        ] {
             expected.extend((name.len() as u32).to_be_bytes());
             expected.extend(name.as_bytes());
             expected.extend((ty.len() as u32).to_be_bytes());
@@ -406,7 +487,9 @@ mod tests {
 }
 
 /// The attributes as the SDK sends them (`None` when there are none).
-pub fn to_sqs_attributes(attributes: &[Attribute]) -> Result<Option<HashMap<String, MessageAttributeValue>>, ConnectorError> {
+pub fn to_sqs_attributes(
+    attributes: &[Attribute],
+) -> Result<Option<HashMap<String, MessageAttributeValue>>, ConnectorError> {
     if attributes.is_empty() {
         return Ok(None);
     }

@@ -13,11 +13,20 @@ use crate::errors::SqsFailure;
 /// SQS's default and largest message size (1 MiB).
 pub const MAX_MESSAGE_SIZE: usize = 1_048_576;
 
+/// What SEND needs to know about a queue, read once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueInfo {
+    /// The queue's `MaximumMessageSize` in bytes.
+    pub max_message_size: usize,
+    /// Whether a FIFO queue deduplicates by content (so no deduplication id is needed).
+    pub content_based_deduplication: bool,
+}
+
 /// Per-connection caches of queue URLs and queue limits.
 #[derive(Debug, Default)]
 pub struct QueueCache {
     urls: Mutex<HashMap<String, String>>,
-    max_sizes: Mutex<HashMap<String, usize>>,
+    infos: Mutex<HashMap<String, QueueInfo>>,
 }
 
 /// Whether the text names a queue by URL rather than by name.
@@ -32,7 +41,11 @@ pub fn is_fifo(queue: &str) -> bool {
 
 /// The queue's name: the last path segment of its URL, or the name itself.
 pub fn queue_name(queue: &str) -> &str {
-    queue.trim_end_matches('/').rsplit('/').next().unwrap_or(queue)
+    queue
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(queue)
 }
 
 /// The region in an AWS queue URL's host (`sqs.eu-west-1.amazonaws.com` or
@@ -82,36 +95,50 @@ impl SqsConnection {
             .map_err(|e| self.error(SqsFailure::classify(&e)))?;
         let url = answer
             .queue_url()
-            .ok_or_else(|| ConnectorError::internal(format!("SQS returned no URL for queue {queue}")))?
+            .ok_or_else(|| {
+                ConnectorError::internal(format!("SQS returned no URL for queue {queue}"))
+            })?
             .to_owned();
-        self.queues().urls.lock().insert(queue.to_owned(), url.clone());
+        self.queues()
+            .urls
+            .lock()
+            .insert(queue.to_owned(), url.clone());
         Ok(url)
     }
 
-    /// The queue's `MaximumMessageSize`, read once per queue.
-    pub async fn max_message_size(&self, url: &str) -> Result<usize, ConnectorError> {
-        if let Some(size) = self.queues().max_sizes.lock().get(url) {
-            return Ok(*size);
+    /// The queue's size limit and deduplication mode, read once per queue.
+    pub async fn queue_info(&self, url: &str) -> Result<QueueInfo, ConnectorError> {
+        if let Some(info) = self.queues().infos.lock().get(url) {
+            return Ok(*info);
         }
         let answer = self
             .client()
             .get_queue_attributes()
             .queue_url(url)
             .attribute_names(QueueAttributeName::MaximumMessageSize)
+            .attribute_names(QueueAttributeName::ContentBasedDeduplication)
             .send()
             .await
             .map_err(|e| self.error(SqsFailure::classify(&e)))?;
-        let size = answer
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::MaximumMessageSize))
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(MAX_MESSAGE_SIZE);
-        self.queues().max_sizes.lock().insert(url.to_owned(), size);
-        Ok(size)
+        let attributes = answer.attributes();
+        let get =
+            |name: QueueAttributeName| attributes.and_then(|a| a.get(&name)).map(String::as_str);
+        let info = QueueInfo {
+            max_message_size: get(QueueAttributeName::MaximumMessageSize)
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(MAX_MESSAGE_SIZE),
+            content_based_deduplication: get(QueueAttributeName::ContentBasedDeduplication)
+                == Some("true"),
+        };
+        self.queues().infos.lock().insert(url.to_owned(), info);
+        Ok(info)
     }
 
     /// The queues whose names start with `prefix`, every page of ListQueues.
-    pub async fn list_queues(&self, prefix: Option<&str>) -> Result<Vec<ObjectType>, ConnectorError> {
+    pub async fn list_queues(
+        &self,
+        prefix: Option<&str>,
+    ) -> Result<Vec<ObjectType>, ConnectorError> {
         let mut queues = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -144,12 +171,23 @@ mod tests {
 
     #[test]
     fn recognises_urls_fifo_queues_and_regions() {
-        assert!(is_url("https://sqs.us-east-1.amazonaws.com/123456789012/orders"));
+        assert!(is_url(
+            "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+        ));
         assert!(!is_url("orders"));
         assert!(is_fifo("orders.fifo") && is_fifo("http://127.0.0.1:5000/123/orders.fifo"));
-        assert_eq!(queue_name("https://sqs.us-east-1.amazonaws.com/123456789012/orders"), "orders");
-        assert_eq!(region_of_url("https://sqs.eu-west-1.amazonaws.com/1/q"), Some("eu-west-1"));
-        assert_eq!(region_of_url("https://eu-west-2.queue.amazonaws.com/1/q"), Some("eu-west-2"));
+        assert_eq!(
+            queue_name("https://sqs.us-east-1.amazonaws.com/123456789012/orders"),
+            "orders"
+        );
+        assert_eq!(
+            region_of_url("https://sqs.eu-west-1.amazonaws.com/1/q"),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            region_of_url("https://eu-west-2.queue.amazonaws.com/1/q"),
+            Some("eu-west-2")
+        );
         assert_eq!(region_of_url("http://127.0.0.1:5000/1/q"), None);
     }
 }

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use connector_sdk::{Batch, ConnectorError, Outcome};
+use connector_sdk::{Batch, ConnectorError, ErrorKind, Outcome};
 
 /// The most entries in one batch call.
 pub const MAX_BATCH_ENTRIES: usize = 10;
@@ -53,7 +53,11 @@ pub struct BatchAnswer {
 }
 
 /// Splits entries into calls of at most `MAX_BATCH_ENTRIES` entries and `max_bytes` bytes.
-pub fn chunk<T>(entries: Vec<Entry<T>>, size_of: impl Fn(&T) -> usize, max_bytes: usize) -> Vec<Vec<Entry<T>>> {
+pub fn chunk<T>(
+    entries: Vec<Entry<T>>,
+    size_of: impl Fn(&T) -> usize,
+    max_bytes: usize,
+) -> Vec<Vec<Entry<T>>> {
     let mut chunks = Vec::new();
     let mut current: Vec<Entry<T>> = Vec::new();
     let mut bytes = 0;
@@ -77,23 +81,47 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// Sends `entries` with `call`, records each entry's outcome in `batch`, and sends again, with
-/// backoff, only the entries that failed without the sender's fault.
+/// backoff, only the entries that failed without the sender's fault. When a whole call is refused
+/// for a reason of the request's content (an application error) and it held several entries,
+/// each entry is sent alone, so one bad document cannot fail its neighbours: nothing of a refused
+/// call was accepted, so nothing is sent twice.
 pub async fn send_with_retries<T, F, Fut>(batch: &Batch, entries: Vec<Entry<T>>, mut call: F)
 where
     F: FnMut(Vec<Entry<T>>) -> Fut,
     Fut: Future<Output = Result<BatchAnswer, ConnectorError>>,
     T: Clone,
 {
-    let mut pending = entries;
-    let mut attempt = 0;
-    while !pending.is_empty() {
+    // Each group is one call to make, with the number of retries it has had.
+    let mut groups: Vec<(Vec<Entry<T>>, u32)> = vec![(entries, 0)];
+    while let Some((pending, attempt)) = groups.pop() {
+        if pending.is_empty() {
+            continue;
+        }
+        if attempt > 0 {
+            tracing::info!(
+                entries = pending.len(),
+                attempt,
+                "retrying batch entries SQS failed without sender fault"
+            );
+            tokio::time::sleep(backoff(attempt)).await;
+        }
         let answer = match call(pending.clone()).await {
             Ok(answer) => answer,
+            Err(err) if err.kind() == ErrorKind::Application && pending.len() > 1 => {
+                tracing::info!(entries = pending.len(), error = %err, "a batch call was refused; sending its entries one by one");
+                groups.extend(
+                    pending
+                        .into_iter()
+                        .rev()
+                        .map(|entry| (vec![entry], attempt)),
+                );
+                continue;
+            }
             Err(err) => {
                 for entry in &pending {
                     batch.record(entry.index, Outcome::from_error(&err));
                 }
-                return;
+                continue;
             }
         };
         let index_of = |id: &str| pending.iter().find(|e| e.id() == id).map(|e| e.index);
@@ -104,14 +132,20 @@ where
         }
         let mut retry = Vec::new();
         for failure in answer.failed {
-            let Some(index) = index_of(&failure.id) else { continue };
+            let Some(index) = index_of(&failure.id) else {
+                continue;
+            };
             if failure.sender_fault {
-                batch.application_error(index, failure.code, format!("SQS refused this document: {}", failure.message));
+                batch.application_error(
+                    index,
+                    failure.code,
+                    format!("SQS refused document {index}: {}", failure.message),
+                );
             } else if attempt >= ENTRY_RETRIES {
                 batch.fail(
                     index,
                     format!(
-                        "SQS failed this document {} times without the sender's fault ({}: {}); it was not delivered",
+                        "SQS failed document {index} {} times without the sender's fault ({}: {}); it was not delivered",
                         attempt + 1,
                         failure.code,
                         failure.message
@@ -121,11 +155,12 @@ where
                 retry.push(index);
             }
         }
-        pending.retain(|e| retry.contains(&e.index));
-        if !pending.is_empty() {
-            attempt += 1;
-            tracing::info!(entries = pending.len(), attempt, "retrying batch entries SQS failed without sender fault");
-            tokio::time::sleep(backoff(attempt)).await;
+        let again: Vec<Entry<T>> = pending
+            .into_iter()
+            .filter(|e| retry.contains(&e.index))
+            .collect();
+        if !again.is_empty() {
+            groups.push((again, attempt + 1));
         }
     }
 }
@@ -136,20 +171,38 @@ mod tests {
     use connector_sdk::{Document, ResultStatus};
 
     fn entries(sizes: &[usize]) -> Vec<Entry<usize>> {
-        sizes.iter().enumerate().map(|(index, &item)| Entry { index, item }).collect()
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(index, &item)| Entry { index, item })
+            .collect()
     }
 
     #[test]
     fn chunks_hold_at_most_ten_entries_and_the_byte_budget() {
         let chunks = chunk(entries(&[1; 25]), |s| *s, MAX_BATCH_BYTES);
-        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![10, 10, 5]);
-        let chunks = chunk(entries(&[600_000, 600_000, 100, 900_000]), |s| *s, MAX_BATCH_BYTES);
-        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 2, 1]);
+        assert_eq!(
+            chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![10, 10, 5]
+        );
+        let chunks = chunk(
+            entries(&[600_000, 600_000, 100, 900_000]),
+            |s| *s,
+            MAX_BATCH_BYTES,
+        );
+        assert_eq!(
+            chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![1, 2, 1]
+        );
     }
 
     #[tokio::test]
     async fn only_entries_failed_without_sender_fault_are_sent_again() {
-        let batch = Batch::new(vec![Document::new("a"), Document::new("b"), Document::new("c")]);
+        let batch = Batch::new(vec![
+            Document::new("a"),
+            Document::new("b"),
+            Document::new("c"),
+        ]);
         let mut calls: Vec<Vec<usize>> = Vec::new();
         send_with_retries(&batch, entries(&[1, 1, 1]), |pending| {
             calls.push(pending.iter().map(|e| e.index).collect());
@@ -158,19 +211,87 @@ mod tests {
                 let mut answer = BatchAnswer::default();
                 for entry in pending {
                     match (first, entry.index) {
-                        (true, 1) => answer.failed.push(EntryFailure { id: entry.id(), code: "InternalError".into(), message: "try again".into(), sender_fault: false }),
-                        (true, 2) => answer.failed.push(EntryFailure { id: entry.id(), code: "InvalidParameterValue".into(), message: "bad".into(), sender_fault: true }),
-                        _ => answer.succeeded.push((entry.id(), Outcome::success(vec![]))),
+                        (true, 1) => answer.failed.push(EntryFailure {
+                            id: entry.id(),
+                            code: "InternalError".into(),
+                            message: "try again".into(),
+                            sender_fault: false,
+                        }),
+                        (true, 2) => answer.failed.push(EntryFailure {
+                            id: entry.id(),
+                            code: "InvalidParameterValue".into(),
+                            message: "bad".into(),
+                            sender_fault: true,
+                        }),
+                        _ => answer
+                            .succeeded
+                            .push((entry.id(), Outcome::success(vec![]))),
                     }
                 }
                 Ok(answer)
             }
         })
         .await;
-        assert_eq!(calls, vec![vec![0, 1, 2], vec![1]], "only the retryable entry is sent again");
+        assert_eq!(
+            calls,
+            vec![vec![0, 1, 2], vec![1]],
+            "only the retryable entry is sent again"
+        );
         let results = batch.into_results(|_| Outcome::failure("missing"));
         let statuses: Vec<ResultStatus> = results.iter().map(|r| r.status).collect();
-        assert_eq!(statuses, vec![ResultStatus::Success, ResultStatus::Success, ResultStatus::ApplicationError]);
-        assert_eq!(results[2].status_code.as_deref(), Some("InvalidParameterValue"));
+        assert_eq!(
+            statuses,
+            vec![
+                ResultStatus::Success,
+                ResultStatus::Success,
+                ResultStatus::ApplicationError
+            ]
+        );
+        assert_eq!(
+            results[2].status_code.as_deref(),
+            Some("InvalidParameterValue")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_call_is_split_so_only_the_bad_entry_fails() {
+        let batch = Batch::new(vec![
+            Document::new("a"),
+            Document::new("b"),
+            Document::new("c"),
+        ]);
+        let mut calls: Vec<Vec<usize>> = Vec::new();
+        send_with_retries(&batch, entries(&[1, 1, 1]), |pending| {
+            calls.push(pending.iter().map(|e| e.index).collect());
+            async move {
+                if pending.iter().any(|e| e.index == 1) {
+                    return Err(ConnectorError::application(
+                        "InvalidParameterValue: bad entry 1",
+                    ));
+                }
+                let mut answer = BatchAnswer::default();
+                for entry in pending {
+                    answer
+                        .succeeded
+                        .push((entry.id(), Outcome::success(vec![])));
+                }
+                Ok(answer)
+            }
+        })
+        .await;
+        assert_eq!(calls, vec![vec![0, 1, 2], vec![0], vec![1], vec![2]]);
+        let statuses: Vec<ResultStatus> = batch
+            .into_results(|_| Outcome::failure("missing"))
+            .iter()
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(
+            statuses,
+            vec![
+                ResultStatus::Success,
+                ResultStatus::ApplicationError,
+                ResultStatus::Success
+            ]
+        );
     }
 }

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use connector_sdk::{Batch, ConnectorError, ExecutionContext, Operation, OperationInfo, Outcome, PropertyInfo};
+use connector_sdk::{
+    Batch, ConnectorError, ExecutionContext, Operation, OperationInfo, Outcome, PropertyInfo,
+};
 
 use super::batching::{Entry, MAX_BATCH_BYTES, chunk};
 use super::receive::delete_batch;
@@ -12,8 +14,14 @@ use crate::connection::SqsConnection;
 use crate::message::props;
 
 const INPUT: &[PropertyInfo] = &[
-    PropertyInfo { name: props::RECEIPT_HANDLE, description: "The receipt handle of the message to delete (RECEIVE writes it)." },
-    PropertyInfo { name: props::QUEUE_URL, description: "The queue of the message; the operation's queue when absent." },
+    PropertyInfo {
+        name: props::RECEIPT_HANDLE,
+        description: "The receipt handle of the message to delete (RECEIVE writes it).",
+    },
+    PropertyInfo {
+        name: props::QUEUE_URL,
+        description: "The queue of the message; the operation's queue when absent.",
+    },
 ];
 
 const OUTPUT: &[PropertyInfo] = &[PropertyInfo {
@@ -46,19 +54,33 @@ impl Operation for DeleteOperation {
         Ok(Self { config })
     }
 
-    async fn execute(&self, _ctx: &ExecutionContext, connection: &SqsConnection, batch: &Batch) -> Result<(), ConnectorError> {
+    async fn execute(
+        &self,
+        _ctx: &ExecutionContext,
+        connection: &SqsConnection,
+        batch: &Batch,
+    ) -> Result<(), ConnectorError> {
         let mut default_url: Option<Result<String, ConnectorError>> = None;
         let mut by_queue: BTreeMap<String, Vec<Entry<String>>> = BTreeMap::new();
         for (index, document) in batch.documents().iter().enumerate() {
-            let Some(handle) = document.property(props::RECEIPT_HANDLE).filter(|h| !h.is_empty()) else {
+            let Some(handle) = document
+                .property(props::RECEIPT_HANDLE)
+                .filter(|h| !h.is_empty())
+            else {
                 batch.application_error(
                     index,
                     "MissingReceiptHandle",
-                    format!("document {index} has no {} property; pass the documents RECEIVE produced", props::RECEIPT_HANDLE),
+                    format!(
+                        "document {index} has no {} property; pass the documents RECEIVE produced",
+                        props::RECEIPT_HANDLE
+                    ),
                 );
                 continue;
             };
-            let url = match document.property(props::QUEUE_URL).filter(|u| !u.is_empty()) {
+            let url = match document
+                .property(props::QUEUE_URL)
+                .filter(|u| !u.is_empty())
+            {
                 Some(url) => url.to_owned(),
                 None => {
                     let Some(queue) = &self.config.queue else {
@@ -82,7 +104,10 @@ impl Operation for DeleteOperation {
                     }
                 }
             };
-            by_queue.entry(url).or_default().push(Entry { index, item: handle.to_owned() });
+            by_queue.entry(url).or_default().push(Entry {
+                index,
+                item: handle.to_owned(),
+            });
         }
         for (url, entries) in by_queue {
             for chunk in chunk(entries, |_| 0, MAX_BATCH_BYTES) {

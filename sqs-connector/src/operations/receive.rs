@@ -5,10 +5,13 @@ use std::collections::BTreeMap;
 
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use connector_sdk::{
-    Batch, ConnectorError, Document, ExecutionContext, Operation, OperationInfo, Outcome, PropertyInfo, ResultStatus,
+    Batch, ConnectorError, Document, ExecutionContext, Operation, OperationInfo, Outcome,
+    PropertyInfo, ResultStatus,
 };
 
-use super::batching::{BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, chunk, send_with_retries};
+use super::batching::{
+    BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, chunk, send_with_retries,
+};
 use crate::config::ReceiveConfig;
 use crate::connection::SqsConnection;
 use crate::errors::SqsFailure;
@@ -19,17 +22,50 @@ use crate::queue::is_fifo;
 pub const MAX_PER_CALL: i64 = 10;
 
 const OUTPUT: &[PropertyInfo] = &[
-    PropertyInfo { name: props::MESSAGE_ID, description: "The message id." },
-    PropertyInfo { name: props::RECEIPT_HANDLE, description: "The handle that deletes this receipt of the message (DELETE reads it)." },
-    PropertyInfo { name: props::QUEUE_URL, description: "The queue's URL." },
-    PropertyInfo { name: props::MD5_OF_BODY, description: "The MD5 of the body." },
-    PropertyInfo { name: props::SEQUENCE_NUMBER, description: "FIFO: the sequence number." },
-    PropertyInfo { name: props::MESSAGE_GROUP_ID, description: "FIFO: the message group id." },
-    PropertyInfo { name: props::MESSAGE_DEDUPLICATION_ID, description: "FIFO: the deduplication id." },
-    PropertyInfo { name: props::APPROXIMATE_RECEIVE_COUNT, description: "How many times the message has been received." },
-    PropertyInfo { name: props::SENT_TIMESTAMP, description: "When the message was sent, in milliseconds since 1970." },
-    PropertyInfo { name: "sqs.attribute.<Name>", description: "Each message attribute's value (base64 for Binary)." },
-    PropertyInfo { name: "sqs.attributeType.<Name>", description: "Each message attribute's type." },
+    PropertyInfo {
+        name: props::MESSAGE_ID,
+        description: "The message id.",
+    },
+    PropertyInfo {
+        name: props::RECEIPT_HANDLE,
+        description: "The handle that deletes this receipt of the message (DELETE reads it).",
+    },
+    PropertyInfo {
+        name: props::QUEUE_URL,
+        description: "The queue's URL.",
+    },
+    PropertyInfo {
+        name: props::MD5_OF_BODY,
+        description: "The MD5 of the body.",
+    },
+    PropertyInfo {
+        name: props::SEQUENCE_NUMBER,
+        description: "FIFO: the sequence number.",
+    },
+    PropertyInfo {
+        name: props::MESSAGE_GROUP_ID,
+        description: "FIFO: the message group id.",
+    },
+    PropertyInfo {
+        name: props::MESSAGE_DEDUPLICATION_ID,
+        description: "FIFO: the deduplication id.",
+    },
+    PropertyInfo {
+        name: props::APPROXIMATE_RECEIVE_COUNT,
+        description: "How many times the message has been received.",
+    },
+    PropertyInfo {
+        name: props::SENT_TIMESTAMP,
+        description: "When the message was sent, in milliseconds since 1970.",
+    },
+    PropertyInfo {
+        name: "sqs.attribute.<Name>",
+        description: "Each message attribute's value (base64 for Binary).",
+    },
+    PropertyInfo {
+        name: "sqs.attributeType.<Name>",
+        description: "Each message attribute's type.",
+    },
 ];
 
 /// The RECEIVE operation.
@@ -57,12 +93,28 @@ fn message_document(message: &Message, queue_url: &str) -> Document {
     put(props::QUEUE_URL, Some(queue_url));
     put(props::MD5_OF_BODY, message.md5_of_body());
     let system = message.attributes();
-    let system_value = |name: MessageSystemAttributeName| system.and_then(|a| a.get(&name)).map(String::as_str);
-    put(props::SEQUENCE_NUMBER, system_value(MessageSystemAttributeName::SequenceNumber));
-    put(props::MESSAGE_GROUP_ID, system_value(MessageSystemAttributeName::MessageGroupId));
-    put(props::MESSAGE_DEDUPLICATION_ID, system_value(MessageSystemAttributeName::MessageDeduplicationId));
-    put(props::APPROXIMATE_RECEIVE_COUNT, system_value(MessageSystemAttributeName::ApproximateReceiveCount));
-    put(props::SENT_TIMESTAMP, system_value(MessageSystemAttributeName::SentTimestamp));
+    let system_value =
+        |name: MessageSystemAttributeName| system.and_then(|a| a.get(&name)).map(String::as_str);
+    put(
+        props::SEQUENCE_NUMBER,
+        system_value(MessageSystemAttributeName::SequenceNumber),
+    );
+    put(
+        props::MESSAGE_GROUP_ID,
+        system_value(MessageSystemAttributeName::MessageGroupId),
+    );
+    put(
+        props::MESSAGE_DEDUPLICATION_ID,
+        system_value(MessageSystemAttributeName::MessageDeduplicationId),
+    );
+    put(
+        props::APPROXIMATE_RECEIVE_COUNT,
+        system_value(MessageSystemAttributeName::ApproximateReceiveCount),
+    );
+    put(
+        props::SENT_TIMESTAMP,
+        system_value(MessageSystemAttributeName::SentTimestamp),
+    );
     for attribute in attributes_from_sqs(message.message_attributes()) {
         attribute.to_properties(&mut properties);
     }
@@ -89,7 +141,9 @@ fn verify(message: &Message) -> Option<String> {
     {
         let actual = md5_of_attributes(&attributes);
         if !expected.eq_ignore_ascii_case(&actual) {
-            return Some(format!("the MD5 of its attributes ({actual}) differs from the one SQS sent ({expected})"));
+            return Some(format!(
+                "the MD5 of its attributes ({actual}) differs from the one SQS sent ({expected})"
+            ));
         }
     }
     None
@@ -106,7 +160,12 @@ fn attempt_id(ctx: &ExecutionContext, call: usize) -> String {
 }
 
 impl ReceiveOperation {
-    async fn receive(&self, ctx: &ExecutionContext, connection: &SqsConnection, queue_url: &str) -> Result<Outcome, ConnectorError> {
+    async fn receive(
+        &self,
+        ctx: &ExecutionContext,
+        connection: &SqsConnection,
+        queue_url: &str,
+    ) -> Result<Outcome, ConnectorError> {
         let wanted = self.config.max_messages;
         let fifo = is_fifo(queue_url);
         let mut received: Vec<Received> = Vec::new();
@@ -119,7 +178,11 @@ impl ReceiveOperation {
                 problems.push("the execution was cancelled before every message was read".into());
                 break;
             }
-            let count = if wanted == -1 { MAX_PER_CALL } else { (wanted - fetched).min(MAX_PER_CALL) };
+            let count = if wanted == -1 {
+                MAX_PER_CALL
+            } else {
+                (wanted - fetched).min(MAX_PER_CALL)
+            };
             calls += 1;
             let answer = connection
                 .client()
@@ -196,13 +259,21 @@ impl ReceiveOperation {
     }
 
     /// Deletes the received messages; returns a sentence per message that could not be deleted.
-    async fn delete_received(&self, connection: &SqsConnection, queue_url: &str, received: &[Received]) -> Vec<String> {
+    async fn delete_received(
+        &self,
+        connection: &SqsConnection,
+        queue_url: &str,
+        received: &[Received],
+    ) -> Vec<String> {
         let documents: Vec<Document> = received.iter().map(|r| r.document.clone()).collect();
         let tracker = Batch::new(documents);
         let entries: Vec<Entry<String>> = received
             .iter()
             .enumerate()
-            .map(|(index, r)| Entry { index, item: r.receipt_handle.clone() })
+            .map(|(index, r)| Entry {
+                index,
+                item: r.receipt_handle.clone(),
+            })
             .collect();
         for chunk in chunk(entries, |_| 0, MAX_BATCH_BYTES) {
             delete_batch(connection, &tracker, queue_url, chunk).await;
@@ -223,25 +294,40 @@ impl ReceiveOperation {
 }
 
 /// One DeleteMessageBatch call for the receipt handles in `entries`, recording each outcome.
-pub(crate) async fn delete_batch(connection: &SqsConnection, batch: &Batch, queue_url: &str, entries: Vec<Entry<String>>) {
+pub(crate) async fn delete_batch(
+    connection: &SqsConnection,
+    batch: &Batch,
+    queue_url: &str,
+    entries: Vec<Entry<String>>,
+) {
     send_with_retries(batch, entries, |pending| async move {
-        let mut request = connection.client().delete_message_batch().queue_url(queue_url);
+        let mut request = connection
+            .client()
+            .delete_message_batch()
+            .queue_url(queue_url);
         for entry in &pending {
             let built = DeleteMessageBatchRequestEntry::builder()
                 .id(entry.id())
                 .receipt_handle(&entry.item)
                 .build()
-                .map_err(|e| ConnectorError::internal(format!("could not build a delete entry: {e}")))?;
+                .map_err(|e| {
+                    ConnectorError::internal(format!("could not build a delete entry: {e}"))
+                })?;
             request = request.entries(built);
         }
-        let answer = request.send().await.map_err(|e| connection.error(SqsFailure::classify(&e)))?;
+        let answer = request
+            .send()
+            .await
+            .map_err(|e| connection.error(SqsFailure::classify(&e)))?;
         let mut result = BatchAnswer::default();
         for ok in answer.successful() {
             let index: Option<usize> = ok.id().parse().ok();
             let outcome = match index.and_then(|i| batch.documents().get(i)) {
                 Some(document) => {
                     let mut output = document.clone();
-                    output.properties.insert(props::QUEUE_URL.into(), queue_url.into());
+                    output
+                        .properties
+                        .insert(props::QUEUE_URL.into(), queue_url.into());
                     Outcome::success(vec![output])
                 }
                 None => Outcome::success(Vec::new()),
@@ -278,12 +364,19 @@ impl Operation for ReceiveOperation {
 
     fn build(config: ReceiveConfig) -> Result<Self, ConnectorError> {
         if config.max_messages == 0 || config.max_messages < -1 {
-            return Err(ConnectorError::config("Maximum messages must be -1 (all available) or at least 1"));
+            return Err(ConnectorError::config(
+                "Maximum messages must be -1 (all available) or at least 1",
+            ));
         }
         Ok(Self { config })
     }
 
-    async fn execute(&self, ctx: &ExecutionContext, connection: &SqsConnection, batch: &Batch) -> Result<(), ConnectorError> {
+    async fn execute(
+        &self,
+        ctx: &ExecutionContext,
+        connection: &SqsConnection,
+        batch: &Batch,
+    ) -> Result<(), ConnectorError> {
         let queue_url = connection.queue_url(&self.config.queue).await?;
         for index in 0..batch.len() {
             match self.receive(ctx, connection, &queue_url).await {

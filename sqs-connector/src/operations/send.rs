@@ -5,18 +5,21 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use connector_sdk::{
-    Batch, ConnectorError, Document, ExecutionContext, Operation, OperationInfo, Outcome, PropertyInfo,
+    Batch, ConnectorError, Document, ExecutionContext, Operation, OperationInfo, Outcome,
+    PropertyInfo,
 };
 use futures::StreamExt as _;
 
-use super::batching::{BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, chunk, send_with_retries};
+use super::batching::{
+    BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, chunk, send_with_retries,
+};
 use crate::config::SendConfig;
 use crate::connection::SqsConnection;
 use crate::errors::SqsFailure;
 use crate::message::{
     Attribute, Rejection, attributes_from_properties, check_text, md5_hex, props, to_sqs_attributes,
 };
-use crate::queue::is_fifo;
+use crate::queue::{QueueInfo, is_fifo};
 
 /// The longest delay SQS accepts.
 pub const MAX_DELAY_SECONDS: u32 = 900;
@@ -39,27 +42,68 @@ pub struct SendOperation {
 }
 
 const INPUT: &[PropertyInfo] = &[
-    PropertyInfo { name: props::QUEUE, description: "With Dynamic queue on: the queue's name or URL." },
-    PropertyInfo { name: props::MESSAGE_GROUP_ID, description: "The message group id; required for FIFO queues." },
-    PropertyInfo { name: props::MESSAGE_DEDUPLICATION_ID, description: "FIFO: the deduplication id (else the queue's content-based deduplication)." },
-    PropertyInfo { name: props::DELAY_SECONDS, description: "This message's delay, 0 to 900 seconds, overriding the operation's." },
-    PropertyInfo { name: "sqs.attribute.<Name>", description: "A message attribute's value (base64 for Binary); at most 10 attributes." },
-    PropertyInfo { name: "sqs.attributeType.<Name>", description: "The attribute's type: String (default), Number, Binary, or a custom String.x / Number.x / Binary.x." },
+    PropertyInfo {
+        name: props::QUEUE,
+        description: "With Dynamic queue on: the queue's name or URL.",
+    },
+    PropertyInfo {
+        name: props::MESSAGE_GROUP_ID,
+        description: "The message group id; required for FIFO queues.",
+    },
+    PropertyInfo {
+        name: props::MESSAGE_DEDUPLICATION_ID,
+        description: "FIFO: the deduplication id (else the queue's content-based deduplication).",
+    },
+    PropertyInfo {
+        name: props::DELAY_SECONDS,
+        description: "This message's delay, 0 to 900 seconds, overriding the operation's.",
+    },
+    PropertyInfo {
+        name: "sqs.attribute.<Name>",
+        description: "A message attribute's value (base64 for Binary); at most 10 attributes.",
+    },
+    PropertyInfo {
+        name: "sqs.attributeType.<Name>",
+        description: "The attribute's type: String (default), Number, Binary, or a custom String.x / Number.x / Binary.x.",
+    },
 ];
 
 const OUTPUT: &[PropertyInfo] = &[
-    PropertyInfo { name: props::MESSAGE_ID, description: "The id SQS gave the message." },
-    PropertyInfo { name: props::SEQUENCE_NUMBER, description: "FIFO: the message's sequence number." },
-    PropertyInfo { name: props::MD5_OF_BODY, description: "The MD5 of the body, as SQS computed it." },
-    PropertyInfo { name: props::QUEUE_URL, description: "The URL of the queue the message was sent to." },
+    PropertyInfo {
+        name: props::MESSAGE_ID,
+        description: "The id SQS gave the message.",
+    },
+    PropertyInfo {
+        name: props::SEQUENCE_NUMBER,
+        description: "FIFO: the message's sequence number.",
+    },
+    PropertyInfo {
+        name: props::MD5_OF_BODY,
+        description: "The MD5 of the body, as SQS computed it.",
+    },
+    PropertyInfo {
+        name: props::QUEUE_URL,
+        description: "The URL of the queue the message was sent to.",
+    },
 ];
 
 fn reject(batch: &Batch, index: usize, rejection: Rejection) {
-    batch.application_error(index, rejection.rule, format!("document {index}: {}", rejection.message));
+    batch.application_error(
+        index,
+        rejection.rule,
+        format!("document {index}: {}", rejection.message),
+    );
 }
 
 impl SendOperation {
-    fn prepare(&self, document: &Document, fifo: bool, max_size: usize, queue_url: &str) -> Result<Prepared, Rejection> {
+    fn prepare(
+        &self,
+        document: &Document,
+        queue: &QueueInfo,
+        queue_url: &str,
+    ) -> Result<Prepared, Rejection> {
+        let fifo = is_fifo(queue_url);
+        let max_size = queue.max_message_size;
         let body = document.text().ok_or_else(|| Rejection {
             rule: "InvalidBody",
             message: "the body is not UTF-8 text; SQS messages are text, so base64-encode binary content first".into(),
@@ -89,7 +133,9 @@ impl SendOperation {
             None if self.config.delay_seconds > 0 => Some(self.config.delay_seconds),
             None => None,
         };
-        let group_id = document.property(props::MESSAGE_GROUP_ID).map(str::to_owned);
+        let group_id = document
+            .property(props::MESSAGE_GROUP_ID)
+            .map(str::to_owned);
         if fifo {
             if delay.is_some_and(|d| d > 0) {
                 return Err(Rejection {
@@ -100,42 +146,84 @@ impl SendOperation {
             if group_id.as_deref().is_none_or(str::is_empty) {
                 return Err(Rejection {
                     rule: "MissingMessageGroupId",
-                    message: format!("queue {queue_url} is a FIFO queue and needs a message group id: set property {}", props::MESSAGE_GROUP_ID),
+                    message: format!(
+                        "queue {queue_url} is a FIFO queue and needs a message group id: set property {}",
+                        props::MESSAGE_GROUP_ID
+                    ),
                 });
             }
+        }
+        let deduplication_id = document
+            .property(props::MESSAGE_DEDUPLICATION_ID)
+            .map(str::to_owned);
+        if fifo
+            && !queue.content_based_deduplication
+            && deduplication_id.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(Rejection {
+                rule: "MissingMessageDeduplicationId",
+                message: format!(
+                    "queue {queue_url} is a FIFO queue without content-based deduplication and needs a deduplication id: set property {}",
+                    props::MESSAGE_DEDUPLICATION_ID
+                ),
+            });
         }
         if let Some(group) = &group_id
             && (group.is_empty() || group.len() > 128)
         {
             return Err(Rejection {
                 rule: "InvalidMessageGroupId",
-                message: format!("property {} must be 1 to 128 characters", props::MESSAGE_GROUP_ID),
+                message: format!(
+                    "property {} must be 1 to 128 characters",
+                    props::MESSAGE_GROUP_ID
+                ),
             });
         }
         Ok(Prepared {
             body: body.to_owned(),
             attributes,
             group_id,
-            deduplication_id: document.property(props::MESSAGE_DEDUPLICATION_ID).map(str::to_owned),
+            deduplication_id,
             delay_seconds: delay.map(|d| d as i32),
             size,
         })
     }
 
-    fn output(document: &Document, queue_url: &str, message_id: &str, md5: Option<&str>, sequence: Option<&str>) -> Document {
+    fn output(
+        document: &Document,
+        queue_url: &str,
+        message_id: &str,
+        md5: Option<&str>,
+        sequence: Option<&str>,
+    ) -> Document {
         let mut output = document.clone();
-        output.properties.insert(props::MESSAGE_ID.into(), message_id.into());
-        output.properties.insert(props::QUEUE_URL.into(), queue_url.into());
+        output
+            .properties
+            .insert(props::MESSAGE_ID.into(), message_id.into());
+        output
+            .properties
+            .insert(props::QUEUE_URL.into(), queue_url.into());
         if let Some(md5) = md5 {
-            output.properties.insert(props::MD5_OF_BODY.into(), md5.into());
+            output
+                .properties
+                .insert(props::MD5_OF_BODY.into(), md5.into());
         }
         if let Some(sequence) = sequence {
-            output.properties.insert(props::SEQUENCE_NUMBER.into(), sequence.into());
+            output
+                .properties
+                .insert(props::SEQUENCE_NUMBER.into(), sequence.into());
         }
         output
     }
 
-    fn success(document: &Document, prepared: &Prepared, queue_url: &str, message_id: &str, md5: Option<&str>, sequence: Option<&str>) -> Outcome {
+    fn success(
+        document: &Document,
+        prepared: &Prepared,
+        queue_url: &str,
+        message_id: &str,
+        md5: Option<&str>,
+        sequence: Option<&str>,
+    ) -> Outcome {
         if let Some(md5) = md5
             && md5 != md5_hex(prepared.body.as_bytes())
         {
@@ -143,12 +231,23 @@ impl SendOperation {
                 "SQS accepted message {message_id}, but the MD5 of the body it computed ({md5}) differs from the body sent; the message may have been corrupted on the way"
             ));
         }
-        Outcome::success(vec![Self::output(document, queue_url, message_id, md5, sequence)])
+        Outcome::success(vec![Self::output(
+            document, queue_url, message_id, md5, sequence,
+        )])
     }
 
-    async fn send_batch(&self, connection: &SqsConnection, batch: &Batch, queue_url: &str, entries: Vec<Entry<Prepared>>) {
+    async fn send_batch(
+        &self,
+        connection: &SqsConnection,
+        batch: &Batch,
+        queue_url: &str,
+        entries: Vec<Entry<Prepared>>,
+    ) {
         send_with_retries(batch, entries, |pending| async move {
-            let mut request = connection.client().send_message_batch().queue_url(queue_url);
+            let mut request = connection
+                .client()
+                .send_message_batch()
+                .queue_url(queue_url);
             for entry in &pending {
                 let item = &entry.item;
                 let built = SendMessageBatchRequestEntry::builder()
@@ -159,11 +258,17 @@ impl SendOperation {
                     .set_message_group_id(item.group_id.clone())
                     .set_message_deduplication_id(item.deduplication_id.clone())
                     .build()
-                    .map_err(|e| ConnectorError::internal(format!("could not build a batch entry: {e}")))?;
+                    .map_err(|e| {
+                        ConnectorError::internal(format!("could not build a batch entry: {e}"))
+                    })?;
                 request = request.entries(built);
             }
-            let answer = request.send().await.map_err(|e| connection.error(SqsFailure::classify(&e)))?;
-            let by_id: HashMap<String, &Entry<Prepared>> = pending.iter().map(|e| (e.id(), e)).collect();
+            let answer = request
+                .send()
+                .await
+                .map_err(|e| connection.error(SqsFailure::classify(&e)))?;
+            let by_id: HashMap<String, &Entry<Prepared>> =
+                pending.iter().map(|e| (e.id(), e)).collect();
             let mut result = BatchAnswer::default();
             for ok in answer.successful() {
                 if let Some(entry) = by_id.get(ok.id()) {
@@ -191,7 +296,13 @@ impl SendOperation {
         .await;
     }
 
-    async fn send_one(&self, connection: &SqsConnection, batch: &Batch, queue_url: &str, entry: Entry<Prepared>) {
+    async fn send_one(
+        &self,
+        connection: &SqsConnection,
+        batch: &Batch,
+        queue_url: &str,
+        entry: Entry<Prepared>,
+    ) {
         let item = &entry.item;
         let attributes = match to_sqs_attributes(&item.attributes) {
             Ok(attributes) => attributes,
@@ -240,48 +351,64 @@ impl Operation for SendOperation {
 
     fn build(config: SendConfig) -> Result<Self, ConnectorError> {
         if !config.dynamic_queue && config.queue.as_deref().is_none_or(|q| q.trim().is_empty()) {
-            return Err(ConnectorError::config("choose a queue, or turn on Dynamic queue"));
+            return Err(ConnectorError::config(
+                "choose a queue, or turn on Dynamic queue",
+            ));
         }
         Ok(Self { config })
     }
 
-    async fn execute(&self, _ctx: &ExecutionContext, connection: &SqsConnection, batch: &Batch) -> Result<(), ConnectorError> {
+    async fn execute(
+        &self,
+        _ctx: &ExecutionContext,
+        connection: &SqsConnection,
+        batch: &Batch,
+    ) -> Result<(), ConnectorError> {
         let static_url = match (&self.config.queue, self.config.dynamic_queue) {
             (Some(queue), false) => Some(connection.queue_url(queue).await?),
             _ => None,
         };
         // Documents grouped by queue URL, each checked against that queue's rules.
         let mut by_queue: BTreeMap<String, Vec<Entry<Prepared>>> = BTreeMap::new();
-        let mut limits: HashMap<String, Result<usize, String>> = HashMap::new();
+        let mut infos: HashMap<String, Result<QueueInfo, Outcome>> = HashMap::new();
         for (index, document) in batch.documents().iter().enumerate() {
             let url = match &static_url {
                 Some(url) => url.clone(),
-                None => match document.property(props::QUEUE).map(str::trim).filter(|q| !q.is_empty()) {
-                    None => {
-                        batch.application_error(index, "MissingQueue", format!("document {index} has no {} property, which Dynamic queue needs", props::QUEUE));
-                        continue;
-                    }
-                    Some(queue) => match connection.queue_url(queue).await {
-                        Ok(url) => url,
-                        Err(err) => {
-                            batch.record(index, Outcome::from_error(&err));
+                None => {
+                    match document
+                        .property(props::QUEUE)
+                        .map(str::trim)
+                        .filter(|q| !q.is_empty())
+                    {
+                        None => {
+                            batch.application_error(index, "MissingQueue", format!("document {index} has no {} property, which Dynamic queue needs", props::QUEUE));
                             continue;
                         }
-                    },
-                },
+                        Some(queue) => match connection.queue_url(queue).await {
+                            Ok(url) => url,
+                            Err(err) => {
+                                batch.record(index, Outcome::from_error(&err));
+                                continue;
+                            }
+                        },
+                    }
+                }
             };
-            if !limits.contains_key(&url) {
-                let limit = connection.max_message_size(&url).await.map_err(|e| e.display_chain());
-                limits.insert(url.clone(), limit);
+            if !infos.contains_key(&url) {
+                let info = connection
+                    .queue_info(&url)
+                    .await
+                    .map_err(|e| Outcome::from_error(&e));
+                infos.insert(url.clone(), info);
             }
-            let max_size = match &limits[&url] {
-                Ok(size) => *size,
-                Err(message) => {
-                    batch.fail(index, message.clone());
+            let info = match &infos[&url] {
+                Ok(info) => *info,
+                Err(outcome) => {
+                    batch.record(index, outcome.clone());
                     continue;
                 }
             };
-            match self.prepare(document, is_fifo(&url), max_size, &url) {
+            match self.prepare(document, &info, &url) {
                 Ok(item) => by_queue.entry(url).or_default().push(Entry { index, item }),
                 Err(rejection) => reject(batch, index, rejection),
             }

@@ -77,7 +77,9 @@ pub async fn stub_http(status: u16, headers: Vec<(String, String)>, body: String
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
             let headers = headers.clone();
             let body = body.clone();
             tokio::spawn(async move {
@@ -85,7 +87,9 @@ pub async fn stub_http(status: u16, headers: Vec<(String, String)>, body: String
                 let mut seen = Vec::new();
                 // Read until the end of the headers and the body announced by Content-Length.
                 loop {
-                    let Ok(n) = socket.read(&mut buf).await else { return };
+                    let Ok(n) = socket.read(&mut buf).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
@@ -102,7 +106,10 @@ pub async fn stub_http(status: u16, headers: Vec<(String, String)>, body: String
                         }
                     }
                 }
-                let mut response = format!("HTTP/1.1 {status} Stub\r\ncontent-length: {}\r\n", body.len());
+                let mut response = format!(
+                    "HTTP/1.1 {status} Stub\r\ncontent-length: {}\r\n",
+                    body.len()
+                );
                 for (name, value) in &headers {
                     response.push_str(&format!("{name}: {value}\r\n"));
                 }
@@ -136,4 +143,250 @@ pub fn closed_port() -> u16 {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// An SQS client of the test's own, pointed at the moto server, to set up queues and to look at
+/// what the server holds afterwards.
+pub fn sqs_client() -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .endpoint_url(sqs_endpoint())
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "AKIAIOSFODNN7EXAMPLE",
+            "test",
+            None,
+            None,
+            "test",
+        ))
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+/// A queue name no other test uses.
+pub fn unique_queue(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Creates a queue with attributes; returns its URL.
+pub async fn create_queue(name: &str, attributes: &[(&str, &str)]) -> String {
+    let mut request = sqs_client().create_queue().queue_name(name);
+    for (key, value) in attributes {
+        request = request.attributes(aws_sdk_sqs::types::QueueAttributeName::from(*key), *value);
+    }
+    request
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url()
+        .unwrap()
+        .to_owned()
+}
+
+/// Every message in a queue right now, read with the test's own client (and made visible again
+/// after `visibility` seconds).
+pub async fn drain_visible(url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut all = Vec::new();
+    loop {
+        let answer = sqs_client()
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(visibility)
+            .message_attribute_names("All")
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive");
+        let messages = answer.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return all;
+        }
+        all.extend(messages);
+    }
+}
+
+/// The approximate number of messages (visible and in flight) the queue holds.
+pub async fn queue_depth(url: &str) -> (u64, u64) {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let answer = sqs_client()
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .expect("queue attributes");
+    let attrs = answer.attributes().unwrap();
+    let get = |a: A| attrs.get(&a).and_then(|v| v.parse().ok()).unwrap_or(0);
+    (
+        get(A::ApproximateNumberOfMessages),
+        get(A::ApproximateNumberOfMessagesNotVisible),
+    )
+}
+
+/// Starts the plugin for a test.
+pub async fn start_plugin() -> connector_sdk::protocol::PluginProcess {
+    connector_sdk::protocol::PluginProcess::spawn(connector_sdk::protocol::PluginCommand::new(
+        plugin(),
+        &["serve"],
+    ))
+    .await
+    .expect("the plugin starts")
+}
+
+/// An operation component.
+pub fn operation(
+    id: &str,
+    operation_type: &str,
+    fields: serde_json::Value,
+) -> connector_sdk::Component {
+    connector_sdk::Component::operation(
+        id,
+        "amazon-sqs",
+        operation_type,
+        fields.as_object().unwrap().clone(),
+    )
+}
+
+/// A connection component for the moto server.
+pub fn moto_connection(id: &str) -> connector_sdk::Component {
+    serde_json::from_value(access_key_component(
+        id,
+        &sqs_endpoint(),
+        "moto-accepts-any-secret",
+    ))
+    .unwrap()
+}
+
+/// Runs an operation over documents through the plugin.
+pub async fn execute(
+    plugin: &connector_sdk::protocol::PluginProcess,
+    connection: &connector_sdk::Component,
+    operation: &connector_sdk::Component,
+    documents: Vec<connector_sdk::Document>,
+) -> Vec<connector_sdk::DocumentResult> {
+    let count = documents.len();
+    let answer = plugin
+        .execute(&connector_sdk::protocol::ExecuteParams {
+            execution_id: unique_queue("exec"),
+            process_name: "test".into(),
+            connection: connection.clone(),
+            operation: operation.clone(),
+            documents,
+        })
+        .await
+        .expect("execute answers");
+    assert_eq!(answer.results.len(), count, "one result per document");
+    for (position, result) in answer.results.iter().enumerate() {
+        assert_eq!(result.index, position, "results in input order");
+    }
+    answer.results
+}
+
+/// A loopback proxy in front of `upstream` that replaces the MD5OfBody of every ReceiveMessage
+/// answer with zeros (same length, so Content-Length stays right). Returns its base URL.
+pub async fn md5_corrupting_proxy(upstream: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Some((head, body)) = read_request(&mut client).await else {
+                        return;
+                    };
+                    let receive = head
+                        .to_ascii_lowercase()
+                        .contains("amazonsqs.receivemessage");
+                    let head = head
+                        .lines()
+                        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                        .collect::<Vec<_>>()
+                        .join("\r\n");
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let request = format!("{}\r\nconnection: close\r\n\r\n", head.trim_end());
+                    if server.write_all(request.as_bytes()).await.is_err()
+                        || server.write_all(&body).await.is_err()
+                    {
+                        return;
+                    }
+                    let mut response = Vec::new();
+                    if server.read_to_end(&mut response).await.is_err() {
+                        return;
+                    }
+                    if receive {
+                        corrupt_md5(&mut response);
+                    }
+                    if client.write_all(&response).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        if let Some(end) = find(&seen, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&seen[..end]).to_string();
+            let length = head
+                .to_ascii_lowercase()
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            while seen.len() < end + 4 + length {
+                let n = socket.read(&mut buf).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                seen.extend_from_slice(&buf[..n]);
+            }
+            return Some((head, seen[end + 4..end + 4 + length].to_vec()));
+        }
+        let n = socket.read(&mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn corrupt_md5(response: &mut [u8]) {
+    let key = b"\"MD5OfBody\"";
+    let mut from = 0;
+    while let Some(at) = find(&response[from..], key) {
+        let start = from + at + key.len();
+        // Skip to the opening quote of the value, then overwrite its 32 hex digits.
+        if let Some(quote) = response[start..].iter().position(|b| *b == b'"') {
+            let value = start + quote + 1;
+            for byte in response.iter_mut().skip(value).take(32) {
+                *byte = b'0';
+            }
+            from = value + 32;
+        } else {
+            return;
+        }
+    }
 }

@@ -1,0 +1,109 @@
+//! `test-harness run` on the example process of the README: send, receive, delete.
+
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+fn lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_process_sends_receives_and_deletes_every_document() {
+    let url = create_queue("quickstart-orders", &[]).await;
+    sqs_client()
+        .purge_queue()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let output = tokio::task::spawn_blocking({
+        let out = out.path().to_owned();
+        move || {
+            std::process::Command::new(harness())
+                .current_dir(&examples)
+                .args([
+                    "run",
+                    "--process",
+                    "orders-roundtrip.process.json",
+                    "--output",
+                ])
+                .arg(&out)
+                .arg("--plugin")
+                .arg(plugin())
+                .env("SQS_ENDPOINT_URL", sqs_endpoint())
+                .env("SQS_SECRET_KEY", "example-secret")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let text = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    for row in [
+        "send                300        300            0          0        300",
+        "receive               1          1            0          0        300",
+        "delete              300        300            0          0        300",
+    ] {
+        assert!(text.contains(row), "summary row {row:?} missing:\n{text}");
+    }
+    let sent = lines(&out.path().join("send.results.jsonl"));
+    assert_eq!(sent.len(), 300);
+    assert!(sent.iter().all(|r| r["status"] == "SUCCESS"));
+    let received = lines(&out.path().join("receive.outputs.jsonl"));
+    assert_eq!(received.len(), 300);
+    let mut order_ids: Vec<&str> = received
+        .iter()
+        .map(|d| d["properties"]["sqs.attribute.orderId"].as_str().unwrap())
+        .collect();
+    order_ids.sort_unstable();
+    order_ids.dedup();
+    assert_eq!(order_ids.len(), 300, "each order arrived once");
+    assert_eq!(
+        queue_depth(&url).await,
+        (0, 0),
+        "the queue is empty after the delete step"
+    );
+}
+
+#[test]
+fn an_invalid_operation_component_stops_the_run_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("components")).unwrap();
+    std::fs::write(
+        dir.path().join("components/conn.json"),
+        serde_json::to_vec(&access_key_component("conn", &sqs_endpoint(), "s")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("components/op.json"),
+        r#"{"id":"op","connector":"amazon-sqs","kind":"operation","operationType":"RECEIVE","fields":{"queue":"q","maxMessages":0,"waitTimeSeconds":25}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("p.json"),
+        r#"{"name":"p","components":"components","steps":[{"name":"r","connection":"conn","operation":"op"}]}"#,
+    )
+    .unwrap();
+    let output = run_harness(&[
+        "run",
+        "--process",
+        dir.path().join("p.json").to_str().unwrap(),
+    ]);
+    let text = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("Maximum messages (maxMessages)"), "{text}");
+    assert!(
+        text.contains("Wait time (in seconds) (waitTimeSeconds): must be at most 20, not 25"),
+        "{text}"
+    );
+}
