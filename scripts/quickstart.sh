@@ -7,11 +7,11 @@ RUN_DIR="$(cd "$(dirname "$0")/.." && pwd)/.quickstart"
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-say "1/4 building the connector (sqs-connector) and the host (test-harness)"
+say "1/5 building the connector (sqs-connector) and the host (test-harness)"
 cargo build --workspace --quiet
 HARNESS="$ROOT/target/debug/test-harness"
 
-say "2/4 installing and starting a local SQS server (moto) on loopback"
+say "2/5 installing and starting a local SQS server (moto) on loopback"
 ensure_venv
 start_moto
 
@@ -26,10 +26,10 @@ TEXT
 export SQS_ENDPOINT_URL="$SQS_TEST_ENDPOINT"
 export SQS_SECRET_KEY="quickstart-example-secret-key"
 
-say "3/4 Test Connection with access keys (the plugin runs as a separate process)"
+say "3/5 Test Connection with access keys (the plugin runs as a separate process)"
 "$HARNESS" test-connection --connection examples/components/conn-local-keys.json
 
-say "4/4 what a user sees when a setting is wrong: the region typed in capitals"
+say "4/5 what a user sees when a setting is wrong: the region typed in capitals"
 sed 's/"region": "us-east-1"/"customRegion": "US-EAST-2"/' examples/components/conn-local-keys.json \
   > "$RUN_DIR/conn-bad-region.json"
 set +e
@@ -42,12 +42,35 @@ if [ "$code" -ne 2 ]; then
 fi
 echo "(exit code 2: the fields are invalid and nothing was sent to AWS)"
 
+say "5/5 a process: send 300 orders with attributes, receive them, delete them"
+"$VENV/bin/python" - <<PY
+import boto3
+sqs = boto3.client("sqs", endpoint_url="$SQS_TEST_ENDPOINT", region_name="us-east-1",
+                   aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="unused")
+sqs.create_queue(QueueName="quickstart-orders")
+PY
+cat <<TEXT
+The process examples/orders-roundtrip.process.json has three steps, each an operation component
+on the same connection, all through one plugin process:
+  send    - 300 documents from examples/documents/orders.jsonl, each with a String, a Number and
+            a Binary message attribute, grouped into batches of 10 (several in flight);
+  receive - reads every message available (maxMessages -1), verifying each MD5;
+  delete  - deletes what receive read, using the receipt handles it wrote on each document.
+TEXT
+(cd examples && "$HARNESS" run --process orders-roundtrip.process.json --output "$RUN_DIR/output")
+cat <<TEXT
+Every document got exactly one result; the results and output documents of each step are in
+$RUN_DIR/output (one JSON object per line).
+
+TEXT
+
 cat <<TEXT
 
 Done. To point the same connection at real AWS, edit the component file:
   - remove "endpointUrl" (the connector then uses https://sqs.<region>.amazonaws.com),
   - set "region" to your account's region (or "customRegion" for one not in the list),
   - set "accessKey" to your access key id and keep "secretKey" as {"env": "SQS_SECRET_KEY"},
-    exporting your real secret key in SQS_SECRET_KEY before running the harness.
+    exporting your real secret key in SQS_SECRET_KEY before running the harness;
+  - in examples/components/op-*.json, set "queue" to one of your queues (a name or its URL).
 The descriptor a host renders the connection form from: ./target/debug/sqs-connector describe
 TEXT
