@@ -77,13 +77,19 @@ pub struct Process {
 
 /// Loads a process file and its components; an error names the file and what is wrong.
 pub fn load(path: &Path) -> Result<Process, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read process file {}: {e}", path.display()))?;
-    let file: ProcessFile =
-        serde_json::from_str(&text).map_err(|e| format!("process file {} is not valid: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read process file {}: {e}", path.display()))?;
+    let file: ProcessFile = serde_json::from_str(&text)
+        .map_err(|e| format!("process file {} is not valid: {e}", path.display()))?;
     let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
     let component_dir = dir.join(&file.components);
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&component_dir)
-        .map_err(|e| format!("cannot read component folder {}: {e}", component_dir.display()))?
+        .map_err(|e| {
+            format!(
+                "cannot read component folder {}: {e}",
+                component_dir.display()
+            )
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
@@ -92,12 +98,19 @@ pub fn load(path: &Path) -> Result<Process, String> {
     for entry in entries {
         let component = components::load(&entry).map_err(|e| e.to_string())?;
         if let Some(previous) = components.insert(component.id.to_string(), component) {
-            return Err(format!("two component files in {} have id {}", component_dir.display(), previous.id));
+            return Err(format!(
+                "two component files in {} have id {}",
+                component_dir.display(),
+                previous.id
+            ));
         }
     }
     let mut seen: Vec<&str> = Vec::new();
     for step in &file.steps {
-        for (what, id) in [("connection", &step.connection), ("operation", &step.operation)] {
+        for (what, id) in [
+            ("connection", &step.connection),
+            ("operation", &step.operation),
+        ] {
             if !components.contains_key(id) {
                 return Err(format!(
                     "step \"{}\" names {what} component \"{id}\", which is not in {}",
@@ -109,22 +122,35 @@ pub fn load(path: &Path) -> Result<Process, String> {
         if let Some(Input::Step { step: from }) = &step.input
             && !seen.contains(&from.as_str())
         {
-            return Err(format!("step \"{}\" takes the outputs of step \"{from}\", which does not run before it", step.name));
+            return Err(format!(
+                "step \"{}\" takes the outputs of step \"{from}\", which does not run before it",
+                step.name
+            ));
         }
         seen.push(&step.name);
     }
-    Ok(Process { file, dir, components })
+    Ok(Process {
+        file,
+        dir,
+        components,
+    })
 }
 
 /// Reads a JSONL file of Document objects; an error names the line.
 pub fn read_documents(path: &Path) -> Result<Vec<Document>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read documents {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read documents {}: {e}", path.display()))?;
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(number, line)| {
-            serde_json::from_str(line)
-                .map_err(|e| format!("{} line {}: not a document: {e}", path.display(), number + 1))
+            serde_json::from_str(line).map_err(|e| {
+                format!(
+                    "{} line {}: not a document: {e}",
+                    path.display(),
+                    number + 1
+                )
+            })
         })
         .collect()
 }

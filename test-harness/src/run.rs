@@ -65,7 +65,10 @@ pub async fn run(options: &RunOptions) -> u8 {
     let plugin = match plugin::start(&plugin_path).await {
         Ok(plugin) => plugin,
         Err(err) => {
-            eprintln!("error: could not start the connector plugin {}: {err}", plugin_path.display());
+            eprintln!(
+                "error: could not start the connector plugin {}: {err}",
+                plugin_path.display()
+            );
             return EXIT_FAILED;
         }
     };
@@ -90,7 +93,10 @@ pub async fn run_with(plugin: &PluginProcess, process: &Process, options: &RunOp
     let started = Instant::now();
     let executions = options.executions.max(1);
     let reports: Vec<Vec<StepReport>> = if options.parallel {
-        futures::future::join_all((1..=executions).map(|n| execute_process(plugin, process, &descriptor, n, options))).await
+        futures::future::join_all(
+            (1..=executions).map(|n| execute_process(plugin, process, &descriptor, n, options)),
+        )
+        .await
     } else {
         let mut all = Vec::new();
         for n in 1..=executions {
@@ -103,14 +109,18 @@ pub async fn run_with(plugin: &PluginProcess, process: &Process, options: &RunOp
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(&process.file.name));
     if let Err(err) = write_reports(&output_dir, &reports) {
-        eprintln!("error: cannot write results into {}: {err}", output_dir.display());
+        eprintln!(
+            "error: cannot write results into {}: {err}",
+            output_dir.display()
+        );
         return EXIT_FAILED;
     }
     print_summary(process, &reports, &output_dir, started.elapsed());
-    let all_succeeded = reports
-        .iter()
-        .flatten()
-        .all(|step| step.results.iter().all(|r| r.status == ResultStatus::Success));
+    let all_succeeded = reports.iter().flatten().all(|step| {
+        step.results
+            .iter()
+            .all(|r| r.status == ResultStatus::Success)
+    });
     if all_succeeded { EXIT_OK } else { EXIT_FAILED }
 }
 
@@ -144,7 +154,10 @@ pub fn check_component(descriptor: &Value, component: &Component) -> Result<(), 
     if descriptor["id"].as_str() != Some(component.connector.as_str()) {
         return Err(field_error(
             "connector",
-            format!("is \"{}\", but the plugin is \"{}\"", component.connector, descriptor["id"]),
+            format!(
+                "is \"{}\", but the plugin is \"{}\"",
+                component.connector, descriptor["id"]
+            ),
         ));
     }
     let schema = match component.kind {
@@ -158,11 +171,17 @@ pub fn check_component(descriptor: &Value, component: &Component) -> Result<(), 
                 .find(|op| op["type"].as_str() == Some(op_type.as_str()));
             match found {
                 Some(op) => op["fields"].clone(),
-                None => return Err(field_error("operationType", format!("\"{op_type}\" is not an operation of this connector"))),
+                None => {
+                    return Err(field_error(
+                        "operationType",
+                        format!("\"{op_type}\" is not an operation of this connector"),
+                    ));
+                }
             }
         }
     };
-    let validator = FieldValidator::new(schema).map_err(|e| field_error("", format!("the descriptor is not valid JSON Schema: {e}")))?;
+    let validator = FieldValidator::new(schema)
+        .map_err(|e| field_error("", format!("the descriptor is not valid JSON Schema: {e}")))?;
     validator.validate(&component.fields).map(|_| ())
 }
 
@@ -184,7 +203,10 @@ async fn execute_process(
     execution: usize,
     options: &RunOptions,
 ) -> Vec<StepReport> {
-    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
     let execution_id = format!("{}-{stamp}-{execution}", process.file.name);
     let mut reports: Vec<StepReport> = Vec::new();
     for step in &process.file.steps {
@@ -209,7 +231,10 @@ async fn execute_process(
                 .map(|r| r.outputs.clone())
                 .unwrap_or_default(),
             None if !takes_input(descriptor, operation) => vec![Document::default()],
-            None => reports.last().map(|r| r.outputs.clone()).unwrap_or_default(),
+            None => reports
+                .last()
+                .map(|r| r.outputs.clone())
+                .unwrap_or_default(),
         };
         let total = documents.len();
         let mut results: Vec<DocumentResult> = Vec::with_capacity(total);
@@ -227,7 +252,11 @@ async fn execute_process(
                 Ok(answer) if answer.results.len() == chunk.len() => answer.results,
                 Ok(answer) => host_failures(
                     chunk.len(),
-                    &format!("the plugin returned {} results for {} documents", answer.results.len(), chunk.len()),
+                    &format!(
+                        "the plugin returned {} results for {} documents",
+                        answer.results.len(),
+                        chunk.len()
+                    ),
                 ),
                 Err(err) => host_failures(chunk.len(), &format!("the execute call failed: {err}")),
             };
@@ -240,7 +269,10 @@ async fn execute_process(
                 eprintln!("  [{execution}] {}: {offset}/{total} documents", step.name);
             }
         }
-        let outputs = results.iter().flat_map(|r| r.outputs.iter().cloned()).collect();
+        let outputs = results
+            .iter()
+            .flat_map(|r| r.outputs.iter().cloned())
+            .collect();
         reports.push(StepReport {
             name: step.name.clone(),
             results,
@@ -265,10 +297,16 @@ fn host_failures(count: usize, message: &str) -> Vec<DocumentResult> {
 
 fn write_reports(dir: &Path, reports: &[Vec<StepReport>]) -> std::io::Result<()> {
     for (n, steps) in reports.iter().enumerate() {
-        let dir = if reports.len() == 1 { dir.to_owned() } else { dir.join(format!("execution-{}", n + 1)) };
+        let dir = if reports.len() == 1 {
+            dir.to_owned()
+        } else {
+            dir.join(format!("execution-{}", n + 1))
+        };
         std::fs::create_dir_all(&dir)?;
         for step in steps {
-            let mut results = std::io::BufWriter::new(std::fs::File::create(dir.join(format!("{}.results.jsonl", step.name)))?);
+            let mut results = std::io::BufWriter::new(std::fs::File::create(
+                dir.join(format!("{}.results.jsonl", step.name)),
+            )?);
             for result in &step.results {
                 let line = json!({
                     "index": result.index,
@@ -280,9 +318,15 @@ fn write_reports(dir: &Path, reports: &[Vec<StepReport>]) -> std::io::Result<()>
                 writeln!(results, "{line}")?;
             }
             results.flush()?;
-            let mut outputs = std::io::BufWriter::new(std::fs::File::create(dir.join(format!("{}.outputs.jsonl", step.name)))?);
+            let mut outputs = std::io::BufWriter::new(std::fs::File::create(
+                dir.join(format!("{}.outputs.jsonl", step.name)),
+            )?);
             for document in &step.outputs {
-                writeln!(outputs, "{}", serde_json::to_string(document).map_err(std::io::Error::other)?)?;
+                writeln!(
+                    outputs,
+                    "{}",
+                    serde_json::to_string(document).map_err(std::io::Error::other)?
+                )?;
             }
             outputs.flush()?;
         }
@@ -290,7 +334,12 @@ fn write_reports(dir: &Path, reports: &[Vec<StepReport>]) -> std::io::Result<()>
     Ok(())
 }
 
-fn print_summary(process: &Process, reports: &[Vec<StepReport>], output_dir: &Path, elapsed: Duration) {
+fn print_summary(
+    process: &Process,
+    reports: &[Vec<StepReport>],
+    output_dir: &Path,
+    elapsed: Duration,
+) {
     let executions = reports.len();
     println!(
         "Process {} ({executions} execution{}, {:.1} s):",
@@ -305,7 +354,9 @@ fn print_summary(process: &Process, reports: &[Vec<StepReport>], output_dir: &Pa
     let mut totals: BTreeMap<usize, (String, [usize; 5])> = BTreeMap::new();
     for steps in reports {
         for (position, step) in steps.iter().enumerate() {
-            let entry = totals.entry(position).or_insert_with(|| (step.name.clone(), [0; 5]));
+            let entry = totals
+                .entry(position)
+                .or_insert_with(|| (step.name.clone(), [0; 5]));
             entry.1[0] += step.results.len();
             entry.1[1] += step.count(ResultStatus::Success);
             entry.1[2] += step.count(ResultStatus::ApplicationError);
@@ -318,7 +369,11 @@ fn print_summary(process: &Process, reports: &[Vec<StepReport>], output_dir: &Pa
     }
     let mut shown = 0;
     for step in reports.iter().flatten() {
-        for result in step.results.iter().filter(|r| r.status != ResultStatus::Success) {
+        for result in step
+            .results
+            .iter()
+            .filter(|r| r.status != ResultStatus::Success)
+        {
             if shown == 10 {
                 println!("  ... more in the results files");
                 break;

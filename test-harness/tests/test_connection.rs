@@ -24,7 +24,10 @@ fn test_connection(component: &Value) -> (i32, String) {
     let file = write_component(&dir, component);
     let output = run_harness(&["test-connection", "--connection", &file]);
     let text = text(&output);
-    assert!(!text.contains(SECRET), "the secret key was printed:\n{text}");
+    assert!(
+        !text.contains(SECRET),
+        "the secret key was printed:\n{text}"
+    );
     (output.status.code().unwrap_or(-1), text)
 }
 
@@ -44,7 +47,12 @@ fn a_good_connection_passes_every_step() {
     assert_eq!(code, 0, "expected exit 0:\n{text}");
     assert!(text.contains("[PASSED ] Settings valid"), "{text}");
     assert!(text.contains("[PASSED ] SQS reachable"), "{text}");
-    assert!(text.contains("[PASSED ] Credentials accepted: AWS accepted the credentials in region us-east-1"), "{text}");
+    assert!(
+        text.contains(
+            "[PASSED ] Credentials accepted: AWS accepted the credentials in region us-east-1"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -67,7 +75,10 @@ fn the_secret_key_can_come_from_the_environment() {
 #[test]
 fn json_output_is_the_protocol_result_object() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write_component(&dir, &access_key_component("conn-json", &sqs_endpoint(), SECRET));
+    let file = write_component(
+        &dir,
+        &access_key_component("conn-json", &sqs_endpoint(), SECRET),
+    );
     let output = run_harness(&["test-connection", "--connection", &file, "--json"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let result: Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
@@ -78,16 +89,26 @@ fn json_output_is_the_protocol_result_object() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["Settings valid", "SQS reachable", "Credentials accepted"]);
+    assert_eq!(
+        names,
+        ["Settings valid", "SQS reachable", "Credentials accepted"]
+    );
 }
 
 #[test]
 fn an_endpoint_that_is_not_sqs_fails_and_says_to_check_the_endpoint_url() {
     let endpoint = format!("{}/not-sqs/", sqs_endpoint());
-    let (code, text) = test_connection(&access_key_component("conn-wrong-endpoint", &endpoint, SECRET));
+    let (code, text) = test_connection(&access_key_component(
+        "conn-wrong-endpoint",
+        &endpoint,
+        SECRET,
+    ));
     assert_eq!(code, 1, "expected exit 1:\n{text}");
     assert!(text.contains("[FAILED ] SQS reachable"), "{text}");
-    assert!(text.contains("but not as Amazon SQS; check the SQS endpoint URL"), "{text}");
+    assert!(
+        text.contains("but not as Amazon SQS; check the SQS endpoint URL"),
+        "{text}"
+    );
     assert!(text.contains("[SKIPPED] Credentials accepted"), "{text}");
 }
 
@@ -96,9 +117,15 @@ fn a_closed_port_fails_with_connection_refused() {
     let endpoint = format!("http://127.0.0.1:{}", closed_port());
     let (code, text) = test_connection(&access_key_component("conn-closed", &endpoint, SECRET));
     assert_eq!(code, 1, "expected exit 1:\n{text}");
-    assert!(text.contains(&format!("could not reach SQS at {endpoint}")), "{text}");
+    assert!(
+        text.contains(&format!("could not reach SQS at {endpoint}")),
+        "{text}"
+    );
     assert!(text.contains("Connection refused"), "{text}");
-    assert!(text.contains("check the SQS endpoint URL, the region"), "{text}");
+    assert!(
+        text.contains("check the SQS endpoint URL, the region"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -115,7 +142,11 @@ fn a_region_typed_in_capitals_is_an_invalid_field() {
 
 #[test]
 fn a_missing_secret_key_is_an_invalid_field() {
-    let component = with_field(access_key_component("conn-nosecret", &sqs_endpoint(), SECRET), "secretKey", Value::Null);
+    let component = with_field(
+        access_key_component("conn-nosecret", &sqs_endpoint(), SECRET),
+        "secretKey",
+        Value::Null,
+    );
     let (code, text) = test_connection(&component);
     assert_eq!(code, 2, "expected exit 2:\n{text}");
     assert!(
@@ -138,7 +169,11 @@ fn an_unknown_authentication_type_lists_the_choices() {
 
 #[test]
 fn a_missing_component_file_is_exit_code_2() {
-    let output = run_harness(&["test-connection", "--connection", "/nonexistent/connection.json"]);
+    let output = run_harness(&[
+        "test-connection",
+        "--connection",
+        "/nonexistent/connection.json",
+    ]);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(text(&output).contains("cannot read component file /nonexistent/connection.json"));
 }
@@ -149,7 +184,8 @@ fn sqs_error(code: &str, query_code: &str, message: &str) -> (Vec<(String, Strin
             ("content-type".into(), "application/x-amz-json-1.0".into()),
             ("x-amzn-query-error".into(), format!("{query_code};Sender")),
         ],
-        json!({"__type": format!("com.amazon.coral.service#{code}"), "message": message}).to_string(),
+        json!({"__type": format!("com.amazon.coral.service#{code}"), "message": message})
+            .to_string(),
     )
 }
 
@@ -162,11 +198,21 @@ async fn refused_credentials_fail_the_credentials_step() {
     );
     let endpoint = stub_http(403, headers, body).await;
     let component = access_key_component("conn-refused", &endpoint, SECRET);
-    let (code, text) = tokio::task::spawn_blocking(move || test_connection(&component)).await.unwrap();
+    let (code, text) = tokio::task::spawn_blocking(move || test_connection(&component))
+        .await
+        .unwrap();
     assert_eq!(code, 1, "expected exit 1:\n{text}");
     assert!(text.contains("[PASSED ] SQS reachable"), "{text}");
-    assert!(text.contains("[FAILED ] Credentials accepted: AWS refused the credentials in region us-east-1"), "{text}");
-    assert!(text.contains("check the access key and secret key"), "{text}");
+    assert!(
+        text.contains(
+            "[FAILED ] Credentials accepted: AWS refused the credentials in region us-east-1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("check the access key and secret key"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -178,7 +224,9 @@ async fn a_denied_permission_is_a_warning_that_the_credentials_work() {
     );
     let endpoint = stub_http(400, headers, body).await;
     let component = access_key_component("conn-denied", &endpoint, SECRET);
-    let (code, text) = tokio::task::spawn_blocking(move || test_connection(&component)).await.unwrap();
+    let (code, text) = tokio::task::spawn_blocking(move || test_connection(&component))
+        .await
+        .unwrap();
     assert_eq!(code, 0, "a warning is not a failure:\n{text}");
     assert!(text.contains("[WARNING] Credentials accepted: the credentials work in region us-east-1, but they may not list queues"), "{text}");
 }
@@ -187,7 +235,9 @@ async fn a_denied_permission_is_a_warning_that_the_credentials_work() {
 async fn a_server_that_never_answers_times_out_with_advice() {
     let endpoint = silent_server().await;
     let component = access_key_component("conn-silent", &endpoint, SECRET);
-    let (code, text) = tokio::task::spawn_blocking(move || test_connection(&component)).await.unwrap();
+    let (code, text) = tokio::task::spawn_blocking(move || test_connection(&component))
+        .await
+        .unwrap();
     assert_eq!(code, 1, "expected exit 1:\n{text}");
     assert!(text.contains("did not answer in time"), "{text}");
 }
@@ -204,20 +254,42 @@ async fn two_tests_of_one_component_build_one_client_and_log_no_secret() {
     for _ in 0..2 {
         let result = process.test_connection(&component).await.unwrap();
         assert!(result.ok, "{result:?}");
-        assert!(result.steps.iter().all(|s| s.status == StepStatus::Passed), "{result:?}");
+        assert!(
+            result.steps.iter().all(|s| s.status == StepStatus::Passed),
+            "{result:?}"
+        );
         let text = serde_json::to_string(&result).unwrap();
         assert!(!text.contains(SECRET) && !text.contains(token), "{text}");
     }
     process.shutdown().await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let logs = process.logs();
-    let built: Vec<&String> = logs.iter().filter(|l| l.contains("SQS client built")).collect();
-    assert_eq!(built.len(), 1, "expected one client for two Test Connections, log lines: {built:#?}");
+    let built: Vec<&String> = logs
+        .iter()
+        .filter(|l| l.contains("SQS client built"))
+        .collect();
+    assert_eq!(
+        built.len(),
+        1,
+        "expected one client for two Test Connections, log lines: {built:#?}"
+    );
     assert!(built[0].contains("conn-reused"), "{}", built[0]);
-    assert!(logs.len() > 5, "trace logging should have produced lines: {logs:#?}");
+    assert!(
+        logs.len() > 5,
+        "trace logging should have produced lines: {logs:#?}"
+    );
     for line in &logs {
-        assert!(!line.contains(SECRET), "secret was exposed in a log line: {line}");
-        assert!(!line.contains(token), "session token was exposed in a log line: {line}");
-        assert!(serde_json::from_str::<Value>(line).is_ok(), "a log line that is not JSON: {line}");
+        assert!(
+            !line.contains(SECRET),
+            "secret was exposed in a log line: {line}"
+        );
+        assert!(
+            !line.contains(token),
+            "session token was exposed in a log line: {line}"
+        );
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "a log line that is not JSON: {line}"
+        );
     }
 }
