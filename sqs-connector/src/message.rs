@@ -355,6 +355,20 @@ pub fn attributes_from_sqs(map: Option<&HashMap<String, MessageAttributeValue>>)
     attributes
 }
 
+/// The attributes as the SDK sends them (`None` when there are none).
+pub fn to_sqs_attributes(
+    attributes: &[Attribute],
+) -> Result<Option<HashMap<String, MessageAttributeValue>>, ConnectorError> {
+    if attributes.is_empty() {
+        return Ok(None);
+    }
+    attributes
+        .iter()
+        .map(|a| Ok((a.name.clone(), a.to_sqs()?)))
+        .collect::<Result<HashMap<_, _>, ConnectorError>>()
+        .map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,18 +498,4 @@ mod tests {
         assert_eq!(md5_of_attributes(&attributes), md5_hex(&expected));
         assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
     }
-}
-
-/// The attributes as the SDK sends them (`None` when there are none).
-pub fn to_sqs_attributes(
-    attributes: &[Attribute],
-) -> Result<Option<HashMap<String, MessageAttributeValue>>, ConnectorError> {
-    if attributes.is_empty() {
-        return Ok(None);
-    }
-    attributes
-        .iter()
-        .map(|a| Ok((a.name.clone(), a.to_sqs()?)))
-        .collect::<Result<HashMap<_, _>, ConnectorError>>()
-        .map(Some)
 }

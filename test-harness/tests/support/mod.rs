@@ -1,7 +1,7 @@
 //! Shared by the harness's integration tests: the servers the test command started, the
 //! binaries under test, and small loopback HTTP stubs for answers no real server gives on demand.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 use std::process::Output;

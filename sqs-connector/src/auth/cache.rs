@@ -1,0 +1,458 @@
+//! The process-wide credential cache: temporary credentials per connection component, reused by
+//! every operation and every execution until they are about to expire, renewed ahead of expiry,
+//! obtained by one caller at a time per component.
+//!
+//! Rules (`../spec/connector.md`, `../spec/rolesanywhere.md` §4.3):
+//! - credentials with less than 60 seconds left count as expired and are never handed out;
+//! - a renewal starts in the background when less than 5 minutes (or half the lifetime, if that is
+//!   shorter) remain, so executions rarely wait;
+//! - one load at a time per component: concurrent callers on a cold cache wait for the one load;
+//! - when a renewal fails, the last good credentials are kept while they are still valid;
+//! - each entry carries a fingerprint of the auth settings: a component edited under the same id
+//!   never gets the credentials of its old settings;
+//! - at most `capacity` components are kept (least recently used dropped); time comes from an
+//!   injected clock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use connector_sdk::{Clock, ComponentId, ConnectorError, SystemClock};
+use futures::future::BoxFuture;
+use parking_lot::{Mutex, RwLock};
+
+/// Temporary credentials and the moment they expire.
+#[derive(Clone, Debug)]
+pub struct TemporaryCredentials {
+    /// The credentials (their `Debug` redacts the secrets).
+    pub credentials: Credentials,
+    /// When they stop working.
+    pub expires_at: SystemTime,
+}
+
+/// Loads fresh credentials for one component (a CreateSession call).
+pub type Loader =
+    Arc<dyn Fn() -> BoxFuture<'static, Result<TemporaryCredentials, ConnectorError>> + Send + Sync>;
+
+/// The cache's rules, in numbers.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheSettings {
+    /// Credentials with less than this left are expired (60 s).
+    pub min_remaining: Duration,
+    /// Renew in the background when less than this remains (5 min; capped at half the lifetime).
+    pub refresh_before: Duration,
+    /// How long to wait after a failed background renewal before trying again.
+    pub retry_after_failure: Duration,
+    /// The most components kept.
+    pub capacity: usize,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            min_remaining: Duration::from_secs(60),
+            refresh_before: Duration::from_secs(300),
+            retry_after_failure: Duration::from_secs(10),
+            capacity: 64,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    temporary: TemporaryCredentials,
+    loaded_at: SystemTime,
+}
+
+struct Partition {
+    fingerprint: u64,
+    current: RwLock<Option<Entry>>,
+    // Held while loading: the single flight.
+    loading: tokio::sync::Mutex<()>,
+    refreshing: AtomicBool,
+    failed_at: Mutex<Option<SystemTime>>,
+    last_used: AtomicU64,
+}
+
+/// The cache. [`CredentialCache::global`] is the one a plugin process uses.
+pub struct CredentialCache {
+    settings: CacheSettings,
+    clock: Arc<dyn Clock>,
+    partitions: Mutex<HashMap<ComponentId, Arc<Partition>>>,
+    tick: AtomicU64,
+    loads: AtomicU64,
+}
+
+impl std::fmt::Debug for CredentialCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialCache")
+            .field("settings", &self.settings)
+            .field("components", &self.partitions.lock().len())
+            .finish()
+    }
+}
+
+static GLOBAL: LazyLock<Arc<CredentialCache>> = LazyLock::new(|| {
+    Arc::new(CredentialCache::new(
+        CacheSettings::default(),
+        Arc::new(SystemClock),
+    ))
+});
+
+fn remaining(expires_at: SystemTime, now: SystemTime) -> Duration {
+    expires_at.duration_since(now).unwrap_or(Duration::ZERO)
+}
+
+impl CredentialCache {
+    /// A cache with its own settings and clock (tests; the plugin uses [`CredentialCache::global`]).
+    pub fn new(settings: CacheSettings, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            settings,
+            clock,
+            partitions: Mutex::new(HashMap::new()),
+            tick: AtomicU64::new(0),
+            loads: AtomicU64::new(0),
+        }
+    }
+
+    /// The process-wide cache.
+    pub fn global() -> Arc<CredentialCache> {
+        GLOBAL.clone()
+    }
+
+    /// How many loads (CreateSession calls) this cache has started.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
+    }
+
+    /// How many components it holds.
+    pub fn len(&self) -> usize {
+        self.partitions.lock().len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn partition(&self, id: &ComponentId, fingerprint: u64) -> Arc<Partition> {
+        let tick = self.tick.fetch_add(1, Ordering::Relaxed);
+        let mut partitions = self.partitions.lock();
+        if let Some(partition) = partitions.get(id)
+            && partition.fingerprint == fingerprint
+        {
+            partition.last_used.store(tick, Ordering::Relaxed);
+            return partition.clone();
+        }
+        if !partitions.contains_key(id) && partitions.len() >= self.settings.capacity {
+            let oldest = partitions
+                .iter()
+                .min_by_key(|(_, p)| p.last_used.load(Ordering::Relaxed))
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                partitions.remove(&oldest);
+            }
+        }
+        let partition = Arc::new(Partition {
+            fingerprint,
+            current: RwLock::new(None),
+            loading: tokio::sync::Mutex::new(()),
+            refreshing: AtomicBool::new(false),
+            failed_at: Mutex::new(None),
+            last_used: AtomicU64::new(tick),
+        });
+        partitions.insert(id.clone(), partition.clone());
+        partition
+    }
+
+    fn refresh_margin(&self, entry: &Entry) -> Duration {
+        let lifetime = entry
+            .temporary
+            .expires_at
+            .duration_since(entry.loaded_at)
+            .unwrap_or(Duration::ZERO);
+        self.settings.refresh_before.min(lifetime / 2)
+    }
+
+    /// Credentials for a component: cached ones while they have more than `min_remaining` left,
+    /// else fresh ones from `loader` (one load at a time per component).
+    pub async fn get(
+        self: &Arc<Self>,
+        id: &ComponentId,
+        fingerprint: u64,
+        loader: &Loader,
+    ) -> Result<Credentials, ConnectorError> {
+        let partition = self.partition(id, fingerprint);
+        let now = self.clock.now();
+        if let Some(entry) = partition.current.read().clone() {
+            let left = remaining(entry.temporary.expires_at, now);
+            if left >= self.settings.min_remaining {
+                if left <= self.refresh_margin(&entry) {
+                    self.refresh_in_background(id, &partition, loader);
+                }
+                return Ok(entry.temporary.credentials);
+            }
+        }
+        let _loading = partition.loading.lock().await;
+        // Another caller may have loaded while this one waited.
+        let now = self.clock.now();
+        if let Some(entry) = partition.current.read().clone()
+            && remaining(entry.temporary.expires_at, now) >= self.settings.min_remaining
+        {
+            return Ok(entry.temporary.credentials);
+        }
+        let entry = self.load(id, loader).await?;
+        let credentials = entry.temporary.credentials.clone();
+        *partition.current.write() = Some(entry);
+        Ok(credentials)
+    }
+
+    async fn load(&self, id: &ComponentId, loader: &Loader) -> Result<Entry, ConnectorError> {
+        self.loads.fetch_add(1, Ordering::Relaxed);
+        let temporary = loader().await?;
+        let loaded_at = self.clock.now();
+        let left = remaining(temporary.expires_at, loaded_at);
+        if left < self.settings.min_remaining {
+            return Err(ConnectorError::auth(format!(
+                "the temporary credentials obtained for connection {id} expire in {} s, less than the {} s the connector needs; check the Duration setting and the clock of this runtime",
+                left.as_secs(),
+                self.settings.min_remaining.as_secs()
+            )));
+        }
+        tracing::info!(component = %id, expires_in_seconds = left.as_secs(), "temporary credentials obtained");
+        Ok(Entry {
+            temporary,
+            loaded_at,
+        })
+    }
+
+    fn refresh_in_background(
+        self: &Arc<Self>,
+        id: &ComponentId,
+        partition: &Arc<Partition>,
+        loader: &Loader,
+    ) {
+        let now = self.clock.now();
+        if let Some(failed) = *partition.failed_at.lock()
+            && now.duration_since(failed).unwrap_or(Duration::ZERO)
+                < self.settings.retry_after_failure
+        {
+            return;
+        }
+        if partition.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let cache = self.clone();
+        let partition = partition.clone();
+        let loader = loader.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let _loading = partition.loading.lock().await;
+            let still_due = partition.current.read().clone().is_none_or(|entry| {
+                remaining(entry.temporary.expires_at, cache.clock.now())
+                    <= cache.refresh_margin(&entry)
+            });
+            if still_due {
+                match cache.load(&id, &loader).await {
+                    Ok(entry) => {
+                        *partition.current.write() = Some(entry);
+                        *partition.failed_at.lock() = None;
+                    }
+                    Err(err) => {
+                        tracing::warn!(component = %id, error = %err.display_chain(), "renewing temporary credentials failed; the current ones stay in use while they are valid");
+                        *partition.failed_at.lock() = Some(cache.clock.now());
+                    }
+                }
+            }
+            partition.refreshing.store(false, Ordering::Release);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use connector_sdk::ManualClock;
+    use std::sync::atomic::AtomicUsize;
+
+    fn start() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+
+    struct Fixture {
+        cache: Arc<CredentialCache>,
+        clock: ManualClock,
+        calls: Arc<AtomicUsize>,
+        fail: Arc<AtomicBool>,
+        loader: Loader,
+    }
+
+    fn fixture(lifetime: Duration) -> Fixture {
+        let clock = ManualClock::new(start());
+        let cache = Arc::new(CredentialCache::new(
+            CacheSettings::default(),
+            Arc::new(clock.clone()),
+        ));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let fail = Arc::new(AtomicBool::new(false));
+        let loader: Loader = {
+            let (calls, fail, clock) = (calls.clone(), fail.clone(), clock.clone());
+            Arc::new(move || {
+                let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+                let failing = fail.load(Ordering::SeqCst);
+                let expires_at = clock.now() + lifetime;
+                Box::pin(async move {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    if failing {
+                        return Err(ConnectorError::auth("CreateSession refused"));
+                    }
+                    Ok(TemporaryCredentials {
+                        credentials: Credentials::new(
+                            format!("ASIA{n:016}"),
+                            "secret",
+                            Some("token".into()),
+                            Some(expires_at),
+                            "test",
+                        ),
+                        expires_at,
+                    })
+                })
+            })
+        };
+        Fixture {
+            cache,
+            clock,
+            calls,
+            fail,
+            loader,
+        }
+    }
+
+    fn id(name: &str) -> ComponentId {
+        ComponentId::new(name)
+    }
+
+    #[tokio::test]
+    async fn reuses_credentials_until_less_than_sixty_seconds_remain() {
+        let f = fixture(Duration::from_secs(61));
+        let first = f.cache.get(&id("c"), 1, &f.loader).await.unwrap();
+        let again = f.cache.get(&id("c"), 1, &f.loader).await.unwrap();
+        assert_eq!(first.access_key_id(), again.access_key_id());
+        assert_eq!(f.calls.load(Ordering::SeqCst), 1);
+        f.clock.advance(Duration::from_secs(2));
+        let renewed = f.cache.get(&id("c"), 1, &f.loader).await.unwrap();
+        assert_ne!(
+            renewed.access_key_id(),
+            first.access_key_id(),
+            "59 s left counts as expired"
+        );
+        assert_eq!(f.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn two_hundred_concurrent_callers_on_a_cold_cache_make_one_load() {
+        let f = fixture(Duration::from_secs(3600));
+        let calls = (0..200).map(|_| {
+            let (cache, loader) = (f.cache.clone(), f.loader.clone());
+            tokio::spawn(async move {
+                cache
+                    .get(&id("c"), 7, &loader)
+                    .await
+                    .unwrap()
+                    .access_key_id()
+                    .to_owned()
+            })
+        });
+        let keys: Vec<String> = futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert!(keys.iter().all(|k| k == &keys[0]));
+        assert_eq!(f.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_edited_component_never_gets_the_old_credentials() {
+        let f = fixture(Duration::from_secs(3600));
+        let old = f.cache.get(&id("c"), 1, &f.loader).await.unwrap();
+        let edited = f.cache.get(&id("c"), 2, &f.loader).await.unwrap();
+        assert_ne!(old.access_key_id(), edited.access_key_id());
+        assert_eq!(f.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            f.cache.len(),
+            1,
+            "the old settings' entry is replaced, not kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn renews_in_the_background_and_keeps_the_old_ones_when_renewal_fails() {
+        let f = fixture(Duration::from_secs(3600));
+        let first = f.cache.get(&id("c"), 1, &f.loader).await.unwrap();
+        // Four minutes left: inside the five-minute window, still valid.
+        f.clock.advance(Duration::from_secs(3600 - 240));
+        f.fail.store(true, Ordering::SeqCst);
+        let during = f.cache.get(&id("c"), 1, &f.loader).await.unwrap();
+        assert_eq!(
+            during.access_key_id(),
+            first.access_key_id(),
+            "callers do not wait for the renewal"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            f.calls.load(Ordering::SeqCst),
+            2,
+            "a background renewal was tried"
+        );
+        let kept = f.cache.get(&id("c"), 1, &f.loader).await.unwrap();
+        assert_eq!(
+            kept.access_key_id(),
+            first.access_key_id(),
+            "the last good credentials are kept"
+        );
+        f.fail.store(false, Ordering::SeqCst);
+        f.clock.advance(Duration::from_secs(11));
+        f.cache.get(&id("c"), 1, &f.loader).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let renewed = f.cache.get(&id("c"), 1, &f.loader).await.unwrap();
+        assert_ne!(
+            renewed.access_key_id(),
+            first.access_key_id(),
+            "the renewal succeeded later"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_load_with_nothing_valid_is_an_error() {
+        let f = fixture(Duration::from_secs(3600));
+        f.fail.store(true, Ordering::SeqCst);
+        let err = f.cache.get(&id("c"), 1, &f.loader).await.unwrap_err();
+        assert_eq!(err.message(), "CreateSession refused");
+    }
+
+    #[tokio::test]
+    async fn credentials_too_short_to_use_are_refused() {
+        let f = fixture(Duration::from_secs(30));
+        let err = f.cache.get(&id("c"), 1, &f.loader).await.unwrap_err();
+        assert!(
+            err.message().contains("expire in 30 s"),
+            "{}",
+            err.message()
+        );
+    }
+
+    #[tokio::test]
+    async fn keeps_at_most_capacity_components() {
+        let f = fixture(Duration::from_secs(3600));
+        for n in 0..70 {
+            f.cache
+                .get(&id(&format!("c{n}")), 1, &f.loader)
+                .await
+                .unwrap();
+        }
+        assert_eq!(f.cache.len(), 64);
+    }
+}

@@ -1,0 +1,414 @@
+//! The IAM Roles Anywhere `CreateSession` client: signs the request with the connection's
+//! certificate and key, sends it, and turns the answer (or the error) into temporary credentials
+//! or a message a user can act on (`../spec/rolesanywhere.md` §1, §4).
+
+use std::sync::LazyLock;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use connector_sdk::ConnectorError;
+use serde::Deserialize;
+
+use super::cache::TemporaryCredentials;
+use super::signing::{SessionParams, SigningIdentity, SigningRequest};
+use crate::config::regions::is_china;
+
+/// How many times a call that failed for a transient reason (network, 5xx, throttling) is tried.
+pub const ATTEMPTS: u32 = 3;
+
+static HTTP: LazyLock<Result<reqwest::Client, String>> = LazyLock::new(|| {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())
+});
+
+/// Where CreateSession goes and which region signs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTarget {
+    /// The base URL, `https://rolesanywhere.<region>.amazonaws.com` or the endpoint override.
+    pub base_url: String,
+    /// The signing region.
+    pub region: String,
+}
+
+impl SessionTarget {
+    /// The target for a region, with an optional endpoint override.
+    pub fn new(region: &str, endpoint_override: Option<&str>) -> Self {
+        let base_url = match endpoint_override {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None if is_china(region) => format!("https://rolesanywhere.{region}.amazonaws.com.cn"),
+            None => format!("https://rolesanywhere.{region}.amazonaws.com"),
+        };
+        Self {
+            base_url,
+            region: region.to_owned(),
+        }
+    }
+
+    /// The `Host` header value: the URL's authority, with the port only when it is not the
+    /// scheme's default.
+    pub fn host(&self) -> String {
+        let (scheme, rest) = self
+            .base_url
+            .split_once("://")
+            .unwrap_or(("https", &self.base_url));
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let default_port = if scheme == "http" { ":80" } else { ":443" };
+        authority
+            .strip_suffix(default_port)
+            .unwrap_or(authority)
+            .to_owned()
+    }
+
+    /// The URL of the CreateSession call.
+    pub fn sessions_url(&self) -> String {
+        format!("{}/sessions", self.base_url)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionAnswer {
+    #[serde(default)]
+    credential_set: Vec<CredentialSetItem>,
+}
+
+#[derive(Deserialize)]
+struct CredentialSetItem {
+    credentials: WireCredentials,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireCredentials {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: String,
+    expiration: String,
+}
+
+/// Parses an RFC 3339 UTC time (`2026-11-26T01:00:00Z`, fractions allowed) into a `SystemTime`.
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let text = text.trim();
+    let (date, time) = text.split_once(['T', 't'])?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
+    let (clock, offset_seconds) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
+        (clock, 0)
+    } else {
+        let at = time.rfind(['+', '-'])?;
+        let (clock, offset) = time.split_at(at);
+        let sign = if offset.starts_with('-') { -1 } else { 1 };
+        let (h, m) = offset[1..].split_once(':')?;
+        (
+            clock,
+            sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60),
+        )
+    };
+    let clock = clock.split('.').next()?;
+    let mut c = clock.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hour, minute, second) = (c.next()??, c.next()??, c.next()??);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    // Days from 1970-01-01 to the civil date (proleptic Gregorian calendar).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    u64::try_from(seconds)
+        .ok()
+        .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
+}
+
+/// What the service said when it refused a call.
+fn refusal(
+    status: u16,
+    error_type: Option<&str>,
+    body: &str,
+    target: &SessionTarget,
+    params: &SessionParams<'_>,
+) -> ConnectorError {
+    let parsed: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let code = error_type
+        .map(|t| t.split(':').next().unwrap_or(t).to_owned())
+        .or_else(|| {
+            parsed
+                .get("__type")
+                .and_then(|v| v.as_str())
+                .map(|t| t.rsplit('#').next().unwrap_or(t).to_owned())
+        })
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    let message = ["message", "Message"]
+        .iter()
+        .find_map(|k| parsed.get(*k).and_then(|v| v.as_str()))
+        .unwrap_or("")
+        .to_owned();
+    let region = &target.region;
+    let text = if message.contains("Untrusted Signing Certificate") {
+        format!(
+            "IAM Roles Anywhere does not trust the certificate ({code}: {message}): check that the trust \
+             anchor's CA issued it, that Certificate chain holds every intermediate CA, and that the trust \
+             anchor is enabled"
+        )
+    } else if message.contains("Invalid signature") {
+        format!(
+            "IAM Roles Anywhere rejected the request's signature ({code}: {message}): check that Private key \
+             belongs to Public certificate, and that this runtime's clock is right"
+        )
+    } else if message.contains("roleSessionName") {
+        return ConnectorError::config(format!(
+            "the Roles Anywhere profile does not accept a session name ({code}: {message}): clear Session \
+             name, or allow custom role session names on the profile"
+        ))
+        .with_status_code(code);
+    } else if message.contains("expired") || message.contains("out of range") {
+        format!(
+            "IAM Roles Anywhere refused the request's time ({code}: {message}): this runtime's clock is more \
+             than 5 minutes off; correct it"
+        )
+    } else if code == "ResourceNotFoundException" || status == 404 {
+        return ConnectorError::config(format!(
+            "IAM Roles Anywhere in region {region} does not know the profile or trust anchor ({code}: {message}): \
+             check Profile ARN ({}) and Trust Anchor ARN ({}), and that AWS Roles Anywhere Region is where they were created",
+            params.profile_arn, params.trust_anchor_arn
+        ))
+        .with_status_code(code);
+    } else if code == "ValidationException" || status == 400 {
+        return ConnectorError::config(format!(
+            "IAM Roles Anywhere refused the request as invalid ({code}: {message}): check Duration (in seconds), \
+             the ARNs and Session name"
+        ))
+        .with_status_code(code);
+    } else if status == 403 {
+        format!(
+            "IAM Roles Anywhere refused to issue credentials ({code}: {message}): check that Role ARN ({}) is one \
+             of the profile's roles and that the profile and trust anchor are enabled",
+            params.role_arn
+        )
+    } else {
+        return ConnectorError::transient(format!(
+            "IAM Roles Anywhere at {} answered {code} ({message}); try again later",
+            target.base_url
+        ))
+        .with_status_code(code);
+    };
+    ConnectorError::auth(text).with_status_code(code)
+}
+
+fn retryable(status: u16) -> bool {
+    status == 429 || status >= 500
+}
+
+/// Calls CreateSession once (with retries for transient failures only) and returns the
+/// temporary credentials.
+pub async fn create_session(
+    identity: &SigningIdentity,
+    target: &SessionTarget,
+    params: &SessionParams<'_>,
+    now: impl Fn() -> SystemTime,
+) -> Result<TemporaryCredentials, ConnectorError> {
+    let http = HTTP.as_ref().map_err(|e| {
+        ConnectorError::internal(format!(
+            "could not set up the HTTP client for Roles Anywhere: {e}"
+        ))
+    })?;
+    let body = params.body();
+    let host = target.host();
+    let url = target.sessions_url();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let signed = identity
+            .sign(&SigningRequest::new(&target.region, &host, &body, now()))
+            .map_err(|e| {
+                ConnectorError::auth(format!("could not sign the CreateSession request: {e}"))
+            })?;
+        let mut request = http.post(&url).body(body.clone());
+        for (name, value) in &signed.headers {
+            request = request.header(*name, value);
+        }
+        let outcome = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let error_type = response
+                    .headers()
+                    .get("x-amzn-errortype")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let text = response.text().await.unwrap_or_default();
+                if (200..300).contains(&status) {
+                    return parse_answer(&text, target);
+                }
+                if !retryable(status) || attempt >= ATTEMPTS {
+                    return Err(refusal(
+                        status,
+                        error_type.as_deref(),
+                        &text,
+                        target,
+                        params,
+                    ));
+                }
+                format!("HTTP {status}")
+            }
+            Err(err) => {
+                let detail = crate::errors::root_cause(&err);
+                if attempt >= ATTEMPTS {
+                    return Err(ConnectorError::transient(format!(
+                        "could not reach IAM Roles Anywhere at {} ({detail}); check AWS Roles Anywhere Region, \
+                         the Roles Anywhere endpoint URL, and that this runtime can reach the host",
+                        target.base_url
+                    )));
+                }
+                detail
+            }
+        };
+        tracing::info!(attempt, reason = %outcome, "CreateSession failed for a transient reason; retrying");
+        tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+    }
+}
+
+fn parse_answer(
+    text: &str,
+    target: &SessionTarget,
+) -> Result<TemporaryCredentials, ConnectorError> {
+    let answer: SessionAnswer = serde_json::from_str(text).map_err(|e| {
+        ConnectorError::internal(format!(
+            "IAM Roles Anywhere at {} answered with something that is not a CreateSession result: {e}",
+            target.base_url
+        ))
+    })?;
+    let first = answer.credential_set.into_iter().next().ok_or_else(|| {
+        ConnectorError::auth("unable to obtain temporary security credentials from CreateSession: the answer holds none")
+    })?;
+    let credentials = first.credentials;
+    let expires_at = parse_rfc3339(&credentials.expiration).ok_or_else(|| {
+        ConnectorError::internal(format!(
+            "CreateSession returned an expiration that is not an RFC 3339 time: {:?}",
+            credentials.expiration
+        ))
+    })?;
+    Ok(TemporaryCredentials {
+        credentials: Credentials::new(
+            credentials.access_key_id,
+            credentials.secret_access_key,
+            Some(credentials.session_token),
+            Some(expires_at),
+            "iam-roles-anywhere",
+        ),
+        expires_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rfc3339_times() {
+        let t = parse_rfc3339("2024-01-16T00:02:43Z").unwrap();
+        assert_eq!(
+            t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(),
+            1_705_363_363
+        );
+        assert_eq!(parse_rfc3339("2024-01-16T00:02:43.123Z"), Some(t));
+        assert_eq!(parse_rfc3339("2024-01-16T01:02:43+01:00"), Some(t));
+        assert_eq!(
+            parse_rfc3339("2026-11-26T00:00:00Z")
+                .unwrap()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+            1_795_651_200
+        );
+        assert!(parse_rfc3339("yesterday").is_none());
+        assert!(parse_rfc3339("2024-13-01T00:00:00Z").is_none());
+    }
+
+    #[test]
+    fn endpoints_and_hosts() {
+        let aws = SessionTarget::new("eu-central-1", None);
+        assert_eq!(
+            aws.sessions_url(),
+            "https://rolesanywhere.eu-central-1.amazonaws.com/sessions"
+        );
+        assert_eq!(aws.host(), "rolesanywhere.eu-central-1.amazonaws.com");
+        assert_eq!(
+            SessionTarget::new("cn-north-1", None).host(),
+            "rolesanywhere.cn-north-1.amazonaws.com.cn"
+        );
+        let local = SessionTarget::new("eu-central-1", Some("http://127.0.0.1:8080/"));
+        assert_eq!(local.sessions_url(), "http://127.0.0.1:8080/sessions");
+        assert_eq!(local.host(), "127.0.0.1:8080");
+        assert_eq!(
+            SessionTarget::new("x", Some("https://example.com:443")).host(),
+            "example.com"
+        );
+    }
+
+    #[test]
+    fn refusals_say_what_to_check() {
+        let target = SessionTarget::new("eu-central-1", None);
+        let params = SessionParams {
+            duration_seconds: 3600,
+            profile_arn: "arn:p",
+            role_arn: "arn:r",
+            trust_anchor_arn: "arn:t",
+            role_session_name: Some("s"),
+        };
+        let body =
+            |m: &str| format!("{{\"__type\":\"AccessDeniedException\",\"message\":\"{m}\"}}");
+        let err = refusal(
+            403,
+            Some("AccessDeniedException"),
+            &body("Untrusted Signing Certificate"),
+            &target,
+            &params,
+        );
+        assert!(
+            err.message().contains("does not trust the certificate")
+                && err.message().contains("Certificate chain"),
+            "{}",
+            err.message()
+        );
+        assert_eq!(err.kind(), connector_sdk::ErrorKind::Auth);
+        let err = refusal(
+            403,
+            None,
+            &body("Not authorized to set roleSessionName."),
+            &target,
+            &params,
+        );
+        assert_eq!(err.kind(), connector_sdk::ErrorKind::Config);
+        assert!(
+            err.message().contains("clear Session name"),
+            "{}",
+            err.message()
+        );
+        let err = refusal(
+            404,
+            Some("ResourceNotFoundException"),
+            "{\"message\":\"not found\"}",
+            &target,
+            &params,
+        );
+        assert!(
+            err.message().contains("check Profile ARN (arn:p)"),
+            "{}",
+            err.message()
+        );
+        let err = refusal(503, None, "", &target, &params);
+        assert_eq!(err.kind(), connector_sdk::ErrorKind::Transient);
+    }
+}
