@@ -1,0 +1,770 @@
+//! The plugin protocol end to end: a host (`PluginProcess`, or raw pipes where the host must
+//! misbehave) drives the `sdk-test-plugin` executable through every method and failure the
+//! protocol spec describes.
+
+#[path = "support/echo.rs"]
+mod echo;
+// Each test binary uses a different part of the fixtures.
+#[allow(dead_code)]
+#[path = "support/fixtures.rs"]
+mod fixtures;
+#[allow(dead_code)]
+#[path = "support/raw.rs"]
+mod raw;
+
+use std::fmt::Debug;
+use std::time::{Duration, Instant};
+
+use connector_sdk::protocol::{
+    ClientError, INVALID_FIELDS, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
+    Outcome as RpcOutcome, PARSE_ERROR, PluginCommand, PluginProcess, RpcError,
+    UNSUPPORTED_VERSION,
+};
+use connector_sdk::{Document, FieldError, ObjectType, ResultStatus, StepStatus, TestStep};
+use serde_json::{Value, json};
+
+use echo::{FAILING_MESSAGE, PANIC_MESSAGE, REVOKED_KEY, SLOW_STARTED};
+use fixtures::{
+    API_KEY, ENDPOINT, assert_echoed, assert_failure_mentions, assert_one_result_per_document,
+    connection, connection_with, documents, execute_params, operation, plugin, statuses,
+    wait_for_log,
+};
+use raw::{
+    Finished, PATIENCE, RawPlugin, assert_json_log_lines, initialize_request, request,
+    response_error, response_result,
+};
+
+/// The JSON-RPC error of a call that must fail with `code`.
+fn rpc_error<T: Debug>(result: Result<T, ClientError>, code: i64) -> RpcError {
+    match result {
+        Err(ClientError::Rpc(err)) => {
+            assert_eq!(
+                err.code, code,
+                "expected a JSON-RPC error with code {code}; got {err:?}"
+            );
+            err
+        }
+        other => panic!("expected a JSON-RPC error with code {code}; got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn initialize_returns_the_descriptor_of_the_connector() {
+    let process = plugin().await;
+    let in_process = echo::connector();
+    assert_eq!(
+        &process.descriptor(),
+        in_process.descriptor(),
+        "expected the descriptor sent at initialize to equal Connector::descriptor()"
+    );
+    let descriptor = process.descriptor();
+    let operations: Vec<&str> = descriptor["operations"]
+        .as_array()
+        .expect("the descriptor lists operations")
+        .iter()
+        .map(|op| op["type"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        operations,
+        vec![
+            "ECHO",
+            "PARTIAL",
+            "FAILING",
+            "PANICKING",
+            "SLOW",
+            "DOUBLE",
+            "CRASH"
+        ],
+        "expected the descriptor's operations in the order they were added"
+    );
+
+    // The raw result also carries the protocol version; a newer minor version is accepted.
+    let result = process
+        .call_raw(
+            "initialize",
+            json!({"protocolVersion": "1.9", "host": {"name": "test", "version": "0"}}),
+            PATIENCE,
+        )
+        .await
+        .expect("expected a 1.x version to be accepted");
+    assert_eq!(
+        result["protocolVersion"],
+        json!("1.0"),
+        "expected the plugin to answer with the version it speaks; got {result}"
+    );
+    assert_eq!(&result["connector"], in_process.descriptor());
+}
+
+#[tokio::test]
+async fn an_unsupported_major_version_is_refused_with_the_versions_spoken() {
+    let process = plugin().await;
+    let err = rpc_error(
+        process
+            .call_raw(
+                "initialize",
+                json!({"protocolVersion": "2.0", "host": {"name": "future-host", "version": "9"}}),
+                PATIENCE,
+            )
+            .await,
+        UNSUPPORTED_VERSION,
+    );
+    assert_eq!(
+        err.data.as_ref().map(|d| &d["supported"]),
+        Some(&json!(["1.0"])),
+        "expected data.supported to be [\"1.0\"]; got {err:?}"
+    );
+    assert!(
+        err.message.contains("2.0"),
+        "expected the message to name the refused version; got {:?}",
+        err.message
+    );
+}
+
+#[tokio::test]
+async fn test_connection_reports_each_step() {
+    let process = plugin().await;
+    let result = process
+        .test_connection(&connection("conn-test", API_KEY))
+        .await
+        .expect("expected testConnection to succeed");
+    let names: Vec<(&str, StepStatus)> = result
+        .steps
+        .iter()
+        .map(|s| (s.name.as_str(), s.status))
+        .collect();
+    assert_eq!(
+        (result.ok, names),
+        (
+            true,
+            vec![
+                ("Settings valid", StepStatus::Passed),
+                ("Endpoint parsed", StepStatus::Passed),
+                ("API key accepted", StepStatus::Passed),
+            ]
+        ),
+        "expected three passed steps; got {result:?}"
+    );
+    assert_eq!(
+        result.steps[1].message,
+        format!("will call {ENDPOINT} in region standard")
+    );
+
+    let custom = connection_with(
+        "conn-revoked",
+        json!({"endpoint": ENDPOINT, "apiKey": REVOKED_KEY, "regionType": "CUSTOM",
+               "customRegion": "eu-north-7"}),
+    );
+    let result = process
+        .test_connection(&custom)
+        .await
+        .expect("expected testConnection to answer with steps");
+    assert!(
+        !result.ok,
+        "expected ok: false with a failed step; got {result:?}"
+    );
+    assert_eq!(
+        result.steps.last(),
+        Some(&TestStep::failed(
+            "API key accepted",
+            "the echo service refused the API key; create a new key and enter it"
+        )),
+    );
+    assert_eq!(
+        result.steps[1].message,
+        format!("will call {ENDPOINT} in region eu-north-7")
+    );
+}
+
+#[tokio::test]
+async fn invalid_connection_fields_are_named_with_their_labels() {
+    let process = plugin().await;
+    let invalid = connection_with(
+        "conn-invalid",
+        json!({"endpoint": ENDPOINT, "regionType": "CUSTOM"}),
+    );
+    let err = rpc_error(process.test_connection(&invalid).await, INVALID_FIELDS);
+    assert_eq!(
+        err.field_errors(),
+        vec![
+            FieldError {
+                field: "apiKey".into(),
+                label: "API Key".into(),
+                message: "is required; enter a value".into(),
+            },
+            FieldError {
+                field: "customRegion".into(),
+                label: "Custom Region".into(),
+                message: "is required when Region Type is Custom region; enter a value".into(),
+            },
+        ],
+        "expected data.fieldErrors to name both fields; got {err:?}"
+    );
+
+    // An operation's fields are checked the same way.
+    let slow_without_delay = operation("SLOW", json!({}));
+    let err = rpc_error(
+        process
+            .execute(&execute_params(
+                &connection("conn-ok", API_KEY),
+                &slow_without_delay,
+                documents(1),
+            ))
+            .await,
+        INVALID_FIELDS,
+    );
+    let fields: Vec<(String, String)> = err
+        .field_errors()
+        .into_iter()
+        .map(|e| (e.field, e.label))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![("delayMs".to_owned(), "Delay (ms)".to_owned())],
+        "expected the SLOW operation's missing delay to be named; got {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn browse_lists_objects_filtered_by_prefix() {
+    let process = plugin().await;
+    let conn = connection("conn-browse", API_KEY);
+    let object = |name: &str| ObjectType {
+        id: format!("{ENDPOINT}/queues/{name}"),
+        label: name.to_owned(),
+    };
+    let all = process
+        .browse(&conn, "ECHO", None)
+        .await
+        .expect("expected browse to succeed");
+    assert_eq!(
+        all.object_types,
+        vec![object("orders"), object("orders-dlq"), object("invoices")]
+    );
+    let filtered = process
+        .browse(&conn, "ECHO", Some("orders"))
+        .await
+        .expect("expected browse to succeed");
+    assert_eq!(
+        filtered.object_types,
+        vec![object("orders"), object("orders-dlq")]
+    );
+    let none = process
+        .browse(&conn, "SLOW", Some("zzz"))
+        .await
+        .expect("expected browse to succeed");
+    assert_eq!(none.object_types, Vec::<ObjectType>::new());
+}
+
+#[tokio::test]
+async fn execute_gives_one_result_per_document_in_input_order() {
+    let process = plugin().await;
+    let mut inputs = documents(3);
+    // A body that is not UTF-8 travels as dataBase64 and comes back intact.
+    inputs.push(Document::new(vec![0xff, 0x00, 0xfe]).with_property("kind", "bytes"));
+    let result = process
+        .execute(&execute_params(
+            &connection("conn-exec", API_KEY),
+            &operation("ECHO", json!({})),
+            inputs.clone(),
+        ))
+        .await
+        .expect("expected execute to succeed");
+    assert_one_result_per_document(&result.results, inputs.len());
+    for (result, input) in result.results.iter().zip(&inputs) {
+        assert_echoed(result, input);
+    }
+
+    let empty = process
+        .execute(&execute_params(
+            &connection("conn-exec", API_KEY),
+            &operation("ECHO", json!({})),
+            Vec::new(),
+        ))
+        .await
+        .expect("expected execute of an empty batch to succeed");
+    assert_eq!(
+        empty.results,
+        Vec::new(),
+        "expected no result for no document"
+    );
+}
+
+#[tokio::test]
+async fn execute_turns_missing_results_errors_and_panics_into_failures() {
+    let process = plugin().await;
+    let conn = connection("conn-faults", API_KEY);
+    let inputs = documents(4);
+
+    let partial = process
+        .execute(&execute_params(
+            &conn,
+            &operation("PARTIAL", json!({})),
+            inputs.clone(),
+        ))
+        .await
+        .expect("expected execute to answer with results");
+    assert_one_result_per_document(&partial.results, 4);
+    assert_echoed(&partial.results[0], &inputs[0]);
+    assert_failure_mentions(&partial.results[1], &["document 1", "PARTIAL"]);
+    assert_echoed(&partial.results[2], &inputs[2]);
+    assert_failure_mentions(&partial.results[3], &["document 3", "PARTIAL"]);
+
+    let failing = process
+        .execute(&execute_params(
+            &conn,
+            &operation("FAILING", json!({})),
+            inputs.clone(),
+        ))
+        .await
+        .expect("expected an operation error to become results, not a JSON-RPC error");
+    assert_one_result_per_document(&failing.results, 4);
+    assert_echoed(&failing.results[0], &inputs[0]);
+    for index in 1..4 {
+        assert_failure_mentions(
+            &failing.results[index],
+            &[&format!("document {index}"), FAILING_MESSAGE],
+        );
+    }
+
+    let panicking = process
+        .execute(&execute_params(
+            &conn,
+            &operation("PANICKING", json!({})),
+            inputs.clone(),
+        ))
+        .await
+        .expect("expected a panic to become results, not a JSON-RPC error");
+    assert_one_result_per_document(&panicking.results, 4);
+    assert_echoed(&panicking.results[0], &inputs[0]);
+    for index in 1..4 {
+        assert_failure_mentions(
+            &panicking.results[index],
+            &[&format!("document {index}"), PANIC_MESSAGE],
+        );
+    }
+
+    // The plugin survived the panic and serves the next request.
+    let after = process
+        .execute(&execute_params(
+            &conn,
+            &operation("ECHO", json!({})),
+            inputs.clone(),
+        ))
+        .await
+        .expect("expected the plugin to keep serving after a panic");
+    assert_eq!(statuses(&after.results), vec![ResultStatus::Success; 4]);
+    assert!(!process.has_exited(), "expected the plugin to still run");
+}
+
+#[tokio::test]
+async fn a_malformed_line_gets_a_parse_error_and_the_plugin_keeps_serving() {
+    let process = plugin().await;
+    let response = process
+        .send_raw_line(r#"{"jsonrpc":"2.0","id":41,"method":"testConn"#, PATIENCE)
+        .await
+        .expect("expected an answer to a malformed line");
+    assert_eq!(
+        response.id,
+        Value::Null,
+        "expected id null; got {response:?}"
+    );
+    response_error(&response, PARSE_ERROR);
+
+    // JSON that is not a request (no method) is an invalid request.
+    let response = process
+        .send_raw_line(r#"{"jsonrpc":"2.0","id":null,"params":{}}"#, PATIENCE)
+        .await
+        .expect("expected an answer to an invalid request");
+    assert_eq!(
+        response.id,
+        Value::Null,
+        "expected id null; got {response:?}"
+    );
+    response_error(&response, INVALID_REQUEST);
+
+    let result = process
+        .test_connection(&connection("conn-after-garbage", API_KEY))
+        .await
+        .expect("expected the plugin to keep serving after a malformed line");
+    assert!(result.ok, "expected ok: true; got {result:?}");
+}
+
+#[tokio::test]
+async fn a_line_that_is_not_utf8_gets_a_parse_error_and_the_plugin_keeps_serving() {
+    let conn = serde_json::to_value(connection("conn-bytes", API_KEY)).expect("serializes");
+    let mut raw = RawPlugin::spawn();
+    raw.send(&initialize_request(1, "1.0")).await;
+    response_result(&raw.next_response().await);
+
+    raw.send_bytes(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"\xff\xfe\"}\n")
+        .await;
+    let response = raw.next_response().await;
+    assert_eq!(
+        response.id,
+        Value::Null,
+        "expected id null; got {response:?}"
+    );
+    response_error(&response, PARSE_ERROR);
+
+    raw.send(&request(3, "testConnection", json!({"connection": conn})))
+        .await;
+    let response = raw.next_response().await;
+    assert_eq!(
+        response.id,
+        json!(3),
+        "expected the next request answered; got {response:?}"
+    );
+    assert_eq!(response_result(&response)["ok"], json!(true));
+
+    raw.close_stdin();
+    let Finished {
+        status,
+        responses: rest,
+        stderr: logs,
+        ..
+    } = raw.finish().await;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "expected exit status 0; got {status}"
+    );
+    assert!(rest.is_empty(), "expected no more responses; got {rest:?}");
+    assert_json_log_lines(&logs);
+}
+
+#[tokio::test]
+async fn a_request_sent_right_behind_initialize_finds_the_plugin_initialized() {
+    let conn = serde_json::to_value(connection("conn-pipelined", API_KEY)).expect("serializes");
+    // A host may write its first requests without waiting for the initialize response; the race
+    // this guards against lost about one time in three, so a few rounds catch it.
+    for round in 0..12 {
+        let mut raw = RawPlugin::spawn();
+        let mut bytes = serde_json::to_vec(&initialize_request(1, "1.0")).expect("serializes");
+        bytes.push(b'\n');
+        bytes.extend(
+            serde_json::to_vec(&request(
+                2,
+                "browse",
+                json!({"connection": conn, "operationType": "ECHO", "filter": "inv"}),
+            ))
+            .expect("serializes"),
+        );
+        bytes.push(b'\n');
+        raw.send_bytes(&bytes).await;
+        let mut answered = [raw.next_response().await, raw.next_response().await];
+        answered.sort_by_key(|r| r.id.as_u64());
+        assert_eq!(
+            answered.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+            vec![json!(1), json!(2)]
+        );
+        response_result(&answered[0]);
+        let RpcOutcome::Result(browsed) = &answered[1].outcome else {
+            panic!(
+                "round {round}: expected the request right behind initialize to be served; got {:?}",
+                answered[1]
+            )
+        };
+        assert_eq!(
+            browsed["objectTypes"][0]["label"],
+            json!("invoices"),
+            "round {round}: expected the filtered browse result; got {browsed}"
+        );
+        raw.close_stdin();
+        let status = raw.finish().await.status;
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "round {round}: expected exit status 0; got {status}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_method_and_invalid_params_are_json_rpc_errors() {
+    let process = plugin().await;
+    let err = rpc_error(
+        process.call_raw("frobnicate", json!({}), PATIENCE).await,
+        METHOD_NOT_FOUND,
+    );
+    assert!(
+        err.message.contains("frobnicate"),
+        "expected the message to name the method; got {:?}",
+        err.message
+    );
+    rpc_error(
+        process
+            .call_raw("execute", json!({"executionId": 7}), PATIENCE)
+            .await,
+        INVALID_PARAMS,
+    );
+    rpc_error(
+        process
+            .call_raw("testConnection", json!({"connection": "conn-1"}), PATIENCE)
+            .await,
+        INVALID_PARAMS,
+    );
+}
+
+#[tokio::test]
+async fn a_request_before_initialize_is_refused() {
+    let conn = serde_json::to_value(connection("conn-early", API_KEY)).expect("serializes");
+    let mut raw = RawPlugin::spawn();
+
+    raw.send(&request(1, "testConnection", json!({"connection": conn})))
+        .await;
+    let response = raw.next_response().await;
+    assert_eq!(
+        response.id,
+        json!(1),
+        "expected the request's id; got {response:?}"
+    );
+    let err = response_error(&response, INVALID_REQUEST);
+    assert!(
+        err.message.contains("initialize"),
+        "expected the message to say initialize comes first; got {:?}",
+        err.message
+    );
+
+    // A refused initialize does not count.
+    raw.send(&initialize_request(2, "2.0")).await;
+    response_error(&raw.next_response().await, UNSUPPORTED_VERSION);
+    raw.send(&request(
+        3,
+        "browse",
+        json!({"connection": conn, "operationType": "ECHO"}),
+    ))
+    .await;
+    response_error(&raw.next_response().await, INVALID_REQUEST);
+
+    raw.send(&initialize_request(4, "1.0")).await;
+    let response = raw.next_response().await;
+    assert_eq!(response.id, json!(4));
+    assert_eq!(response_result(&response)["protocolVersion"], json!("1.0"));
+    raw.send(&request(5, "testConnection", json!({"connection": conn})))
+        .await;
+    let response = raw.next_response().await;
+    assert_eq!(response.id, json!(5));
+    assert_eq!(response_result(&response)["ok"], json!(true));
+
+    raw.close_stdin();
+    let Finished {
+        status,
+        responses: rest,
+        stderr: logs,
+        ..
+    } = raw.finish().await;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "expected exit status 0; got {status}"
+    );
+    assert!(rest.is_empty(), "expected no more responses; got {rest:?}");
+    assert_json_log_lines(&logs);
+}
+
+#[tokio::test]
+async fn closing_stdin_finishes_in_flight_requests_and_exits_with_zero() {
+    let conn = serde_json::to_value(connection("conn-stdin", API_KEY)).expect("serializes");
+    let slow =
+        serde_json::to_value(operation("SLOW", json!({"delayMs": 300}))).expect("serializes");
+    let mut raw = RawPlugin::spawn();
+    raw.send(&initialize_request(1, "1.0")).await;
+    response_result(&raw.next_response().await);
+
+    raw.send(&request(
+        2,
+        "execute",
+        json!({"executionId": "e-stdin", "processName": "p", "connection": conn,
+               "operation": slow, "documents": [{"data": "a"}, {"data": "b"}]}),
+    ))
+    .await;
+    raw.close_stdin();
+
+    let Finished {
+        status,
+        responses,
+        stderr: logs,
+        ..
+    } = raw.finish().await;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "expected exit status 0; got {status}"
+    );
+    assert_eq!(
+        responses.len(),
+        1,
+        "expected the in-flight execute to be answered before exit; got {responses:?}"
+    );
+    assert_eq!(responses[0].id, json!(2));
+    let statuses: Vec<Value> = response_result(&responses[0])["results"]
+        .as_array()
+        .expect("results is a list")
+        .iter()
+        .map(|r| r["status"].clone())
+        .collect();
+    assert_eq!(statuses, vec![json!("SUCCESS"), json!("SUCCESS")]);
+    assert_json_log_lines(&logs);
+    assert!(
+        logs.iter().any(|l| l.contains("stdin closed")),
+        "expected the plugin to log why it exits; got {logs:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_execute_does_not_block_test_connection() {
+    let process = plugin().await;
+    let conn = connection("conn-concurrent", API_KEY);
+    let slow = execute_params(
+        &conn,
+        &operation("SLOW", json!({"delayMs": 1500})),
+        documents(2),
+    );
+    let started = Instant::now();
+    let ((executed, execute_took), (tested, test_took)) = tokio::join!(
+        async {
+            let result = process.execute(&slow).await;
+            (result, started.elapsed())
+        },
+        async {
+            // Issue testConnection only once the plugin is inside the slow execute.
+            wait_for_log(&process, SLOW_STARTED).await;
+            let result = process.test_connection(&conn).await;
+            (result, started.elapsed())
+        },
+    );
+    let executed = executed.expect("expected the slow execute to succeed");
+    let tested = tested.expect("expected testConnection to succeed");
+    assert_eq!(statuses(&executed.results), vec![ResultStatus::Success; 2]);
+    assert!(tested.ok, "expected ok: true; got {tested:?}");
+    assert!(
+        execute_took >= Duration::from_millis(1500),
+        "expected the SLOW execute to take at least 1.5 s; it took {execute_took:?}"
+    );
+    assert!(
+        test_took < execute_took,
+        "expected testConnection ({test_took:?}) to answer before the slow execute \
+         ({execute_took:?})"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_requests_and_exits_with_zero() {
+    let process = plugin().await;
+    let conn = connection("conn-shutdown", API_KEY);
+    let slow = execute_params(
+        &conn,
+        &operation("SLOW", json!({"delayMs": 300})),
+        documents(2),
+    );
+    let (executed, status) = tokio::join!(process.execute(&slow), async {
+        wait_for_log(&process, SLOW_STARTED).await;
+        process.shutdown().await
+    });
+    let status = status.expect("expected shutdown to succeed");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "expected exit status 0; got {status}"
+    );
+    let executed = executed.expect("expected the in-flight execute to be answered");
+    assert_eq!(statuses(&executed.results), vec![ResultStatus::Success; 2]);
+
+    let after = process.test_connection(&conn).await;
+    assert!(
+        matches!(after, Err(ClientError::Exited { .. })),
+        "expected a call after shutdown to report the exit; got {after:?}"
+    );
+    wait_for_log(&process, "plugin shutting down on request").await;
+}
+
+#[tokio::test]
+async fn a_crash_is_reported_as_exited_and_restart_brings_the_plugin_back() {
+    let process = plugin().await;
+    let conn = connection("conn-crash", API_KEY);
+    let slow = execute_params(
+        &conn,
+        &operation("SLOW", json!({"delayMs": 5000})),
+        documents(1),
+    );
+    let crash = execute_params(&conn, &operation("CRASH", json!({})), documents(1));
+    let (slow_result, crash_result) = tokio::join!(process.execute(&slow), async {
+        wait_for_log(&process, SLOW_STARTED).await;
+        process.execute(&crash).await
+    });
+    // Both the crashing call and the call still in flight learn of the exit; neither hangs.
+    assert!(
+        matches!(crash_result, Err(ClientError::Exited { .. })),
+        "expected the CRASH execute to give ClientError::Exited; got {crash_result:?}"
+    );
+    assert!(
+        matches!(slow_result, Err(ClientError::Exited { .. })),
+        "expected the in-flight SLOW execute to give ClientError::Exited; got {slow_result:?}"
+    );
+    assert!(process.has_exited(), "expected has_exited() after a crash");
+
+    let before_restart = process.test_connection(&conn).await;
+    assert!(
+        matches!(before_restart, Err(ClientError::Exited { .. })),
+        "expected a call to a crashed plugin to give ClientError::Exited; got {before_restart:?}"
+    );
+
+    process
+        .restart()
+        .await
+        .expect("expected restart to succeed");
+    assert_eq!(process.starts(), 2, "expected two starts after one restart");
+    assert!(
+        !process.has_exited(),
+        "expected the restarted plugin to run"
+    );
+    let tested = process
+        .test_connection(&conn)
+        .await
+        .expect("expected testConnection to work after restart");
+    assert!(tested.ok, "expected ok: true; got {tested:?}");
+    let echoed = process
+        .execute(&execute_params(
+            &conn,
+            &operation("ECHO", json!({})),
+            documents(2),
+        ))
+        .await
+        .expect("expected execute to work after restart");
+    assert_eq!(statuses(&echoed.results), vec![ResultStatus::Success; 2]);
+}
+
+#[tokio::test]
+async fn a_call_to_a_plugin_whose_output_closed_fails_at_once() {
+    // A stand-in plugin that answers initialize, closes its stdout and keeps reading stdin: writes
+    // to it succeed, yet no response can ever come.
+    let script = r#"read line
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"1.0","connector":{}}}'
+exec 1>&-
+exec cat >/dev/null"#;
+    let mut command = PluginCommand::new("sh", &["-c", script]);
+    command.timeout = Duration::from_secs(3);
+    let process = PluginProcess::spawn(command)
+        .await
+        .expect("expected the stand-in plugin to initialize");
+    let deadline = Instant::now() + PATIENCE;
+    while !process.has_exited() {
+        assert!(
+            Instant::now() < deadline,
+            "expected the host to notice the closed output within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let result = process
+        .test_connection(&connection("conn-closed", API_KEY))
+        .await;
+    assert!(
+        matches!(result, Err(ClientError::Exited { .. })),
+        "expected ClientError::Exited at once, not a wait for the timeout; got {result:?}"
+    );
+    let raw = process.send_raw_line("{}", Duration::from_secs(3)).await;
+    assert!(
+        matches!(raw, Err(ClientError::Exited { .. })),
+        "expected ClientError::Exited for a raw line too; got {raw:?}"
+    );
+}

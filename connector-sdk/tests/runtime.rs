@@ -1,0 +1,271 @@
+//! `Connector` in process: exactly one result per input document whatever the operation does,
+//! invalid components refused before any work, and connections built once per component id and
+//! settings.
+
+#[path = "support/echo.rs"]
+mod echo;
+// Each test binary uses a different part of the fixtures.
+#[allow(dead_code)]
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
+use connector_sdk::{
+    Component, Connector, ConnectorError, Document, DocumentResult, ErrorKind, ExecutionContext,
+    ResultStatus,
+};
+use serde_json::json;
+
+use echo::{FAILING_MESSAGE, PANIC_MESSAGE};
+use fixtures::{
+    API_KEY, ENDPOINT, assert_echoed, assert_failure_mentions, assert_one_result_per_document,
+    connection, connection_with, documents, operation, statuses,
+};
+
+fn ctx() -> ExecutionContext {
+    ExecutionContext::new("exec-runtime", "runtime tests")
+}
+
+async fn run(
+    connector: &Connector,
+    conn: &Component,
+    op: &str,
+    inputs: &[Document],
+) -> Result<Vec<DocumentResult>, ConnectorError> {
+    connector
+        .execute(&ctx(), conn, &operation(op, json!({})), inputs.to_vec())
+        .await
+}
+
+async fn results(connector: &Connector, op: &str, inputs: &[Document]) -> Vec<DocumentResult> {
+    run(connector, &connection("conn-rt", API_KEY), op, inputs)
+        .await
+        .unwrap_or_else(|e| panic!("expected {op} to give results; got the error {e:?}"))
+}
+
+#[tokio::test]
+async fn every_document_gets_its_own_result_in_input_order() {
+    let connector = echo::connector();
+    let inputs = documents(5);
+    let results = results(&connector, "ECHO", &inputs).await;
+    assert_one_result_per_document(&results, 5);
+    for (result, input) in results.iter().zip(&inputs) {
+        assert_echoed(result, input);
+    }
+    let none = self::results(&connector, "ECHO", &[]).await;
+    assert_eq!(none, Vec::new(), "expected no result for an empty batch");
+}
+
+#[tokio::test]
+async fn documents_left_without_a_result_become_failures_naming_them() {
+    let connector = echo::connector();
+    let inputs = documents(5);
+    let results = results(&connector, "PARTIAL", &inputs).await;
+    assert_one_result_per_document(&results, 5);
+    assert_eq!(
+        statuses(&results),
+        vec![
+            ResultStatus::Success,
+            ResultStatus::Failure,
+            ResultStatus::Success,
+            ResultStatus::Failure,
+            ResultStatus::Success,
+        ]
+    );
+    for index in [0, 2, 4] {
+        assert_echoed(&results[index], &inputs[index]);
+    }
+    for index in [1, 3] {
+        assert_failure_mentions(
+            &results[index],
+            &[&format!("document {index}"), "PARTIAL", "no result"],
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_error_fails_the_remaining_documents_with_its_message() {
+    let connector = echo::connector();
+    let inputs = documents(3);
+    let results = results(&connector, "FAILING", &inputs).await;
+    assert_one_result_per_document(&results, 3);
+    assert_echoed(&results[0], &inputs[0]);
+    for index in [1, 2] {
+        assert_failure_mentions(
+            &results[index],
+            &[&format!("document {index}"), FAILING_MESSAGE],
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_panic_fails_the_remaining_documents_and_the_connector_keeps_working() {
+    let connector = echo::connector();
+    let inputs = documents(3);
+    let results = results(&connector, "PANICKING", &inputs).await;
+    assert_one_result_per_document(&results, 3);
+    assert_echoed(&results[0], &inputs[0]);
+    for index in [1, 2] {
+        assert_failure_mentions(
+            &results[index],
+            &[&format!("document {index}"), PANIC_MESSAGE],
+        );
+    }
+    let after = self::results(&connector, "ECHO", &inputs).await;
+    assert_eq!(
+        statuses(&after),
+        vec![ResultStatus::Success; 3],
+        "expected the connector to work after a panic; got {after:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_second_result_for_the_same_document_is_ignored() {
+    let connector = echo::connector();
+    let inputs = documents(3);
+    let results = results(&connector, "DOUBLE", &inputs).await;
+    assert_one_result_per_document(&results, 3);
+    for (result, input) in results.iter().zip(&inputs) {
+        assert_echoed(result, input);
+    }
+}
+
+#[tokio::test]
+async fn invalid_components_are_an_error_before_any_work() {
+    let connector = echo::connector();
+    let inputs = documents(2);
+
+    let no_key = connection_with("conn-no-key", json!({"endpoint": ENDPOINT}));
+    let err = run(&connector, &no_key, "ECHO", &inputs)
+        .await
+        .expect_err("expected a connection without its API key to be refused");
+    assert_eq!(
+        err.kind(),
+        ErrorKind::Config,
+        "expected a config error; got {err:?}"
+    );
+    let fields: Vec<(&str, &str)> = err
+        .field_errors()
+        .iter()
+        .map(|e| (e.field.as_str(), e.label.as_str()))
+        .collect();
+    assert_eq!(fields, vec![("apiKey", "API Key")], "got {err:?}");
+    assert_eq!(
+        connector.stats().connections_built,
+        0,
+        "expected no connection built from an invalid component"
+    );
+
+    let unknown = connector
+        .execute(
+            &ctx(),
+            &connection("conn-rt", API_KEY),
+            &operation("TELEPORT", json!({})),
+            inputs.clone(),
+        )
+        .await
+        .expect_err("expected an unknown operation type to be refused");
+    let fields: Vec<&str> = unknown
+        .field_errors()
+        .iter()
+        .map(|e| e.field.as_str())
+        .collect();
+    assert_eq!(fields, vec!["operationType"], "got {unknown:?}");
+
+    // An operation component where the connection belongs is the wrong kind.
+    let swapped = run(&connector, &operation("ECHO", json!({})), "ECHO", &inputs)
+        .await
+        .expect_err("expected an operation component to be refused as a connection");
+    assert!(
+        swapped.field_errors().iter().any(|e| e.field == "kind"),
+        "expected a field error on kind; got {swapped:?}"
+    );
+    assert_eq!(
+        connector.stats().connections_built,
+        1,
+        "expected only the valid connection of the TELEPORT call to be built"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_is_built_once_per_component_and_again_when_edited() {
+    let connector = echo::connector();
+    let conn = connection("conn-cached", API_KEY);
+    let ctx = ctx();
+    let built = |expected: u64, after: &str| {
+        let actual = connector.stats().connections_built;
+        assert_eq!(
+            actual, expected,
+            "expected {expected} connections built after {after}; got {actual}"
+        );
+    };
+
+    connector
+        .test_connection(&ctx, &conn)
+        .await
+        .expect("expected Test Connection to run");
+    built(1, "the first use");
+    let results = run(&connector, &conn, "ECHO", &documents(1))
+        .await
+        .expect("expected ECHO to run");
+    assert_eq!(statuses(&results), vec![ResultStatus::Success]);
+    connector
+        .browse(&ctx, &conn, "ECHO", None)
+        .await
+        .expect("expected browse to run");
+    built(1, "three uses of the same component");
+
+    let edited = connection_with(
+        "conn-cached",
+        json!({"endpoint": "https://elsewhere.example.test", "apiKey": API_KEY}),
+    );
+    let steps = connector
+        .test_connection(&ctx, &edited)
+        .await
+        .expect("expected Test Connection to run");
+    assert_eq!(
+        steps[1].message, "will call https://elsewhere.example.test in region standard",
+        "expected the edited settings to be used, not the cached connection's"
+    );
+    built(2, "an edit under the same id");
+    connector
+        .test_connection(&ctx, &edited)
+        .await
+        .expect("expected Test Connection to run");
+    built(2, "the edited component used again");
+
+    connector
+        .test_connection(&ctx, &connection("conn-other", API_KEY))
+        .await
+        .expect("expected Test Connection to run");
+    built(3, "another component id");
+
+    // A refused edit builds nothing and leaves the working connection in place.
+    let broken = connection_with("conn-cached", json!({"endpoint": ENDPOINT}));
+    connector
+        .test_connection(&ctx, &broken)
+        .await
+        .expect_err("expected an edit without an API key to be refused");
+    connector
+        .test_connection(&ctx, &edited)
+        .await
+        .expect("expected Test Connection to run");
+    built(3, "a refused edit");
+}
+
+#[tokio::test]
+async fn the_least_recently_used_connection_is_dropped_beyond_the_capacity() {
+    let connector = echo::builder().cache_capacity(2).build();
+    let ctx = ctx();
+    for id in ["conn-a", "conn-b", "conn-a", "conn-c", "conn-a", "conn-b"] {
+        connector
+            .test_connection(&ctx, &connection(id, API_KEY))
+            .await
+            .expect("expected Test Connection to run");
+    }
+    // a, b built; a reused; c evicts b (a was used more recently); a reused; b built again.
+    assert_eq!(
+        connector.stats().connections_built,
+        4,
+        "expected 4 connections built with a capacity of 2"
+    );
+}

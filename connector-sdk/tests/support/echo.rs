@@ -1,0 +1,451 @@
+//! The "echo" connector the integration tests drive, in process and through the test plugin.
+//!
+//! Its connection has a secret (`apiKey`, which must start with `key-`), a required endpoint, and
+//! a region choice whose `CUSTOM` value makes `customRegion` required. Each operation misbehaves
+//! in one way the SDK must absorb: missing results, an error, a panic, a slow batch, a duplicate
+//! record, a process crash.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use connector_sdk::schema::{Variant, switch};
+use connector_sdk::{
+    Batch, ComponentId, Connection, Connector, ConnectorBuilder, ConnectorError, ConnectorInfo,
+    Document, ExecutionContext, ObjectType, Operation, OperationInfo, PropertyInfo, Secret,
+    TestStep,
+};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::Deserialize;
+
+/// The connector id components name.
+pub(crate) const CONNECTOR_ID: &str = "echo";
+
+/// The API key the fake service refuses: Test Connection fails its last step with it.
+pub(crate) const REVOKED_KEY: &str = "key-revoked";
+
+/// The message of the FAILING operation's error.
+pub(crate) const FAILING_MESSAGE: &str = "the echo service is throttling requests";
+
+/// The message of the PANICKING operation's panic.
+pub(crate) const PANIC_MESSAGE: &str = "the echo operation lost its mind";
+
+/// The log message the SLOW operation writes when it starts waiting.
+pub(crate) const SLOW_STARTED: &str = "SLOW operation started";
+
+/// The objects `browse` knows, by label.
+pub(crate) const QUEUES: [&str; 3] = ["orders", "orders-dlq", "invoices"];
+
+const INFO: ConnectorInfo = ConnectorInfo {
+    id: CONNECTOR_ID,
+    name: "Echo",
+    version: "0.0.1",
+    description: "A connector for the SDK's own tests: it echoes documents back.",
+};
+
+/// The connection's fields.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct EchoConfig {
+    /// The base URL of the echo service.
+    #[schemars(title = "Endpoint URL", pattern(r"^https?://"))]
+    endpoint: String,
+    /// The account's API key, as the echo service issued it (it starts with `key-`).
+    #[schemars(title = "API Key", pattern(r"^key-[A-Za-z0-9-]+$"))]
+    api_key: Secret,
+    #[serde(flatten)]
+    region: Region,
+}
+
+/// Which region the account lives in.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "regionType")]
+enum Region {
+    #[serde(rename = "STANDARD")]
+    Standard(StandardRegion),
+    #[serde(rename = "CUSTOM")]
+    Custom(CustomRegion),
+}
+
+/// The standard region brings no field.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct StandardRegion {}
+
+/// A custom region is named.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct CustomRegion {
+    /// The region's name, lowercase with dashes (`eu-north-7`).
+    #[schemars(title = "Custom Region", pattern(r"^[a-z]{2}-[a-z]+-[0-9]+$"))]
+    custom_region: String,
+}
+
+impl JsonSchema for Region {
+    fn schema_name() -> Cow<'static, str> {
+        "Region".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        switch(
+            "regionType",
+            "Region Type",
+            "Whether the account lives in the standard region or a custom one.",
+            vec![
+                Variant {
+                    value: "STANDARD",
+                    label: "Standard region",
+                    schema: generator.root_schema_for::<StandardRegion>(),
+                },
+                Variant {
+                    value: "CUSTOM",
+                    label: "Custom region",
+                    schema: generator.root_schema_for::<CustomRegion>(),
+                },
+            ],
+        )
+    }
+}
+
+/// An account of the echo service.
+#[derive(Debug)]
+struct EchoConnection {
+    endpoint: String,
+    api_key: Secret,
+    region: String,
+}
+
+impl Connection for EchoConnection {
+    type Config = EchoConfig;
+
+    fn connect(_id: &ComponentId, config: EchoConfig) -> Result<Self, ConnectorError> {
+        let region = match config.region {
+            Region::Standard(StandardRegion {}) => "standard".to_owned(),
+            Region::Custom(custom) => custom.custom_region,
+        };
+        Ok(Self {
+            endpoint: config.endpoint,
+            api_key: config.api_key,
+            region,
+        })
+    }
+
+    async fn test(&self, _ctx: &ExecutionContext) -> Vec<TestStep> {
+        let key = if self.api_key.expose() == REVOKED_KEY {
+            TestStep::failed(
+                "API key accepted",
+                "the echo service refused the API key; create a new key and enter it",
+            )
+        } else {
+            TestStep::passed("API key accepted", "the echo service accepted the API key")
+        };
+        vec![
+            TestStep::passed(
+                "Endpoint parsed",
+                format!("will call {} in region {}", self.endpoint, self.region),
+            ),
+            key,
+        ]
+    }
+
+    async fn browse(
+        &self,
+        _ctx: &ExecutionContext,
+        _operation_type: &str,
+        filter: Option<&str>,
+    ) -> Result<Vec<ObjectType>, ConnectorError> {
+        Ok(QUEUES
+            .iter()
+            .filter(|name| filter.is_none_or(|prefix| name.starts_with(prefix)))
+            .map(|name| ObjectType {
+                id: format!("{}/queues/{name}", self.endpoint),
+                label: (*name).to_owned(),
+            })
+            .collect())
+    }
+}
+
+/// The options of operations that have none.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct NoOptions {}
+
+/// The SLOW operation's options.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct SlowOptions {
+    /// How long the batch takes, in milliseconds.
+    #[schemars(title = "Delay (ms)", range(max = 60000))]
+    delay_ms: u64,
+}
+
+const INDEX_PROPERTY: PropertyInfo = PropertyInfo {
+    name: "echo.index",
+    description: "The position of the input document in its batch.",
+};
+
+fn info(
+    operation_type: &'static str,
+    label: &'static str,
+    description: &'static str,
+) -> OperationInfo {
+    OperationInfo {
+        operation_type,
+        label,
+        description,
+        takes_input: true,
+        input_properties: &[],
+        output_properties: &[INDEX_PROPERTY],
+    }
+}
+
+/// The document echoed for input `index`: the same body and properties, plus `echo.index`.
+pub(crate) fn echoed(index: usize, document: &Document) -> Document {
+    document
+        .clone()
+        .with_property(INDEX_PROPERTY.name, index.to_string())
+}
+
+/// ECHO: every document back as a success, with `echo.index` added. Logs the key, redacted.
+struct Echo;
+
+impl Operation for Echo {
+    type Connection = EchoConnection;
+    type Config = NoOptions;
+
+    fn info() -> OperationInfo {
+        info(
+            "ECHO",
+            "Echo",
+            "Returns every document, with its index added.",
+        )
+    }
+
+    fn build(_config: NoOptions) -> Result<Self, ConnectorError> {
+        Ok(Self)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExecutionContext,
+        connection: &EchoConnection,
+        batch: &Batch,
+    ) -> Result<(), ConnectorError> {
+        tracing::info!(
+            execution = %ctx.execution_id,
+            documents = batch.len(),
+            "ECHO to {} with API key {:?}",
+            connection.endpoint,
+            connection.api_key
+        );
+        for (index, document) in batch.documents().iter().enumerate() {
+            batch.succeed(index, vec![echoed(index, document)]);
+        }
+        Ok(())
+    }
+}
+
+/// PARTIAL: records a success for the even documents only, and returns `Ok`.
+struct Partial;
+
+impl Operation for Partial {
+    type Connection = EchoConnection;
+    type Config = NoOptions;
+
+    fn info() -> OperationInfo {
+        info("PARTIAL", "Partial", "Forgets the odd documents.")
+    }
+
+    fn build(_config: NoOptions) -> Result<Self, ConnectorError> {
+        Ok(Self)
+    }
+
+    async fn execute(
+        &self,
+        _ctx: &ExecutionContext,
+        _connection: &EchoConnection,
+        batch: &Batch,
+    ) -> Result<(), ConnectorError> {
+        for (index, document) in batch.documents().iter().enumerate().step_by(2) {
+            batch.succeed(index, vec![echoed(index, document)]);
+        }
+        Ok(())
+    }
+}
+
+/// FAILING: records a success for the first document, then returns a transient error.
+struct Failing;
+
+impl Operation for Failing {
+    type Connection = EchoConnection;
+    type Config = NoOptions;
+
+    fn info() -> OperationInfo {
+        info(
+            "FAILING",
+            "Failing",
+            "Echoes the first document, then fails.",
+        )
+    }
+
+    fn build(_config: NoOptions) -> Result<Self, ConnectorError> {
+        Ok(Self)
+    }
+
+    async fn execute(
+        &self,
+        _ctx: &ExecutionContext,
+        _connection: &EchoConnection,
+        batch: &Batch,
+    ) -> Result<(), ConnectorError> {
+        if let Some(first) = batch.documents().first() {
+            batch.succeed(0, vec![echoed(0, first)]);
+        }
+        Err(ConnectorError::transient(FAILING_MESSAGE))
+    }
+}
+
+/// PANICKING: records a success for the first document, then panics.
+struct Panicking;
+
+impl Operation for Panicking {
+    type Connection = EchoConnection;
+    type Config = NoOptions;
+
+    fn info() -> OperationInfo {
+        info(
+            "PANICKING",
+            "Panicking",
+            "Echoes the first document, then panics.",
+        )
+    }
+
+    fn build(_config: NoOptions) -> Result<Self, ConnectorError> {
+        Ok(Self)
+    }
+
+    async fn execute(
+        &self,
+        _ctx: &ExecutionContext,
+        _connection: &EchoConnection,
+        batch: &Batch,
+    ) -> Result<(), ConnectorError> {
+        if let Some(first) = batch.documents().first() {
+            batch.succeed(0, vec![echoed(0, first)]);
+        }
+        panic!("{PANIC_MESSAGE}");
+    }
+}
+
+/// SLOW: waits `delayMs`, then echoes every document.
+struct Slow {
+    delay: Duration,
+}
+
+impl Operation for Slow {
+    type Connection = EchoConnection;
+    type Config = SlowOptions;
+
+    fn info() -> OperationInfo {
+        info("SLOW", "Slow", "Waits, then echoes every document.")
+    }
+
+    fn build(config: SlowOptions) -> Result<Self, ConnectorError> {
+        Ok(Self {
+            delay: Duration::from_millis(config.delay_ms),
+        })
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExecutionContext,
+        _connection: &EchoConnection,
+        batch: &Batch,
+    ) -> Result<(), ConnectorError> {
+        tracing::info!(
+            execution = %ctx.execution_id,
+            delay_ms = self.delay.as_millis() as u64,
+            "{SLOW_STARTED}"
+        );
+        tokio::time::sleep(self.delay).await;
+        for (index, document) in batch.documents().iter().enumerate() {
+            batch.succeed(index, vec![echoed(index, document)]);
+        }
+        Ok(())
+    }
+}
+
+/// DOUBLE: records a success for every document, then a failure for each of them again.
+struct Double;
+
+impl Operation for Double {
+    type Connection = EchoConnection;
+    type Config = NoOptions;
+
+    fn info() -> OperationInfo {
+        info(
+            "DOUBLE",
+            "Double",
+            "Records two results for every document.",
+        )
+    }
+
+    fn build(_config: NoOptions) -> Result<Self, ConnectorError> {
+        Ok(Self)
+    }
+
+    async fn execute(
+        &self,
+        _ctx: &ExecutionContext,
+        _connection: &EchoConnection,
+        batch: &Batch,
+    ) -> Result<(), ConnectorError> {
+        for (index, document) in batch.documents().iter().enumerate() {
+            batch.succeed(index, vec![echoed(index, document)]);
+        }
+        for index in 0..batch.len() {
+            batch.fail(index, "a second result that must be ignored");
+        }
+        Ok(())
+    }
+}
+
+/// CRASH: ends the whole process with status 3, as a plugin crash would.
+struct Crash;
+
+impl Operation for Crash {
+    type Connection = EchoConnection;
+    type Config = NoOptions;
+
+    fn info() -> OperationInfo {
+        info("CRASH", "Crash", "Ends the plugin process with status 3.")
+    }
+
+    fn build(_config: NoOptions) -> Result<Self, ConnectorError> {
+        Ok(Self)
+    }
+
+    async fn execute(
+        &self,
+        _ctx: &ExecutionContext,
+        _connection: &EchoConnection,
+        _batch: &Batch,
+    ) -> Result<(), ConnectorError> {
+        tracing::error!("CRASH operation: exiting with status 3");
+        std::process::exit(3);
+    }
+}
+
+/// The echo connector's builder, with every operation added.
+pub(crate) fn builder() -> ConnectorBuilder {
+    Connector::builder::<EchoConnection>(INFO)
+        .operation::<Echo>()
+        .operation::<Partial>()
+        .operation::<Failing>()
+        .operation::<Panicking>()
+        .operation::<Slow>()
+        .operation::<Double>()
+        .operation::<Crash>()
+}
+
+/// The echo connector.
+pub(crate) fn connector() -> Connector {
+    builder().build()
+}
