@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
-use aws_sdk_sqs::config::{BehaviorVersion, Region};
+use aws_sdk_sqs::config::{BehaviorVersion, IdentityCache, Region};
 use connector_sdk::ComponentId;
 
 use crate::config::regions::is_china;
@@ -61,6 +61,8 @@ pub fn build_client(
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(target.region.clone()))
         .credentials_provider(credentials)
+        // The connector's own cache (auth::cache) decides when credentials are renewed.
+        .identity_cache(IdentityCache::no_cache())
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .timeout_config(
             TimeoutConfig::builder()

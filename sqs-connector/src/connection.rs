@@ -1,5 +1,8 @@
 //! The SQS connection: credentials, the reused client, and Test Connection.
 
+use std::sync::Arc;
+use std::time::SystemTime;
+
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use connector_sdk::{
@@ -9,8 +12,9 @@ use connector_sdk::{
 use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
 
+use crate::auth::roles_anywhere::{RolesAnywhereAuth, RolesAnywhereProvider};
 use crate::client::{CONNECT_TIMEOUT, SqsTarget, TEST_CONNECTION_TIMEOUT, build_client};
-use crate::config::{Authentication, SqsConnectionConfig};
+use crate::config::{AccessKeysConfig, Authentication, SqsConnectionConfig};
 use crate::errors::SqsFailure;
 use crate::queue::QueueCache;
 
@@ -22,6 +26,7 @@ pub struct SqsConnection {
     target: SqsTarget,
     client: aws_sdk_sqs::Client,
     queues: QueueCache,
+    roles_anywhere: Option<Arc<RolesAnywhereAuth>>,
 }
 
 impl SqsConnection {
@@ -51,47 +56,128 @@ impl SqsConnection {
     }
 }
 
-fn credentials_provider(
-    config: &SqsConnectionConfig,
-) -> Result<SharedCredentialsProvider, ConnectorError> {
-    match &config.authentication {
-        Authentication::AccessKeys(keys) => Ok(SharedCredentialsProvider::new(Credentials::new(
-            keys.access_key.trim(),
-            keys.secret_key.expose().trim(),
-            keys.session_token
-                .as_ref()
-                .map(|t| t.expose().trim().to_owned()),
-            None,
-            "connection-fields",
-        ))),
-        Authentication::RolesAnywhere(_) => Err(ConnectorError::config(
-            "AWS IAM Roles Anywhere authentication is not available in this version of the \
-             connector; choose Access keys as the Authentication Type",
-        )),
-    }
+fn access_keys_provider(keys: &AccessKeysConfig) -> SharedCredentialsProvider {
+    SharedCredentialsProvider::new(Credentials::new(
+        keys.access_key.trim(),
+        keys.secret_key.expose().trim(),
+        keys.session_token
+            .as_ref()
+            .map(|t| t.expose().trim().to_owned()),
+        None,
+        "connection-fields",
+    ))
 }
 
-impl Connection for SqsConnection {
-    type Config = SqsConnectionConfig;
+const REACHABLE: &str = "SQS reachable";
+const ACCEPTED: &str = "Credentials accepted";
+const CERTIFICATE: &str = "Certificate and key loaded";
+const TEMPORARY: &str = "Temporary credentials obtained";
 
-    fn connect(id: &ComponentId, config: SqsConnectionConfig) -> Result<Self, ConnectorError> {
-        let target = SqsTarget {
-            region: config.effective_region().to_owned(),
-            endpoint_url: config.endpoint_url.clone(),
+fn describe_time(time: SystemTime) -> String {
+    let seconds = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let days = seconds / 86_400;
+    let (h, m, s) = (seconds % 86_400 / 3600, seconds % 3600 / 60, seconds % 60);
+    // Civil date from days since 1970-01-01.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
+}
+
+impl SqsConnection {
+    /// The Roles Anywhere steps of Test Connection, and whether the SQS check should follow.
+    async fn test_roles_anywhere(
+        &self,
+        ra: &RolesAnywhereAuth,
+        ctx: &ExecutionContext,
+    ) -> (Vec<TestStep>, bool) {
+        let mut steps = Vec::new();
+        let skip_rest = |steps: &mut Vec<TestStep>, from: &[&str]| {
+            for name in from {
+                steps.push(TestStep::skipped(
+                    *name,
+                    "not checked, because an earlier step failed",
+                ));
+            }
         };
-        let credentials = credentials_provider(&config)?;
-        let client = build_client(id, &target, credentials);
-        Ok(Self {
-            id: id.clone(),
-            target,
-            client,
-            queues: QueueCache::default(),
-        })
+        match ra.identity() {
+            Err(message) => {
+                steps.push(TestStep::failed(CERTIFICATE, message));
+                skip_rest(&mut steps, &[TEMPORARY, REACHABLE, ACCEPTED]);
+                return (steps, false);
+            }
+            Ok(identity) => {
+                let certificate = identity.certificate();
+                if let Err(err) = identity.check_validity(ctx.now()) {
+                    steps.push(TestStep::failed(CERTIFICATE, err.to_string()));
+                    skip_rest(&mut steps, &[TEMPORARY, REACHABLE, ACCEPTED]);
+                    return (steps, false);
+                }
+                let chain = match identity.chain().len() {
+                    0 => String::new(),
+                    n => format!(
+                        ", with {n} chain certificate{}",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                };
+                steps.push(TestStep::passed(
+                    CERTIFICATE,
+                    format!(
+                        "certificate {} (serial {}) is valid until {}{chain}; the {} private key belongs to it",
+                        certificate.subject(),
+                        certificate.serial_decimal(),
+                        certificate.not_after_rfc3339(),
+                        identity.key_kind()
+                    ),
+                ));
+            }
+        }
+        if let Some(anchor_region) = ra.trust_anchor_region()
+            && anchor_region != ra.target().region
+        {
+            steps.push(TestStep::warning(
+                "Roles Anywhere region",
+                format!(
+                    "AWS Roles Anywhere Region is {}, but the trust anchor is in {anchor_region}; CreateSession \
+                     usually fails unless both are the same",
+                    ra.target().region
+                ),
+            ));
+        }
+        match ra.credentials().await {
+            Ok(credentials) => {
+                let until = credentials
+                    .expiry()
+                    .map(describe_time)
+                    .unwrap_or_else(|| "an unknown time".into());
+                steps.push(TestStep::passed(
+                    TEMPORARY,
+                    format!(
+                        "IAM Roles Anywhere at {} issued credentials for {} valid until {until}",
+                        ra.target().base_url,
+                        ra.role_arn()
+                    ),
+                ));
+                (steps, true)
+            }
+            Err(err) => {
+                steps.push(TestStep::failed(TEMPORARY, err.display_chain()));
+                skip_rest(&mut steps, &[REACHABLE, ACCEPTED]);
+                (steps, false)
+            }
+        }
     }
 
-    async fn test(&self, _ctx: &ExecutionContext) -> Vec<TestStep> {
-        const REACHABLE: &str = "SQS reachable";
-        const ACCEPTED: &str = "Credentials accepted";
+    async fn test_sqs(&self) -> Vec<TestStep> {
         let endpoint = self.target.endpoint();
         let region = &self.target.region;
         let answer = self
@@ -155,6 +241,48 @@ impl Connection for SqsConnection {
                 }
             }
         }
+    }
+}
+
+impl Connection for SqsConnection {
+    type Config = SqsConnectionConfig;
+
+    fn connect(id: &ComponentId, config: SqsConnectionConfig) -> Result<Self, ConnectorError> {
+        let target = SqsTarget {
+            region: config.effective_region().to_owned(),
+            endpoint_url: config.endpoint_url.clone(),
+        };
+        let (credentials, roles_anywhere) = match &config.authentication {
+            Authentication::AccessKeys(keys) => (access_keys_provider(keys), None),
+            Authentication::RolesAnywhere(settings) => {
+                let auth = Arc::new(RolesAnywhereAuth::new(id, settings));
+                (
+                    SharedCredentialsProvider::new(RolesAnywhereProvider(auth.clone())),
+                    Some(auth),
+                )
+            }
+        };
+        let client = build_client(id, &target, credentials);
+        Ok(Self {
+            id: id.clone(),
+            target,
+            client,
+            queues: QueueCache::default(),
+            roles_anywhere,
+        })
+    }
+
+    async fn test(&self, ctx: &ExecutionContext) -> Vec<TestStep> {
+        let mut steps = Vec::new();
+        if let Some(ra) = &self.roles_anywhere {
+            let (ra_steps, go_on) = self.test_roles_anywhere(ra, ctx).await;
+            steps.extend(ra_steps);
+            if !go_on {
+                return steps;
+            }
+        }
+        steps.extend(self.test_sqs().await);
+        steps
     }
 
     async fn browse(

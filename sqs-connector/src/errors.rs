@@ -51,6 +51,8 @@ pub enum SqsFailure {
     },
     /// The request could not be built (a bug or an impossible setting).
     Construction(String),
+    /// The credentials could not be obtained (Roles Anywhere refused, or the certificate is unusable).
+    NoCredentials(String),
 }
 
 const CREDENTIAL_CODES: &[&str] = &[
@@ -111,12 +113,27 @@ pub fn root_cause(err: &(dyn StdError + 'static)) -> String {
     last.to_string()
 }
 
+/// A connector error somewhere in the chain: our credentials provider's, carried by the SDK.
+fn connector_error_in<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a ConnectorError> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<ConnectorError>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
+}
+
 impl SqsFailure {
     /// Classifies an SDK error.
     pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + StdError + 'static,
     {
+        if let Some(cause) = connector_error_in(err) {
+            return SqsFailure::NoCredentials(cause.display_chain());
+        }
         match err {
             SdkError::ConstructionFailure(_) => SqsFailure::Construction(chain(err)),
             SdkError::TimeoutError(_) => SqsFailure::Timeout(chain(err)),
@@ -163,7 +180,7 @@ impl SqsFailure {
             | SqsFailure::Timeout(_)
             | SqsFailure::Unavailable { .. } => ErrorKind::Transient,
             SqsFailure::NotSqs { .. } | SqsFailure::Construction(_) => ErrorKind::Config,
-            SqsFailure::CredentialsRefused { .. } => ErrorKind::Auth,
+            SqsFailure::CredentialsRefused { .. } | SqsFailure::NoCredentials(_) => ErrorKind::Auth,
             SqsFailure::AccessDenied { .. }
             | SqsFailure::NoSuchQueue(_)
             | SqsFailure::Service { .. } => ErrorKind::Application,
@@ -215,6 +232,9 @@ impl SqsFailure {
             ),
             SqsFailure::Service { code, message } => {
                 format!("SQS refused the request ({code}: {message})")
+            }
+            SqsFailure::NoCredentials(detail) => {
+                format!("could not obtain credentials for SQS: {detail}")
             }
             SqsFailure::Construction(detail) => {
                 format!(

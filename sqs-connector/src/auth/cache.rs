@@ -101,7 +101,14 @@ static GLOBAL: LazyLock<Arc<CredentialCache>> = LazyLock::new(|| {
     ))
 });
 
+/// Lifetime left, at whole-second precision: expirations come in whole seconds (RFC 3339 with
+/// seconds), so `now` is truncated the same way; a credential issued for 61 s then keeps its
+/// 61 s for the rest of the second it was issued in.
 fn remaining(expires_at: SystemTime, now: SystemTime) -> Duration {
+    let since_epoch = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs());
     expires_at.duration_since(now).unwrap_or(Duration::ZERO)
 }
 
