@@ -59,7 +59,9 @@ pub struct ExecutionContext {
     pub execution_id: String,
     /// The name of the process being executed.
     pub process_name: String,
-    /// Cancelled when the host gives up on the execution or the plugin shuts down.
+    /// For hosts that embed a connector in-process and want to stop an execution early;
+    /// operations check it between calls. Protocol 1.0 has no cancel method, and `shutdown`
+    /// lets in-flight executions finish, so the plugin server never cancels it.
     pub cancellation: CancellationToken,
     /// The clock to read time from.
     pub clock: Arc<dyn Clock>,

@@ -398,9 +398,13 @@ impl Connector {
     fn fingerprint(&self, component: &Component) -> u64 {
         let mut hasher = self.hasher.build_hasher();
         component.operation_type.hash(&mut hasher);
-        serde_json::to_string(&component.fields)
-            .unwrap_or_default()
-            .hash(&mut hasher);
+        // Sorted by key, so the same fields in another order are the same settings.
+        let mut fields: Vec<(&String, &Value)> = component.fields.iter().collect();
+        fields.sort_by_key(|(key, _)| *key);
+        for (key, value) in fields {
+            key.hash(&mut hasher);
+            value.to_string().hash(&mut hasher);
+        }
         hasher.finish()
     }
 

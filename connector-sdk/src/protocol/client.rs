@@ -401,13 +401,20 @@ fn start(
     let exited = Arc::new(Mutex::new(None));
 
     tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
+        // Bytes, not text: a line that is not UTF-8 must not stop the reading (the pipe would
+        // fill and block the plugin).
+        let mut reader = BufReader::new(stderr);
+        let mut line = Vec::new();
+        while matches!(reader.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
+            let text = String::from_utf8_lossy(&line)
+                .trim_end_matches(['\n', '\r'])
+                .to_owned();
+            line.clear();
             let mut kept = stderr_lines.lock();
             if kept.len() == STDERR_KEPT {
                 kept.pop_front();
             }
-            kept.push_back(line);
+            kept.push_back(text);
         }
     });
 
