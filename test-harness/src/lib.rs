@@ -4,6 +4,7 @@
 
 pub mod components;
 pub mod descriptors;
+pub mod emulator;
 pub mod plugin;
 pub mod process;
 pub mod run;

@@ -66,6 +66,19 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Serve an IAM Roles Anywhere CreateSession emulator (config format: the docs of
+    /// test_harness::emulator). Prints `listening on http(s)://HOST:PORT` first.
+    RolesAnywhereEmulator {
+        /// The emulator configuration (JSON).
+        #[arg(long)]
+        config: PathBuf,
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// Serve HTTPS on a generated self-signed certificate, written as PEM to this file.
+        #[arg(long, value_name = "CERT_OUT")]
+        tls: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -147,11 +160,19 @@ fn main() -> ExitCode {
             ));
             ExitCode::from(code)
         }
+        Command::RolesAnywhereEmulator {
+            config,
+            listen,
+            tls,
+        } => ExitCode::from(test_harness::emulator::run_cli(&config, listen, tls)),
     }
 }
 
 fn block_on(work: impl std::future::Future<Output = u8>) -> ExitCode {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => ExitCode::from(runtime.block_on(work)),
         Err(err) => {
             eprintln!("error: could not start the async runtime: {err}");

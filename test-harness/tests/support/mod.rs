@@ -297,17 +297,30 @@ pub async fn execute(
 /// A loopback proxy in front of `upstream` that replaces the MD5OfBody of every ReceiveMessage
 /// answer with zeros (same length, so Content-Length stays right). Returns its base URL.
 pub async fn md5_corrupting_proxy(upstream: String) -> String {
+    proxy(upstream, true).await.0
+}
+
+/// A loopback proxy in front of `upstream` that records the head (request line and headers) of
+/// every request, and with `corrupt` zeroes the MD5OfBody of ReceiveMessage answers.
+pub async fn proxy(
+    upstream: String,
+    corrupt: bool,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let upstream = upstream.trim_start_matches("http://").to_owned();
+    let recorded = heads.clone();
     tokio::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
             let upstream = upstream.clone();
+            let recorded = recorded.clone();
             tokio::spawn(async move {
                 loop {
                     let Some((head, body)) = read_request(&mut client).await else {
                         return;
                     };
+                    recorded.lock().unwrap().push(head.clone());
                     let receive = head
                         .to_ascii_lowercase()
                         .contains("amazonsqs.receivemessage");
@@ -329,7 +342,7 @@ pub async fn md5_corrupting_proxy(upstream: String) -> String {
                     if server.read_to_end(&mut response).await.is_err() {
                         return;
                     }
-                    if receive {
+                    if corrupt && receive {
                         corrupt_md5(&mut response);
                     }
                     if client.write_all(&response).await.is_err() {
@@ -339,7 +352,7 @@ pub async fn md5_corrupting_proxy(upstream: String) -> String {
             });
         }
     });
-    format!("http://{addr}")
+    (format!("http://{addr}"), heads)
 }
 
 async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
