@@ -69,3 +69,25 @@ start_moto() {
   export SQS_TEST_ENDPOINT="http://127.0.0.1:$port"
   say "moto (SQS) listening on $SQS_TEST_ENDPOINT"
 }
+
+# Starts the harness's IAM Roles Anywhere emulator on a free loopback port; exports
+# ROLES_ANYWHERE_TEST_ENDPOINT. $1 is the harness binary, $2 the emulator config.
+start_emulator() {
+  local harness="$1" config="$2" out="$RUN_DIR/emulator.out"
+  : > "$out"
+  "$harness" roles-anywhere-emulator --config "$config" > "$out" 2> "$RUN_DIR/emulator.log" &
+  STARTED_PIDS+=("$!")
+  local waited=0
+  until grep -q '^listening on ' "$out"; do
+    sleep 0.1
+    waited=$((waited + 1))
+    if [ "$waited" -gt 300 ]; then
+      echo "error: the Roles Anywhere emulator did not start; its log:" >&2
+      cat "$RUN_DIR/emulator.log" >&2
+      exit 1
+    fi
+  done
+  ROLES_ANYWHERE_TEST_ENDPOINT="$(sed -n 's/^listening on //p' "$out" | head -n 1)"
+  export ROLES_ANYWHERE_TEST_ENDPOINT
+  say "Roles Anywhere emulator listening on $ROLES_ANYWHERE_TEST_ENDPOINT"
+}

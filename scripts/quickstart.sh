@@ -7,11 +7,11 @@ RUN_DIR="$(cd "$(dirname "$0")/.." && pwd)/.quickstart"
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-say "1/5 building the connector (sqs-connector) and the host (test-harness)"
+say "1/6 building the connector (sqs-connector) and the host (test-harness)"
 cargo build --workspace --quiet
 HARNESS="$ROOT/target/debug/test-harness"
 
-say "2/5 installing and starting a local SQS server (moto) on loopback"
+say "2/6 installing and starting a local SQS server (moto) on loopback"
 ensure_venv
 start_moto
 
@@ -26,10 +26,25 @@ TEXT
 export SQS_ENDPOINT_URL="$SQS_TEST_ENDPOINT"
 export SQS_SECRET_KEY="quickstart-example-secret-key"
 
-say "3/5 Test Connection with access keys (the plugin runs as a separate process)"
+say "3/6 Test Connection with access keys (the plugin runs as a separate process)"
 "$HARNESS" test-connection --connection examples/components/conn-local-keys.json
 
-say "4/5 what a user sees when a setting is wrong: the region typed in capitals"
+say "4/6 Test Connection with AWS IAM Roles Anywhere (an X.509 certificate and key)"
+start_emulator "$HARNESS" test-harness/fixtures/emulator/config.json
+cat <<TEXT
+
+The connection examples/roles-anywhere/conn-local-roles-anywhere.json authenticates with a test
+certificate, its intermediate CA and an encrypted private key. The connector signs a CreateSession
+request with the key, the local emulator (standing in for IAM Roles Anywhere) checks the signature
+and the certificate chain and issues temporary credentials, and the connector keeps them in its
+process-wide cache and signs its SQS calls with them.
+
+TEXT
+export ROLES_ANYWHERE_ENDPOINT_URL="$ROLES_ANYWHERE_TEST_ENDPOINT"
+export QUICKSTART_KEY_PASSPHRASE="password"
+"$HARNESS" test-connection --connection examples/roles-anywhere/conn-local-roles-anywhere.json
+
+say "5/6 what a user sees when a setting is wrong: the region typed in capitals"
 sed 's/"region": "us-east-1"/"customRegion": "US-EAST-2"/' examples/components/conn-local-keys.json \
   > "$RUN_DIR/conn-bad-region.json"
 set +e
@@ -42,7 +57,7 @@ if [ "$code" -ne 2 ]; then
 fi
 echo "(exit code 2: the fields are invalid and nothing was sent to AWS)"
 
-say "5/5 a process: send 300 orders with attributes, receive them, delete them"
+say "6/6 a process: send 300 orders with attributes, receive them, delete them"
 "$VENV/bin/python" - <<PY
 import boto3
 sqs = boto3.client("sqs", endpoint_url="$SQS_TEST_ENDPOINT", region_name="us-east-1",
@@ -66,11 +81,13 @@ TEXT
 
 cat <<TEXT
 
-Done. To point the same connection at real AWS, edit the component file:
+Done. To point the same connections at real AWS, edit the component files:
   - remove "endpointUrl" (the connector then uses https://sqs.<region>.amazonaws.com),
   - set "region" to your account's region (or "customRegion" for one not in the list),
   - set "accessKey" to your access key id and keep "secretKey" as {"env": "SQS_SECRET_KEY"},
     exporting your real secret key in SQS_SECRET_KEY before running the harness;
-  - in examples/components/op-*.json, set "queue" to one of your queues (a name or its URL).
+  - in examples/components/op-*.json, set "queue" to one of your queues (a name or its URL);
+  - for Roles Anywhere, remove "rolesAnywhereEndpointUrl", set the three ARNs and
+    "rolesAnywhereRegion" to yours, and point the certificate, chain and key at your own files.
 The descriptor a host renders the connection form from: ./target/debug/sqs-connector describe
 TEXT

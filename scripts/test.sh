@@ -14,9 +14,23 @@ say "checking formatting and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "running the tests"
+set +e
 cargo test --workspace --quiet 2>&1 | tee "$RUN_DIR/cargo-test.log"
 status=${PIPESTATUS[0]}
+say "running the quickstart, as a new user would"
+./scripts/quickstart.sh > "$RUN_DIR/quickstart.log" 2>&1
+quickstart=$?
+set -e
 passed=$(grep -Eo '[0-9]+ passed' "$RUN_DIR/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$RUN_DIR/cargo-test.log" | awk '{s+=$1} END {print s+0}')
+if [ "$quickstart" -eq 0 ]; then
+  passed=$((passed + 1))
+  echo "quickstart: passed"
+else
+  failed=$((failed + 1))
+  echo "quickstart: FAILED (exit $quickstart); its output:"
+  cat "$RUN_DIR/quickstart.log"
+fi
 echo "${passed} passed, ${failed} failed"
-exit "$status"
+if [ "$status" -ne 0 ]; then exit "$status"; fi
+exit "$quickstart"
