@@ -86,6 +86,12 @@ pub struct ReceiveConfig {
     #[schemars(title = "Verify MD5", extend("x-order" = 6, "x-widget" = "checkbox"))]
     #[serde(default = "default_true")]
     pub verify_md5: bool,
+
+    /// How many reads may be in flight at once when more than 10 messages are wanted, 1 to 64
+    /// (FIFO queues are read by one reader, to keep their order).
+    #[schemars(title = "Concurrent requests", range(min = 1, max = 64), extend("x-order" = 7, "x-widget" = "number"))]
+    #[serde(default = "default_concurrency")]
+    pub max_concurrent_requests: u32,
 }
 
 /// DELETE: delete the messages the documents name by receipt handle.

@@ -9,6 +9,10 @@ use connector_sdk::{
     PropertyInfo, ResultStatus,
 };
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+
 use super::batching::{
     BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, chunk, send_with_retries,
 };
@@ -159,6 +163,38 @@ fn attempt_id(ctx: &ExecutionContext, call: usize) -> String {
     format!("{base}-{call}")
 }
 
+/// What the receive workers of one execution share.
+struct Shared {
+    /// Messages still to claim; `None` reads until the queue is empty.
+    unclaimed: Mutex<Option<i64>>,
+    received: Mutex<Vec<Document>>,
+    problems: Mutex<Vec<String>>,
+    first_error: Mutex<Option<ConnectorError>>,
+    calls: AtomicUsize,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    /// Claims up to ten messages to ask for; zero when there is nothing left to read.
+    fn claim(&self) -> i64 {
+        let mut unclaimed = self.unclaimed.lock();
+        match unclaimed.as_mut() {
+            None => MAX_PER_CALL,
+            Some(left) => {
+                let count = (*left).min(MAX_PER_CALL);
+                *left -= count;
+                count
+            }
+        }
+    }
+
+    fn give_back(&self, count: i64) {
+        if let Some(left) = self.unclaimed.lock().as_mut() {
+            *left += count;
+        }
+    }
+}
+
 impl ReceiveOperation {
     async fn receive(
         &self,
@@ -167,81 +203,38 @@ impl ReceiveOperation {
         queue_url: &str,
     ) -> Result<Outcome, ConnectorError> {
         let wanted = self.config.max_messages;
-        let fifo = is_fifo(queue_url);
-        let mut received: Vec<Received> = Vec::new();
-        let mut problems: Vec<String> = Vec::new();
-        let mut fetched: i64 = 0;
-        let mut calls = 0;
-        let mut empty_in_a_row = 0;
-        while wanted == -1 || fetched < wanted {
-            if ctx.cancellation.is_cancelled() {
-                problems.push("the execution was cancelled before every message was read".into());
-                break;
+        let shared = Shared {
+            unclaimed: Mutex::new((wanted != -1).then_some(wanted)),
+            received: Mutex::new(Vec::new()),
+            problems: Mutex::new(Vec::new()),
+            first_error: Mutex::new(None),
+            calls: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+        };
+        // FIFO order matters, so one reader; otherwise as many as the work needs, up to the limit.
+        let limit = self.config.max_concurrent_requests.max(1) as i64;
+        let workers = if is_fifo(queue_url) {
+            1
+        } else if wanted == -1 {
+            limit
+        } else {
+            limit.min((wanted + MAX_PER_CALL - 1) / MAX_PER_CALL)
+        };
+        futures::future::join_all(
+            (0..workers).map(|_| self.worker(ctx, connection, queue_url, &shared)),
+        )
+        .await;
+
+        let outputs = shared.received.into_inner();
+        let mut problems = shared.problems.into_inner();
+        if let Some(error) = shared.first_error.into_inner() {
+            if outputs.is_empty() && problems.is_empty() {
+                return Err(error);
             }
-            let count = if wanted == -1 {
-                MAX_PER_CALL
-            } else {
-                (wanted - fetched).min(MAX_PER_CALL)
-            };
-            calls += 1;
-            let answer = connection
-                .client()
-                .receive_message()
-                .queue_url(queue_url)
-                .max_number_of_messages(count as i32)
-                .wait_time_seconds(self.config.wait_time_seconds as i32)
-                .set_visibility_timeout(self.config.visibility_timeout_seconds.map(|v| v as i32))
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .message_attribute_names("All")
-                .set_receive_request_attempt_id(fifo.then(|| attempt_id(ctx, calls)))
-                .send()
-                .await;
-            let messages = match answer {
-                Ok(answer) => answer.messages.unwrap_or_default(),
-                Err(err) => {
-                    let error = connection.error(SqsFailure::classify(&err));
-                    if received.is_empty() && problems.is_empty() {
-                        return Err(error);
-                    }
-                    // Keep what was already read: those messages are in flight and must reach the process.
-                    problems.push(format!("reading stopped early: {}", error.display_chain()));
-                    break;
-                }
-            };
-            if messages.is_empty() {
-                empty_in_a_row += 1;
-                // With long polling an empty answer means the queue is empty; without it SQS samples
-                // servers, so ask once more before concluding.
-                if self.config.wait_time_seconds > 0 || empty_in_a_row >= 2 || wanted != -1 {
-                    break;
-                }
-                continue;
-            }
-            empty_in_a_row = 0;
-            fetched += messages.len() as i64;
-            for message in &messages {
-                let message_id = message.message_id().unwrap_or_default().to_owned();
-                if self.config.verify_md5
-                    && let Some(problem) = verify(message)
-                {
-                    tracing::error!(queue = %queue_url, message = %message_id, "a received message failed MD5 verification; it is left on the queue");
-                    problems.push(format!(
-                        "message {message_id} failed verification: {problem}; it was not passed on nor deleted, and SQS will deliver it again after its visibility timeout"
-                    ));
-                    continue;
-                }
-                received.push(Received {
-                    document: message_document(message, queue_url),
-                    receipt_handle: message.receipt_handle().unwrap_or_default().to_owned(),
-                    message_id,
-                });
-            }
+            // Keep what was already read: those messages are in flight and must reach the process.
+            problems.push(format!("reading stopped early: {}", error.display_chain()));
         }
-        if self.config.delete_after_read && !received.is_empty() {
-            problems.extend(self.delete_received(connection, queue_url, &received).await);
-        }
-        let outputs: Vec<Document> = received.into_iter().map(|r| r.document).collect();
-        tracing::info!(queue = %queue_url, messages = outputs.len(), calls, "received");
+        tracing::info!(queue = %queue_url, messages = outputs.len(), calls = shared.calls.load(Ordering::Relaxed), workers, "received");
         Ok(if problems.is_empty() {
             Outcome::success(outputs)
         } else {
@@ -256,6 +249,96 @@ impl ReceiveOperation {
                 outputs,
             }
         })
+    }
+
+    /// One reader: receives, verifies, deletes what it read (with Delete after read), until the
+    /// claim runs out, the queue looks empty, or another reader hit an error.
+    async fn worker(
+        &self,
+        ctx: &ExecutionContext,
+        connection: &SqsConnection,
+        queue_url: &str,
+        shared: &Shared,
+    ) {
+        let fifo = is_fifo(queue_url);
+        let mut empty_in_a_row = 0;
+        while !shared.stop.load(Ordering::Relaxed) {
+            if ctx.cancellation.is_cancelled() {
+                shared
+                    .problems
+                    .lock()
+                    .push("the execution was cancelled before every message was read".into());
+                shared.stop.store(true, Ordering::Relaxed);
+                return;
+            }
+            let count = shared.claim();
+            if count == 0 {
+                return;
+            }
+            let call = shared.calls.fetch_add(1, Ordering::Relaxed) + 1;
+            let answer = connection
+                .client()
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(count as i32)
+                .wait_time_seconds(self.config.wait_time_seconds as i32)
+                .set_visibility_timeout(self.config.visibility_timeout_seconds.map(|v| v as i32))
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .message_attribute_names("All")
+                .set_receive_request_attempt_id(fifo.then(|| attempt_id(ctx, call)))
+                .send()
+                .await;
+            let messages = match answer {
+                Ok(answer) => answer.messages.unwrap_or_default(),
+                Err(err) => {
+                    shared.give_back(count);
+                    shared.stop.store(true, Ordering::Relaxed);
+                    let error = connection.error(SqsFailure::classify(&err));
+                    shared.first_error.lock().get_or_insert(error);
+                    return;
+                }
+            };
+            shared.give_back(count - messages.len() as i64);
+            if messages.is_empty() {
+                empty_in_a_row += 1;
+                // With long polling an empty answer means the queue is empty; without it SQS samples
+                // servers, so ask once more before concluding.
+                if self.config.wait_time_seconds > 0
+                    || empty_in_a_row >= 2
+                    || self.config.max_messages != -1
+                {
+                    return;
+                }
+                continue;
+            }
+            empty_in_a_row = 0;
+            let mut valid: Vec<Received> = Vec::with_capacity(messages.len());
+            for message in &messages {
+                let message_id = message.message_id().unwrap_or_default().to_owned();
+                if self.config.verify_md5
+                    && let Some(problem) = verify(message)
+                {
+                    tracing::error!(queue = %queue_url, message = %message_id, "a received message failed MD5 verification; it is left on the queue");
+                    shared.problems.lock().push(format!(
+                        "message {message_id} failed verification: {problem}; it was not passed on nor deleted, and SQS will deliver it again after its visibility timeout"
+                    ));
+                    continue;
+                }
+                valid.push(Received {
+                    document: message_document(message, queue_url),
+                    receipt_handle: message.receipt_handle().unwrap_or_default().to_owned(),
+                    message_id,
+                });
+            }
+            if self.config.delete_after_read && !valid.is_empty() {
+                let failed = self.delete_received(connection, queue_url, &valid).await;
+                shared.problems.lock().extend(failed);
+            }
+            shared
+                .received
+                .lock()
+                .extend(valid.into_iter().map(|r| r.document));
+        }
     }
 
     /// Deletes the received messages; returns a sentence per message that could not be deleted.
