@@ -311,6 +311,13 @@ async fn sqs_requests_carry_the_temporary_credentials_and_no_secret_is_logged() 
     );
     plugin.shutdown().await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
+    let issued = emulator.issued_secrets();
+    assert_eq!(issued.len(), 1);
+    let (secret_access_key, session_token) = &issued[0];
+    assert_eq!(
+        &token, session_token,
+        "the SQS request carries the token the emulator issued"
+    );
     let key_lines: Vec<String> = fixture("p256-key-pkcs8-encrypted.pem")
         .lines()
         .filter(|l| !l.starts_with("-----"))
@@ -320,6 +327,10 @@ async fn sqs_requests_carry_the_temporary_credentials_and_no_secret_is_logged() 
         assert!(
             !line.contains(&token),
             "the session token was exposed in a log line: {line}"
+        );
+        assert!(
+            !line.contains(secret_access_key.as_str()),
+            "the secret access key was exposed in a log line: {line}"
         );
         assert!(
             !line.contains(PASSPHRASE),

@@ -68,6 +68,8 @@ pub struct Stats {
 struct State {
     config: Config,
     counters: Counters,
+    /// The secrets of every issued credential set, for tests that check a client never shows them.
+    issued: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl State {
@@ -129,6 +131,16 @@ impl EmulatorHandle {
         self.state.stats()
     }
 
+    /// The secret access key and session token of every credential set issued so far, for tests
+    /// that check a client never logs or prints them. In-process only; never served.
+    pub fn issued_secrets(&self) -> Vec<(String, String)> {
+        self.state
+            .issued
+            .lock()
+            .map(|all| all.clone())
+            .unwrap_or_default()
+    }
+
     /// Stops accepting connections and waits for the accept loop to end.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
@@ -175,6 +187,7 @@ pub async fn serve(
     let state = Arc::new(State {
         config,
         counters: Counters::default(),
+        issued: std::sync::Mutex::new(Vec::new()),
     });
     let (stop, mut stopped) = watch::channel(false);
     let loop_state = Arc::clone(&state);
@@ -241,6 +254,14 @@ async fn route(state: &State, request: Request<Incoming>) -> Response<Full<Bytes
             match outcome {
                 Ok(granted) => {
                     state.counters.accepted.fetch_add(1, Ordering::Relaxed);
+                    let issued = &granted.body["credentialSet"][0]["credentials"];
+                    if let (Some(secret), Some(token)) = (
+                        issued["secretAccessKey"].as_str(),
+                        issued["sessionToken"].as_str(),
+                    ) && let Ok(mut all) = state.issued.lock()
+                    {
+                        all.push((secret.to_owned(), token.to_owned()));
+                    }
                     tracing::info!(
                         "CreateSession 201 {} request-id={request_id}",
                         granted.summary
