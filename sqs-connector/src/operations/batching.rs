@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use aws_sdk_sqs::types::BatchResultErrorEntry;
 use connector_sdk::{Batch, ConnectorError, ErrorKind, Outcome};
 
 /// The most entries in one batch call.
@@ -41,6 +42,17 @@ pub struct EntryFailure {
     pub message: String,
     /// Whether the sender was at fault (retrying cannot help).
     pub sender_fault: bool,
+}
+
+impl From<&BatchResultErrorEntry> for EntryFailure {
+    fn from(entry: &BatchResultErrorEntry) -> Self {
+        Self {
+            id: entry.id().to_owned(),
+            code: entry.code().to_owned(),
+            message: entry.message().unwrap_or_default().to_owned(),
+            sender_fault: entry.sender_fault(),
+        }
+    }
 }
 
 /// What a batch call answered: the outcomes of the entries that succeeded, and the failures.

@@ -283,14 +283,9 @@ impl SendOperation {
                     result.succeeded.push((ok.id().to_owned(), outcome));
                 }
             }
-            for failed in answer.failed() {
-                result.failed.push(EntryFailure {
-                    id: failed.id().to_owned(),
-                    code: failed.code().to_owned(),
-                    message: failed.message().unwrap_or_default().to_owned(),
-                    sender_fault: failed.sender_fault(),
-                });
-            }
+            result
+                .failed
+                .extend(answer.failed().iter().map(EntryFailure::from));
             Ok(result)
         })
         .await;
