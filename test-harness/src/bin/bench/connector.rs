@@ -1,0 +1,173 @@
+//! The connector's contenders: SEND and RECEIVE through the plugin process, or in-process through
+//! `Connector::execute`, with the same components and the same chunking of documents.
+
+use connector_sdk::protocol::{ExecuteParams, PluginProcess};
+use connector_sdk::{
+    Component, Connector, Document, DocumentResult, ExecutionContext, ResultStatus,
+};
+use serde_json::{Map, Value, json};
+
+use crate::raw::{ACCESS_KEY, REGION, SECRET_KEY};
+
+/// Where the connector runs.
+#[derive(Clone, Copy)]
+pub enum Host<'a> {
+    /// `sqs-connector serve`, driven over JSON-RPC.
+    Plugin(&'a PluginProcess),
+    /// The same connector built in this process.
+    InProcess(&'a Connector),
+}
+
+fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The access-keys connection every connector contender uses.
+pub fn connection(endpoint: &str) -> Component {
+    Component::connection(
+        "bench-conn-keys",
+        sqs_connector::CONNECTOR_ID,
+        fields(json!({
+            "authenticationType": "ACCESS_KEYS",
+            "accessKey": ACCESS_KEY,
+            "secretKey": SECRET_KEY,
+            "region": REGION,
+            "endpointUrl": endpoint,
+        })),
+    )
+}
+
+/// A SEND operation to `queue_url` with 16 requests in flight.
+pub fn send_operation(id: &str, queue_url: &str, concurrency: usize) -> Component {
+    Component::operation(
+        id,
+        sqs_connector::CONNECTOR_ID,
+        "SEND",
+        fields(json!({"queue": queue_url, "maxConcurrentRequests": concurrency})),
+    )
+}
+
+/// A RECEIVE of every message available, deleting what it read.
+pub fn receive_operation(id: &str, queue_url: &str) -> Component {
+    Component::operation(
+        id,
+        sqs_connector::CONNECTOR_ID,
+        "RECEIVE",
+        fields(json!({"queue": queue_url, "maxMessages": -1, "deleteAfterRead": true})),
+    )
+}
+
+impl Host<'_> {
+    /// One execute call.
+    pub async fn execute(&self, params: ExecuteParams) -> Result<Vec<DocumentResult>, String> {
+        match self {
+            Host::Plugin(plugin) => plugin
+                .execute(&params)
+                .await
+                .map(|r| r.results)
+                .map_err(|e| format!("execute through the plugin: {e}")),
+            Host::InProcess(connector) => {
+                let ctx = ExecutionContext::new(params.execution_id, params.process_name);
+                connector
+                    .execute(
+                        &ctx,
+                        &params.connection,
+                        &params.operation,
+                        params.documents,
+                    )
+                    .await
+                    .map_err(|e| format!("execute in-process: {}", e.display_chain()))
+            }
+        }
+    }
+}
+
+fn params(
+    execution_id: String,
+    connection: &Component,
+    operation: &Component,
+    documents: Vec<Document>,
+) -> ExecuteParams {
+    ExecuteParams {
+        execution_id,
+        process_name: "bench".into(),
+        connection: connection.clone(),
+        operation: operation.clone(),
+        documents,
+    }
+}
+
+fn first_problem(results: &[DocumentResult]) -> Option<String> {
+    results
+        .iter()
+        .find(|r| r.status != ResultStatus::Success)
+        .map(|r| {
+            format!(
+                "document {}: {} {}: {}",
+                r.index,
+                r.status,
+                r.status_code.as_deref().unwrap_or(""),
+                r.message.as_deref().unwrap_or("")
+            )
+        })
+}
+
+/// One execute call of a SEND; fails unless each of its `expected` documents got a SUCCESS.
+async fn send_part(host: Host<'_>, params: ExecuteParams) -> Result<(), String> {
+    let expected = params.documents.len();
+    let results = host.execute(params).await?;
+    if results.len() != expected {
+        return Err(format!(
+            "{} results for {expected} documents",
+            results.len()
+        ));
+    }
+    match first_problem(&results) {
+        Some(problem) => Err(problem),
+        None => Ok(()),
+    }
+}
+
+/// SEND of `documents`, `chunk` documents per execute call, `in_flight` calls at once. Fails
+/// unless every document got a SUCCESS.
+pub async fn send(
+    host: Host<'_>,
+    connection: &Component,
+    operation: &Component,
+    documents: &[Document],
+    chunk: usize,
+    in_flight: usize,
+) -> Result<(), String> {
+    let tag = operation.id.as_str();
+    let calls = documents.chunks(chunk.max(1)).enumerate().map(|(n, part)| {
+        send_part(
+            host,
+            params(format!("{tag}-{n}"), connection, operation, part.to_vec()),
+        )
+    });
+    crate::limited(calls, in_flight).await
+}
+
+/// RECEIVE with delete: one execute with one trigger document. Returns how many messages came
+/// back; fails unless the result is a SUCCESS.
+pub async fn receive(
+    host: Host<'_>,
+    connection: &Component,
+    operation: &Component,
+) -> Result<usize, String> {
+    let results = host
+        .execute(params(
+            format!("{}-receive", operation.id),
+            connection,
+            operation,
+            vec![Document::default()],
+        ))
+        .await?;
+    if let Some(problem) = first_problem(&results) {
+        return Err(problem);
+    }
+    Ok(results.iter().map(|r| r.outputs.len()).sum())
+}

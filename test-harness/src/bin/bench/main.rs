@@ -1,0 +1,733 @@
+//! The benchmark suite of the SQS connector, run by `scripts/bench.sh` (never by the tests).
+//!
+//! In one run, against one SQS server (fauxqs) and with the same messages, it measures:
+//! - SEND through the plugin process against the raw `aws-sdk-sqs` at its best (SendMessageBatch
+//!   of 10, 16 calls in flight), raw sequential SendMessage, and boto3's send_message_batch loop;
+//! - RECEIVE with delete through the plugin against the raw SDK's best drain (16 workers of
+//!   ReceiveMessage + DeleteMessageBatch) and boto3's loop;
+//! - the credential cache: the cost of a hit, and the CreateSession calls of 1,000 concurrent
+//!   executions on a cold cache;
+//! - the plugin boundary: the same SEND (and RECEIVE) in-process against through the plugin.
+//!
+//! Every figure is the median of several runs, contenders interleaved, each run on a fresh queue
+//! whose message count is checked; it writes `BENCHMARKS.md`.
+
+mod cache;
+mod connector;
+mod cpu;
+mod messages;
+mod python;
+mod raw;
+mod report;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use clap::Parser;
+use connector_sdk::protocol::{PluginCommand, PluginProcess};
+use connector_sdk::{Component, Connector, Document};
+use futures::StreamExt as _;
+
+use connector::Host;
+use messages::Message;
+use python::Boto3;
+use report::{Report, Row, Sample, Unit};
+
+/// Command-line options; `scripts/bench.sh` passes the server, the Python and the facts.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench",
+    args_override_self = true,
+    about = "Benchmarks the SQS connector against the raw SDK and boto3 on a local SQS server; writes BENCHMARKS.md"
+)]
+struct Args {
+    /// The SQS server to measure against (fauxqs on loopback).
+    #[arg(long)]
+    endpoint: String,
+    /// The server's process id, to read its CPU time.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Messages per SEND and per drain.
+    #[arg(long, default_value_t = 20_000)]
+    messages: usize,
+    /// Messages for the sequential SendMessage contender.
+    #[arg(long, default_value_t = 2_000)]
+    sequential_messages: usize,
+    /// Runs of each measurement (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    repetitions: usize,
+    /// Requests in flight: the SEND operation's maxConcurrentRequests, the raw SDK's calls and
+    /// drain workers.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Documents per execute call to try; the fastest (with 1 or 2 calls in flight) is kept.
+    #[arg(long, value_delimiter = ',', default_value = "1000,2000,5000")]
+    chunk_sizes: Vec<usize>,
+    /// Iterations of each credential-cache loop.
+    #[arg(long, default_value_t = 5_000_000)]
+    cache_iterations: u64,
+    /// Concurrent executions on a cold credential cache.
+    #[arg(long, default_value_t = 1_000)]
+    cold_executions: usize,
+    /// The plugin executable (default: `sqs-connector` next to this one).
+    #[arg(long)]
+    plugin: Option<PathBuf>,
+    /// The Roles Anywhere emulator's configuration.
+    #[arg(long, default_value = "test-harness/fixtures/emulator/config.json")]
+    emulator_config: PathBuf,
+    /// The Python with boto3.
+    #[arg(long, default_value = ".venv/bin/python")]
+    python: PathBuf,
+    /// The boto3 contender's script.
+    #[arg(long, default_value = "scripts/bench/boto3_bench.py")]
+    boto3_script: PathBuf,
+    /// Where the messages file goes.
+    #[arg(long, default_value = ".tools/bench/run")]
+    work_dir: PathBuf,
+    /// The report to write.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    output: PathBuf,
+    /// Run one part only (for profiling); the summary is printed and no report is written.
+    #[arg(long, value_enum, default_value = "all")]
+    only: Only,
+    /// `name=value` facts for the report (versions, pinning); repeatable.
+    #[arg(long = "info", value_parser = parse_info)]
+    info: Vec<(String, String)>,
+}
+
+/// The parts of the suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Only {
+    /// Everything; writes the report.
+    All,
+    /// The SEND figures (with the execute-call sweep).
+    Send,
+    /// The RECEIVE figures.
+    Receive,
+    /// The credential-cache figures.
+    Cache,
+}
+
+impl Only {
+    fn includes(self, part: Only) -> bool {
+        self == Only::All || self == part
+    }
+}
+
+fn parse_info(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .ok_or_else(|| format!("{text:?} is not name=value"))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("bench: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the futures with at most `limit` at a time; the first error ends it.
+async fn limited<F>(futures: impl IntoIterator<Item = F>, limit: usize) -> Result<(), String>
+where
+    F: Future<Output = Result<(), String>>,
+{
+    let mut running = futures::stream::FuturesUnordered::new();
+    for future in futures {
+        if running.len() >= limit.max(1)
+            && let Some(done) = running.next().await
+        {
+            done?;
+        }
+        running.push(future);
+    }
+    while let Some(done) = running.next().await {
+        done?;
+    }
+    Ok(())
+}
+
+fn say(text: impl AsRef<str>) {
+    eprintln!("bench: {}", text.as_ref());
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let args = Arc::new(args);
+    let started = Instant::now();
+    let messages = messages::generate(args.messages.max(args.sequential_messages));
+    std::fs::create_dir_all(&args.work_dir).map_err(|e| e.to_string())?;
+    let messages_file = args.work_dir.join("messages.jsonl");
+    messages::write_jsonl(&messages_file, &messages).map_err(|e| e.to_string())?;
+    let mut report = Report::new(args.info.clone(), &messages[..args.messages]);
+    report.repetitions = args.repetitions;
+    report.concurrency = args.concurrency;
+
+    // The micro-benchmark first, on a quiet process.
+    if args.only.includes(Only::Cache) {
+        cache_hits(&args, &mut report)?;
+    }
+
+    // One thread: the benchmark's core (taskset) runs the raw SDK, the in-process connector and
+    // the host side of the plugin calls, with no hand-offs between threads.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let boto3 = Boto3 {
+        python: args.python.clone(),
+        script: args.boto3_script.clone(),
+        endpoint: args.endpoint.clone(),
+        messages: messages_file,
+    };
+    let mut report = runtime.block_on(measure(args.clone(), messages, boto3, report))?;
+    report.total_seconds = started.elapsed().as_secs_f64();
+    println!("{}", report.summary());
+    if args.only != Only::All {
+        say("one part only (--only): the report is not written");
+        return Ok(());
+    }
+    std::fs::write(&args.output, report.markdown())
+        .map_err(|e| format!("writing {}: {e}", args.output.display()))?;
+    say(format!(
+        "wrote {} ({:.0} s)",
+        args.output.display(),
+        report.total_seconds
+    ));
+    Ok(())
+}
+
+/// The plugin and in-process measurements, then the cold cache.
+async fn measure(
+    args: Arc<Args>,
+    messages: Vec<Message>,
+    boto3: Boto3,
+    mut report: Report,
+) -> Result<Report, String> {
+    let plugin_path = test_harness::plugin::locate(args.plugin.as_deref());
+    let plugin = PluginProcess::spawn(PluginCommand::new(&plugin_path, &["serve"]))
+        .await
+        .map_err(|e| format!("starting the plugin {}: {e}", plugin_path.display()))?;
+    let bench = Bench {
+        client: raw::client(&args.endpoint),
+        connection: connector::connection(&args.endpoint),
+        documents: messages[..args.messages]
+            .iter()
+            .map(Message::document)
+            .collect(),
+        messages,
+        in_process: sqs_connector::connector(),
+        plugin,
+        boto3,
+        queues: AtomicUsize::new(0),
+        args: &args,
+    };
+    let outcome = bench.all(&mut report, args.only).await;
+    let _ = bench.plugin.shutdown().await;
+    outcome?;
+    if !args.only.includes(Only::Cache) {
+        return Ok(report);
+    }
+    say("credential cache: cold cache, concurrent executions through a fresh plugin");
+    let cold = cache::cold_cache(
+        &plugin_path,
+        &args.emulator_config,
+        &args.endpoint,
+        &bench.client,
+        args.cold_executions,
+    )
+    .await?;
+    say(format!(
+        "  {} executions: {} CreateSession call(s), {} refused, {:.2} s",
+        cold.executions, cold.create_sessions, cold.refused, cold.seconds
+    ));
+    if cold.create_sessions != 1 {
+        say("  WARNING: expected exactly one CreateSession call");
+    }
+    report.cold = Some(cold);
+    Ok(report)
+}
+
+/// The cost of a cache hit against plain lookups, `repetitions` runs of each loop.
+fn cache_hits(args: &Args, report: &mut Report) -> Result<(), String> {
+    say(format!(
+        "credential cache hit: {} iterations x {} runs",
+        args.cache_iterations, args.repetitions
+    ));
+    let mut costs = Vec::new();
+    for _ in 0..args.repetitions {
+        let cost = cache::hit_costs(args.cache_iterations)?;
+        say(format!(
+            "  get {:.1} ns, map {:.1} ns, clone {:.1} ns",
+            cost.cache_get, cost.map_lookup, cost.arc_clone
+        ));
+        costs.push(cost);
+    }
+    let work = format!("{} lookups", report::thousands(args.cache_iterations));
+    report.add(Row::new(
+        "Credential cache",
+        "map",
+        "Baseline: `HashMap<ComponentId, Credentials>` lookup under a `parking_lot::Mutex`, plus the clone",
+        &work,
+        Unit::NanosPerOp,
+        costs.iter().map(|c| c.map_lookup).collect(),
+        None,
+    ));
+    report.add(Row::new(
+        "Credential cache",
+        "cache-hit",
+        "`CredentialCache::get` on a warm entry (cache hit)",
+        &work,
+        Unit::NanosPerOp,
+        costs.iter().map(|c| c.cache_get).collect(),
+        Some("map"),
+    ));
+    report.add(Row::new(
+        "Credential cache",
+        "arc-clone",
+        "For scale: `Credentials::clone` alone (one `Arc` clone and drop)",
+        &work,
+        Unit::NanosPerOp,
+        costs.iter().map(|c| c.arc_clone).collect(),
+        Some("map"),
+    ));
+    Ok(())
+}
+
+/// Fails unless a drain returned `wanted` messages.
+fn drained(contender: DrainBy, wanted: usize, got: usize) -> Result<(), String> {
+    if got == wanted {
+        Ok(())
+    } else {
+        Err(format!(
+            "{contender:?} drained {got} messages instead of {wanted}"
+        ))
+    }
+}
+
+/// What every contender shares.
+struct Bench<'a> {
+    args: &'a Args,
+    client: aws_sdk_sqs::Client,
+    messages: Vec<Message>,
+    documents: Vec<Document>,
+    plugin: PluginProcess,
+    in_process: Connector,
+    connection: Component,
+    boto3: Boto3,
+    queues: AtomicUsize,
+}
+
+/// The SEND contenders.
+#[derive(Debug, Clone, Copy)]
+enum SendBy {
+    RawBest,
+    Plugin,
+    InProcess,
+    RawSequential,
+    Boto3,
+}
+
+/// The RECEIVE-with-delete contenders.
+#[derive(Debug, Clone, Copy)]
+enum DrainBy {
+    RawBest,
+    Plugin,
+    InProcess,
+    Boto3,
+}
+
+impl Bench<'_> {
+    fn n(&self) -> usize {
+        self.args.messages
+    }
+
+    async fn queue(&self, tag: &str) -> Result<String, String> {
+        let n = self.queues.fetch_add(1, Ordering::Relaxed);
+        raw::create_queue(
+            &self.client,
+            &format!("bench-{tag}-{}-{n}", std::process::id()),
+        )
+        .await
+    }
+
+    fn send_operation(&self, queue: &str) -> Component {
+        let n = self.queues.load(Ordering::Relaxed);
+        connector::send_operation(&format!("bench-op-send-{n}"), queue, self.args.concurrency)
+    }
+
+    fn receive_operation(&self, queue: &str) -> Component {
+        let n = self.queues.load(Ordering::Relaxed);
+        connector::receive_operation(&format!("bench-op-receive-{n}"), queue)
+    }
+
+    fn server(&self) -> Option<u32> {
+        self.args.server_pid
+    }
+
+    /// Times `work` on `count` messages, with the CPU each process used meanwhile.
+    async fn timed<F>(&self, count: usize, work: F) -> Result<Sample, String>
+    where
+        F: Future<Output = Result<(), String>>,
+    {
+        let before = cpu::snapshot(self.server());
+        let started = Instant::now();
+        work.await?;
+        let seconds = started.elapsed().as_secs_f64();
+        let cpu = cpu::snapshot(self.server()).since(&before);
+        Ok(Sample {
+            seconds,
+            messages: count,
+            cpu,
+        })
+    }
+
+    async fn all(&self, report: &mut Report, only: Only) -> Result<(), String> {
+        if only == Only::Cache {
+            return Ok(());
+        }
+        self.warm_up().await?;
+        if only.includes(Only::Send) {
+            let (chunk, in_flight) = self.sweep(report).await?;
+            report.chunk = (chunk, in_flight);
+            self.sends(report, chunk, in_flight).await?;
+        }
+        if only.includes(Only::Receive) {
+            self.drains(report).await?;
+        }
+        Ok(())
+    }
+
+    /// Opens every client's connections and fills the caches (queue URLs and limits, built
+    /// connections) once, untimed.
+    async fn warm_up(&self) -> Result<(), String> {
+        say("warming up every contender");
+        let c = self.args.concurrency;
+        let warm = self.queue("warmup").await?;
+        raw::send_batches(&self.client, &warm, &self.messages[..1_000], c).await?;
+        raw::send_sequential(&self.client, &warm, &self.messages[..100]).await?;
+        let op = self.send_operation(&warm);
+        let docs = &self.documents[..2_000];
+        connector::send(
+            Host::Plugin(&self.plugin),
+            &self.connection,
+            &op,
+            docs,
+            1_000,
+            2,
+        )
+        .await?;
+        let host = Host::InProcess(&self.in_process);
+        connector::send(host, &self.connection, &op, docs, 1_000, 2).await?;
+        raw::expect_count(&self.client, &warm, 5_100).await?;
+        let receive = self.receive_operation(&warm);
+        connector::receive(Host::Plugin(&self.plugin), &self.connection, &receive).await?;
+        raw::send_batches(&self.client, &warm, &self.messages[..1_000], c).await?;
+        connector::receive(host, &self.connection, &receive).await?;
+        raw::send_batches(&self.client, &warm, &self.messages[..1_000], c).await?;
+        raw::drain(&self.client, &warm, c).await?;
+        raw::expect_count(&self.client, &warm, 0).await?;
+        raw::delete_queue(&self.client, &warm).await;
+        Ok(())
+    }
+
+    /// Plugin SENDs of every document per chunking, `repetitions` runs each (interleaved);
+    /// returns the chunking with the best median.
+    async fn sweep(&self, report: &mut Report) -> Result<(usize, usize), String> {
+        let mut options: Vec<(usize, usize)> = Vec::new();
+        for &size in &self.args.chunk_sizes {
+            options.push((size, 1));
+            options.push((size, 2));
+        }
+        options.push((self.n(), 1));
+        let mut runs: Vec<Vec<Sample>> = vec![Vec::new(); options.len()];
+        for round in 1..=self.args.repetitions {
+            say(format!(
+                "execute-call sizes (plugin SEND), round {round} of {}",
+                self.args.repetitions
+            ));
+            for (i, (size, in_flight)) in options.clone().into_iter().enumerate() {
+                let sample = self.send_once(SendBy::Plugin, size, in_flight).await?;
+                say(format!(
+                    "  {size} documents per call, {in_flight} in flight: {:.0} msg/s",
+                    sample.rate()
+                ));
+                runs[i].push(sample);
+            }
+        }
+        let mut best = (0.0, (self.n(), 1));
+        for (&(size, in_flight), samples) in options.iter().zip(runs) {
+            let row = Row::rates("sweep", "sweep", "", "", samples, None);
+            if row.median() > best.0 {
+                best = (row.median(), (size, in_flight));
+            }
+            report.sweep.push((size, in_flight, row));
+        }
+        say(format!(
+            "chosen: execute calls of {} documents, {} in flight",
+            best.1.0, best.1.1
+        ));
+        Ok(best.1)
+    }
+
+    async fn send_once(
+        &self,
+        contender: SendBy,
+        chunk: usize,
+        in_flight: usize,
+    ) -> Result<Sample, String> {
+        let count = match contender {
+            SendBy::RawSequential => self.args.sequential_messages,
+            _ => self.n(),
+        };
+        let queue = self.queue("send").await?;
+        let c = self.args.concurrency;
+        let sample = match contender {
+            SendBy::RawBest => {
+                self.timed(
+                    count,
+                    raw::send_batches(&self.client, &queue, &self.messages[..count], c),
+                )
+                .await?
+            }
+            SendBy::RawSequential => {
+                self.timed(
+                    count,
+                    raw::send_sequential(&self.client, &queue, &self.messages[..count]),
+                )
+                .await?
+            }
+            SendBy::Plugin | SendBy::InProcess => {
+                let host = match contender {
+                    SendBy::Plugin => Host::Plugin(&self.plugin),
+                    _ => Host::InProcess(&self.in_process),
+                };
+                let op = self.send_operation(&queue);
+                let docs = &self.documents[..count];
+                self.timed(
+                    count,
+                    connector::send(host, &self.connection, &op, docs, chunk, in_flight),
+                )
+                .await?
+            }
+            SendBy::Boto3 => {
+                let before = cpu::snapshot(self.server());
+                let timing = self.boto3.run("send", &queue, count).await?;
+                let mut cpu = cpu::snapshot(self.server()).since(&before);
+                cpu.exited_children = timing.cpu_seconds;
+                Sample {
+                    seconds: timing.seconds,
+                    messages: count,
+                    cpu,
+                }
+            }
+        };
+        raw::expect_count(&self.client, &queue, count as u64).await?;
+        raw::delete_queue(&self.client, &queue).await;
+        Ok(sample)
+    }
+
+    async fn sends(
+        &self,
+        report: &mut Report,
+        chunk: usize,
+        in_flight: usize,
+    ) -> Result<(), String> {
+        let contenders = [
+            SendBy::RawBest,
+            SendBy::Plugin,
+            SendBy::InProcess,
+            SendBy::RawSequential,
+            SendBy::Boto3,
+        ];
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
+        for round in 1..=self.args.repetitions {
+            say(format!("SEND, round {round} of {}", self.args.repetitions));
+            for (i, contender) in contenders.into_iter().enumerate() {
+                let sample = self.send_once(contender, chunk, in_flight).await?;
+                say(format!("  {contender:?}: {:.0} msg/s", sample.rate()));
+                samples[i].push(sample);
+            }
+        }
+        let n = report::thousands(self.n() as u64);
+        let c = self.args.concurrency;
+        let chunking = format!("{chunk} documents per execute call, {in_flight} in flight");
+        let mut samples = samples.into_iter();
+        let mut next = || samples.next().unwrap_or_default();
+        report.add(Row::rates(
+            "SEND",
+            "send-raw",
+            &format!("Baseline: raw aws-sdk-sqs, SendMessageBatch of 10, {c} calls in flight"),
+            &format!("{n} msgs"),
+            next(),
+            None,
+        ));
+        report.add(Row::rates(
+            "SEND",
+            "send-plugin",
+            &format!(
+                "Connector SEND through the plugin process (maxConcurrentRequests {c}; {chunking})"
+            ),
+            &format!("{n} msgs"),
+            next(),
+            Some("send-raw"),
+        ));
+        let in_process = next();
+        report.add(Row::rates(
+            "SEND",
+            "send-raw-sequential",
+            "raw aws-sdk-sqs, sequential SendMessage",
+            &format!(
+                "{} msgs",
+                report::thousands(self.args.sequential_messages as u64)
+            ),
+            next(),
+            Some("send-raw"),
+        ));
+        report.add(Row::rates(
+            "SEND",
+            "send-boto3",
+            "boto3 send_message_batch of 10 in a loop (one call at a time)",
+            &format!("{n} msgs"),
+            next(),
+            Some("send-raw"),
+        ));
+        report.add(Row::rates(
+            "Plugin boundary",
+            "send-in-process",
+            &format!("Baseline: connector SEND in-process (`Connector::execute`, {chunking})"),
+            &format!("{n} msgs"),
+            in_process,
+            None,
+        ));
+        let plugin = report.row("send-plugin").map(|r| r.samples.clone());
+        report.add(Row::rates(
+            "Plugin boundary",
+            "send-plugin-2",
+            "Connector SEND through the plugin process (the SEND row above)",
+            &format!("{n} msgs"),
+            plugin.unwrap_or_default(),
+            Some("send-in-process"),
+        ));
+        Ok(())
+    }
+
+    async fn drain_once(&self, contender: DrainBy) -> Result<Sample, String> {
+        let n = self.n();
+        let queue = self.queue("drain").await?;
+        let c = self.args.concurrency;
+        raw::send_batches(&self.client, &queue, &self.messages[..n], c).await?;
+        raw::expect_count(&self.client, &queue, n as u64).await?;
+        let sample = match contender {
+            DrainBy::RawBest => {
+                self.timed(n, async {
+                    drained(contender, n, raw::drain(&self.client, &queue, c).await?)
+                })
+                .await?
+            }
+            DrainBy::Plugin | DrainBy::InProcess => {
+                let host = match contender {
+                    DrainBy::Plugin => Host::Plugin(&self.plugin),
+                    _ => Host::InProcess(&self.in_process),
+                };
+                let op = self.receive_operation(&queue);
+                self.timed(n, async {
+                    let got = connector::receive(host, &self.connection, &op).await?;
+                    drained(contender, n, got)
+                })
+                .await?
+            }
+            DrainBy::Boto3 => {
+                let before = cpu::snapshot(self.server());
+                let timing = self.boto3.run("drain", &queue, n).await?;
+                let mut cpu = cpu::snapshot(self.server()).since(&before);
+                cpu.exited_children = timing.cpu_seconds;
+                Sample {
+                    seconds: timing.seconds,
+                    messages: n,
+                    cpu,
+                }
+            }
+        };
+        raw::expect_count(&self.client, &queue, 0).await?;
+        raw::delete_queue(&self.client, &queue).await;
+        Ok(sample)
+    }
+
+    async fn drains(&self, report: &mut Report) -> Result<(), String> {
+        let contenders = [
+            DrainBy::RawBest,
+            DrainBy::Plugin,
+            DrainBy::InProcess,
+            DrainBy::Boto3,
+        ];
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
+        for round in 1..=self.args.repetitions {
+            say(format!(
+                "RECEIVE with delete, round {round} of {}",
+                self.args.repetitions
+            ));
+            for (i, contender) in contenders.into_iter().enumerate() {
+                let sample = self.drain_once(contender).await?;
+                say(format!("  {contender:?}: {:.0} msg/s", sample.rate()));
+                samples[i].push(sample);
+            }
+        }
+        let n = report::thousands(self.n() as u64);
+        let c = self.args.concurrency;
+        let mut samples = samples.into_iter();
+        let mut next = || samples.next().unwrap_or_default();
+        report.add(Row::rates(
+            "RECEIVE + delete",
+            "drain-raw",
+            &format!(
+                "Baseline: raw aws-sdk-sqs, {c} workers of ReceiveMessage (10) + DeleteMessageBatch"
+            ),
+            &format!("{n} msgs"),
+            next(),
+            None,
+        ));
+        report.add(Row::rates(
+            "RECEIVE + delete",
+            "drain-plugin",
+            "Connector RECEIVE through the plugin (maxMessages -1, deleteAfterRead)",
+            &format!("{n} msgs"),
+            next(),
+            Some("drain-raw"),
+        ));
+        let in_process = next();
+        report.add(Row::rates(
+            "RECEIVE + delete",
+            "drain-boto3",
+            "boto3 receive_message (10) + delete_message_batch in a loop",
+            &format!("{n} msgs"),
+            next(),
+            Some("drain-raw"),
+        ));
+        report.add(Row::rates(
+            "Plugin boundary",
+            "drain-in-process",
+            "Baseline: connector RECEIVE in-process (`Connector::execute`)",
+            &format!("{n} msgs"),
+            in_process,
+            None,
+        ));
+        let plugin = report.row("drain-plugin").map(|r| r.samples.clone());
+        report.add(Row::rates(
+            "Plugin boundary",
+            "drain-plugin-2",
+            "Connector RECEIVE through the plugin process (the RECEIVE row above)",
+            &format!("{n} msgs"),
+            plugin.unwrap_or_default(),
+            Some("drain-in-process"),
+        ));
+        Ok(())
+    }
+}
