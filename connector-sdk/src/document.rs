@@ -48,12 +48,12 @@ impl Document {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WireDocument {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     data: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     data_base64: Option<String>,
     #[serde(default)]
     properties: BTreeMap<String, String>,
@@ -61,16 +61,15 @@ struct WireDocument {
 
 impl Serialize for Document {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (data, data_base64) = match std::str::from_utf8(&self.data) {
-            Ok(text) => (Some(text.to_owned()), None),
-            Err(_) => (None, Some(BASE64.encode(&self.data))),
-        };
-        WireDocument {
-            data,
-            data_base64,
-            properties: self.properties.clone(),
+        use serde::ser::SerializeStruct as _;
+        // Written field by field from borrowed data: a large batch is never copied to be sent.
+        let mut state = serializer.serialize_struct("Document", 2)?;
+        match std::str::from_utf8(&self.data) {
+            Ok(text) => state.serialize_field("data", text)?,
+            Err(_) => state.serialize_field("dataBase64", &BASE64.encode(&self.data))?,
         }
-        .serialize(serializer)
+        state.serialize_field("properties", &self.properties)?;
+        state.end()
     }
 }
 

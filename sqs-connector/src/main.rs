@@ -5,6 +5,11 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+// The plugin allocates per document (parsing, results, SDK requests); mimalloc serves that
+// pattern faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The Amazon SQS connector. A host runtime starts `sqs-connector serve` and speaks the plugin
 /// protocol (JSON-RPC, one object per line) on its stdin and stdout; the other commands are for people.
 #[derive(Parser)]

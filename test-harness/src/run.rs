@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use connector_sdk::protocol::{ExecuteParams, PluginProcess};
+use connector_sdk::protocol::{ExecuteParamsRef, PluginProcess};
 use connector_sdk::validate::FieldValidator;
 use connector_sdk::{Component, Document, DocumentResult, FieldError, ResultStatus};
 use serde_json::{Value, json};
@@ -241,14 +241,14 @@ async fn execute_process(
         let batch_size = options.batch_size.max(1);
         let mut offset = 0;
         for chunk in documents.chunks(batch_size) {
-            let params = ExecuteParams {
-                execution_id: execution_id.clone(),
-                process_name: process.file.name.clone(),
-                connection: connection.clone(),
-                operation: operation.clone(),
-                documents: chunk.to_vec(),
+            let params = ExecuteParamsRef {
+                execution_id: &execution_id,
+                process_name: &process.file.name,
+                connection,
+                operation,
+                documents: chunk,
             };
-            let chunk_results = match plugin.execute(&params).await {
+            let chunk_results = match plugin.execute_ref(&params).await {
                 Ok(answer) if answer.results.len() == chunk.len() => answer.results,
                 Ok(answer) => host_failures(
                     chunk.len(),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
@@ -83,7 +84,7 @@ impl PluginCommand {
     }
 }
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Response>>>>;
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<RawResponse>>>>;
 
 struct Running {
     child: Child,
@@ -175,17 +176,35 @@ impl PluginProcess {
             .await
     }
 
-    /// Calls a method with a timeout and decodes its result.
+    /// Calls a method with a timeout and decodes its result. The params are serialized straight
+    /// into the request line and the result parsed straight from the response line.
     pub async fn call_with_timeout<P: Serialize, R: DeserializeOwned>(
         &self,
         method: &str,
         params: &P,
         timeout: Duration,
     ) -> Result<R, ClientError> {
-        let params =
-            serde_json::to_value(params).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let value = self.call_raw(method, params, timeout).await?;
-        serde_json::from_value(value)
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut line = serde_json::to_vec(&OutgoingRequest {
+            jsonrpc: "2.0",
+            id,
+            method,
+            params,
+        })
+        .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        line.push(b'\n');
+        let (tx, rx) = oneshot::channel();
+        self.register(id, tx)?;
+        if let Err(err) = self.write_line(&line).await {
+            self.pending.lock().lock().remove(&id);
+            return Err(err);
+        }
+        let response = self.wait(id, method, rx, timeout).await?;
+        if let Some(error) = response.error {
+            return Err(ClientError::Rpc(error));
+        }
+        let text = response.result.as_deref().map_or("null", RawValue::get);
+        serde_json::from_str(text)
             .map_err(|e| ClientError::Protocol(format!("unexpected result for {method}: {e}")))
     }
 
@@ -199,7 +218,10 @@ impl PluginProcess {
         let (tx, rx) = oneshot::channel();
         self.register(u64::MAX, tx)?;
         self.write_line(line.as_bytes()).await?;
-        self.wait(u64::MAX, "raw line", rx, timeout).await
+        Ok(self
+            .wait(u64::MAX, "raw line", rx, timeout)
+            .await?
+            .into_response())
     }
 
     /// Calls a method and returns its raw result.
@@ -209,26 +231,13 @@ impl PluginProcess {
         params: Value,
         timeout: Duration,
     ) -> Result<Value, ClientError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        self.register(id, tx)?;
-        let mut line = serde_json::to_vec(&Request::new(id, method, params))
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        line.push(b'\n');
-        if let Err(err) = self.write_line(&line).await {
-            self.pending.lock().lock().remove(&id);
-            return Err(err);
-        }
-        match self.wait(id, method, rx, timeout).await?.outcome {
-            Outcome::Result(value) => Ok(value),
-            Outcome::Error(err) => Err(ClientError::Rpc(err)),
-        }
+        self.call_with_timeout(method, &params, timeout).await
     }
 
     /// Registers a caller waiting for the response `id`; fails at once when the plugin's output
     /// has already closed, since no response can come. (A write to the plugin's stdin may still
     /// succeed for a moment after its stdout closed, so a successful write proves nothing.)
-    fn register(&self, id: u64, tx: oneshot::Sender<Response>) -> Result<(), ClientError> {
+    fn register(&self, id: u64, tx: oneshot::Sender<RawResponse>) -> Result<(), ClientError> {
         let pending = self.pending.lock().clone();
         let exited = self.exited.lock().clone();
         pending.lock().insert(id, tx);
@@ -259,9 +268,9 @@ impl PluginProcess {
         &self,
         id: u64,
         method: &str,
-        rx: oneshot::Receiver<Response>,
+        rx: oneshot::Receiver<RawResponse>,
         timeout: Duration,
-    ) -> Result<Response, ClientError> {
+    ) -> Result<RawResponse, ClientError> {
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(_)) => Err(self.exited_error()),
@@ -321,6 +330,14 @@ impl PluginProcess {
 
     /// Runs an operation over documents.
     pub async fn execute(&self, params: &ExecuteParams) -> Result<ExecuteResult, ClientError> {
+        self.call(method::EXECUTE, params).await
+    }
+
+    /// Runs an operation over borrowed documents (nothing is copied before it is serialized).
+    pub async fn execute_ref(
+        &self,
+        params: &ExecuteParamsRef<'_>,
+    ) -> Result<ExecuteResult, ClientError> {
         self.call(method::EXECUTE, params).await
     }
 
@@ -422,9 +439,9 @@ fn start(
     let reader_exited = exited.clone();
     let pid = child.id();
     tokio::spawn(async move {
-        let mut lines = BufReader::new(stdout).lines();
+        let mut lines = BufReader::with_capacity(1 << 18, stdout).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            match serde_json::from_str::<Response>(&line) {
+            match serde_json::from_str::<RawResponse>(&line) {
                 Ok(response) => {
                     let key = response.id.as_u64().unwrap_or(u64::MAX);
                     if let Some(tx) = reader_pending.lock().remove(&key) {

@@ -1,6 +1,7 @@
 //! Protocol messages. No I/O here: these types are what travels, as the protocol spec writes it.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::component::Component;
@@ -108,6 +109,52 @@ impl Response {
             outcome: Outcome::Error(error),
         }
     }
+}
+
+/// A response as a host reads it: the result left as JSON text, to be decoded once, straight
+/// into the type the caller expects.
+#[derive(Debug, Deserialize)]
+pub struct RawResponse {
+    /// The request's id, or `null`.
+    #[serde(default)]
+    pub id: Value,
+    /// The result, when the request succeeded (`None` also for a `null` result).
+    #[serde(default)]
+    pub result: Option<Box<RawValue>>,
+    /// The error, when it did not.
+    #[serde(default)]
+    pub error: Option<RpcError>,
+}
+
+impl RawResponse {
+    /// The same response with its result parsed.
+    pub fn into_response(self) -> Response {
+        let outcome = match (self.error, self.result) {
+            (Some(error), _) => Outcome::Error(error),
+            (None, Some(raw)) => {
+                Outcome::Result(serde_json::from_str(raw.get()).unwrap_or(Value::Null))
+            }
+            (None, None) => Outcome::Result(Value::Null),
+        };
+        Response {
+            jsonrpc: "2.0".into(),
+            id: self.id,
+            outcome,
+        }
+    }
+}
+
+/// A request as a host writes it: typed params serialized straight into the line.
+#[derive(Debug, Serialize)]
+pub struct OutgoingRequest<'a, P: Serialize> {
+    /// Always `"2.0"`.
+    pub jsonrpc: &'static str,
+    /// The id the response will carry.
+    pub id: u64,
+    /// The method name.
+    pub method: &'a str,
+    /// The parameters.
+    pub params: &'a P,
 }
 
 /// A JSON-RPC error object.
@@ -261,6 +308,22 @@ pub struct ExecuteParams {
     pub operation: Component,
     /// The input documents (one empty trigger document for operations without input).
     pub documents: Vec<Document>,
+}
+
+/// `execute` params, borrowed: what a host serializes without copying its documents first.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecuteParamsRef<'a> {
+    /// The host's id for the process execution.
+    pub execution_id: &'a str,
+    /// The process name.
+    pub process_name: &'a str,
+    /// The connection component.
+    pub connection: &'a Component,
+    /// The operation component.
+    pub operation: &'a Component,
+    /// The input documents.
+    pub documents: &'a [Document],
 }
 
 /// `execute` result.

@@ -19,8 +19,17 @@ use super::batching::{
 use crate::config::ReceiveConfig;
 use crate::connection::SqsConnection;
 use crate::errors::SqsFailure;
-use crate::message::{attributes_from_sqs, md5_hex, md5_of_attributes, props};
+use crate::message::{Attribute, attributes_from_sqs, md5_hex, md5_of_attributes, props};
 use crate::queue::is_fifo;
+
+/// The system attributes RECEIVE writes as properties: the only ones it asks for.
+const SYSTEM_ATTRIBUTES: [MessageSystemAttributeName; 5] = [
+    MessageSystemAttributeName::SequenceNumber,
+    MessageSystemAttributeName::MessageGroupId,
+    MessageSystemAttributeName::MessageDeduplicationId,
+    MessageSystemAttributeName::ApproximateReceiveCount,
+    MessageSystemAttributeName::SentTimestamp,
+];
 
 /// The most messages one ReceiveMessage call returns.
 pub const MAX_PER_CALL: i64 = 10;
@@ -85,7 +94,7 @@ struct Received {
     message_id: String,
 }
 
-fn message_document(message: &Message, queue_url: &str) -> Document {
+fn message_document(message: &Message, queue_url: &str, attributes: &[Attribute]) -> Document {
     let mut properties = BTreeMap::new();
     let mut put = |key: &str, value: Option<&str>| {
         if let Some(value) = value {
@@ -119,7 +128,7 @@ fn message_document(message: &Message, queue_url: &str) -> Document {
         props::SENT_TIMESTAMP,
         system_value(MessageSystemAttributeName::SentTimestamp),
     );
-    for attribute in attributes_from_sqs(message.message_attributes()) {
+    for attribute in attributes {
         attribute.to_properties(&mut properties);
     }
     Document {
@@ -129,7 +138,7 @@ fn message_document(message: &Message, queue_url: &str) -> Document {
 }
 
 /// Why a message fails verification, if it does.
-fn verify(message: &Message) -> Option<String> {
+fn verify(message: &Message, attributes: &[Attribute]) -> Option<String> {
     let body = message.body().unwrap_or_default();
     if let Some(expected) = message.md5_of_body()
         && !expected.eq_ignore_ascii_case(&md5_hex(body.as_bytes()))
@@ -139,11 +148,10 @@ fn verify(message: &Message) -> Option<String> {
             md5_hex(body.as_bytes())
         ));
     }
-    let attributes = attributes_from_sqs(message.message_attributes());
     if let Some(expected) = message.md5_of_message_attributes()
         && !attributes.is_empty()
     {
-        let actual = md5_of_attributes(&attributes);
+        let actual = md5_of_attributes(attributes);
         if !expected.eq_ignore_ascii_case(&actual) {
             return Some(format!(
                 "the MD5 of its attributes ({actual}) differs from the one SQS sent ({expected})"
@@ -283,7 +291,7 @@ impl ReceiveOperation {
                 .max_number_of_messages(count as i32)
                 .wait_time_seconds(self.config.wait_time_seconds as i32)
                 .set_visibility_timeout(self.config.visibility_timeout_seconds.map(|v| v as i32))
-                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .set_message_system_attribute_names(Some(SYSTEM_ATTRIBUTES.to_vec()))
                 .message_attribute_names("All")
                 .set_receive_request_attempt_id(fifo.then(|| attempt_id(ctx, call)))
                 .send()
@@ -315,8 +323,9 @@ impl ReceiveOperation {
             let mut valid: Vec<Received> = Vec::with_capacity(messages.len());
             for message in &messages {
                 let message_id = message.message_id().unwrap_or_default().to_owned();
+                let attributes = attributes_from_sqs(message.message_attributes());
                 if self.config.verify_md5
-                    && let Some(problem) = verify(message)
+                    && let Some(problem) = verify(message, &attributes)
                 {
                     tracing::error!(queue = %queue_url, message = %message_id, "a received message failed MD5 verification; it is left on the queue");
                     shared.problems.lock().push(format!(
@@ -325,7 +334,7 @@ impl ReceiveOperation {
                     continue;
                 }
                 valid.push(Received {
-                    document: message_document(message, queue_url),
+                    document: message_document(message, queue_url, &attributes),
                     receipt_handle: message.receipt_handle().unwrap_or_default().to_owned(),
                     message_id,
                 });
@@ -348,8 +357,8 @@ impl ReceiveOperation {
         queue_url: &str,
         received: &[Received],
     ) -> Vec<String> {
-        let documents: Vec<Document> = received.iter().map(|r| r.document.clone()).collect();
-        let tracker = Batch::new(documents);
+        // Only each delete's status matters here: track it on empty documents, not copies.
+        let tracker = Batch::new(vec![Document::default(); received.len()]);
         let entries: Vec<Entry<String>> = received
             .iter()
             .enumerate()

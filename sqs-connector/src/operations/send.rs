@@ -2,6 +2,7 @@
 //! grouped into SendMessageBatch calls (several in flight), and each gets its own result.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use connector_sdk::{
@@ -24,10 +25,10 @@ use crate::queue::{QueueInfo, is_fifo};
 /// The longest delay SQS accepts.
 pub const MAX_DELAY_SECONDS: u32 = 900;
 
-/// A message ready to send for one document.
-#[derive(Debug, Clone)]
+/// What SEND adds to a document's body to make its message (the body itself stays in the
+/// document, and is read from there when the call is built).
+#[derive(Debug)]
 pub struct Prepared {
-    body: String,
     attributes: Vec<Attribute>,
     group_id: Option<String>,
     deduplication_id: Option<String>,
@@ -86,6 +87,11 @@ const OUTPUT: &[PropertyInfo] = &[
         description: "The URL of the queue the message was sent to.",
     },
 ];
+
+/// The body of document `index`, checked to be text when it was prepared.
+fn body_of(batch: &Batch, index: usize) -> &str {
+    batch.documents()[index].text().unwrap_or_default()
+}
 
 fn reject(batch: &Batch, index: usize, rejection: Rejection) {
     batch.application_error(
@@ -180,7 +186,6 @@ impl SendOperation {
             });
         }
         Ok(Prepared {
-            body: body.to_owned(),
             attributes,
             group_id,
             deduplication_id,
@@ -218,14 +223,13 @@ impl SendOperation {
 
     fn success(
         document: &Document,
-        prepared: &Prepared,
         queue_url: &str,
         message_id: &str,
         md5: Option<&str>,
         sequence: Option<&str>,
     ) -> Outcome {
         if let Some(md5) = md5
-            && md5 != md5_hex(prepared.body.as_bytes())
+            && md5 != md5_hex(&document.data)
         {
             return Outcome::failure(format!(
                 "SQS accepted message {message_id}, but the MD5 of the body it computed ({md5}) differs from the body sent; the message may have been corrupted on the way"
@@ -241,7 +245,7 @@ impl SendOperation {
         connection: &SqsConnection,
         batch: &Batch,
         queue_url: &str,
-        entries: Vec<Entry<Prepared>>,
+        entries: Vec<Entry<Arc<Prepared>>>,
     ) {
         send_with_retries(batch, entries, |pending| async move {
             let mut request = connection
@@ -252,7 +256,7 @@ impl SendOperation {
                 let item = &entry.item;
                 let built = SendMessageBatchRequestEntry::builder()
                     .id(entry.id())
-                    .message_body(&item.body)
+                    .message_body(body_of(batch, entry.index))
                     .set_delay_seconds(item.delay_seconds)
                     .set_message_attributes(to_sqs_attributes(&item.attributes)?)
                     .set_message_group_id(item.group_id.clone())
@@ -267,14 +271,13 @@ impl SendOperation {
                 .send()
                 .await
                 .map_err(|e| connection.error(SqsFailure::classify(&e)))?;
-            let by_id: HashMap<String, &Entry<Prepared>> =
+            let by_id: HashMap<String, &Entry<Arc<Prepared>>> =
                 pending.iter().map(|e| (e.id(), e)).collect();
             let mut result = BatchAnswer::default();
             for ok in answer.successful() {
                 if let Some(entry) = by_id.get(ok.id()) {
                     let outcome = Self::success(
                         &batch.documents()[entry.index],
-                        &entry.item,
                         queue_url,
                         ok.message_id(),
                         Some(ok.md5_of_message_body()),
@@ -296,7 +299,7 @@ impl SendOperation {
         connection: &SqsConnection,
         batch: &Batch,
         queue_url: &str,
-        entry: Entry<Prepared>,
+        entry: Entry<Arc<Prepared>>,
     ) {
         let item = &entry.item;
         let attributes = match to_sqs_attributes(&item.attributes) {
@@ -307,7 +310,7 @@ impl SendOperation {
             .client()
             .send_message()
             .queue_url(queue_url)
-            .message_body(&item.body)
+            .message_body(body_of(batch, entry.index))
             .set_delay_seconds(item.delay_seconds)
             .set_message_attributes(attributes)
             .set_message_group_id(item.group_id.clone())
@@ -317,7 +320,6 @@ impl SendOperation {
         let outcome = match answer {
             Ok(answer) => Self::success(
                 &batch.documents()[entry.index],
-                item,
                 queue_url,
                 answer.message_id().unwrap_or_default(),
                 answer.md5_of_message_body(),
@@ -364,7 +366,7 @@ impl Operation for SendOperation {
             _ => None,
         };
         // Documents grouped by queue URL, each checked against that queue's rules.
-        let mut by_queue: BTreeMap<String, Vec<Entry<Prepared>>> = BTreeMap::new();
+        let mut by_queue: BTreeMap<String, Vec<Entry<Arc<Prepared>>>> = BTreeMap::new();
         let mut infos: HashMap<String, Result<QueueInfo, Outcome>> = HashMap::new();
         for (index, document) in batch.documents().iter().enumerate() {
             let url = match &static_url {
@@ -404,7 +406,10 @@ impl Operation for SendOperation {
                 }
             };
             match self.prepare(document, &info, &url) {
-                Ok(item) => by_queue.entry(url).or_default().push(Entry { index, item }),
+                Ok(item) => by_queue.entry(url).or_default().push(Entry {
+                    index,
+                    item: Arc::new(item),
+                }),
                 Err(rejection) => reject(batch, index, rejection),
             }
         }

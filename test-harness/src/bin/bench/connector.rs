@@ -1,7 +1,7 @@
 //! The connector's contenders: SEND and RECEIVE through the plugin process, or in-process through
 //! `Connector::execute`, with the same components and the same chunking of documents.
 
-use connector_sdk::protocol::{ExecuteParams, PluginProcess};
+use connector_sdk::protocol::{ExecuteParamsRef, PluginProcess};
 use connector_sdk::{
     Component, Connector, Document, DocumentResult, ExecutionContext, ResultStatus,
 };
@@ -50,53 +50,52 @@ pub fn send_operation(id: &str, queue_url: &str, concurrency: usize) -> Componen
     )
 }
 
-/// A RECEIVE of every message available, deleting what it read.
-pub fn receive_operation(id: &str, queue_url: &str) -> Component {
+/// A RECEIVE of every message available, deleting what it read, with `concurrency` reads in
+/// flight (the raw drain's worker count).
+pub fn receive_operation(id: &str, queue_url: &str, concurrency: usize) -> Component {
     Component::operation(
         id,
         sqs_connector::CONNECTOR_ID,
         "RECEIVE",
-        fields(json!({"queue": queue_url, "maxMessages": -1, "deleteAfterRead": true})),
+        fields(json!({
+            "queue": queue_url,
+            "maxMessages": -1,
+            "deleteAfterRead": true,
+            "maxConcurrentRequests": concurrency
+        })),
     )
 }
 
 impl Host<'_> {
-    /// One execute call.
-    pub async fn execute(&self, params: ExecuteParams) -> Result<Vec<DocumentResult>, String> {
+    /// One execute call: through the plugin the documents are serialized where they are; in
+    /// process `Connector::execute` takes them by value, so they are copied.
+    pub async fn execute(
+        &self,
+        execution_id: &str,
+        connection: &Component,
+        operation: &Component,
+        documents: &[Document],
+    ) -> Result<Vec<DocumentResult>, String> {
         match self {
             Host::Plugin(plugin) => plugin
-                .execute(&params)
+                .execute_ref(&ExecuteParamsRef {
+                    execution_id,
+                    process_name: "bench",
+                    connection,
+                    operation,
+                    documents,
+                })
                 .await
                 .map(|r| r.results)
                 .map_err(|e| format!("execute through the plugin: {e}")),
             Host::InProcess(connector) => {
-                let ctx = ExecutionContext::new(params.execution_id, params.process_name);
+                let ctx = ExecutionContext::new(execution_id, "bench");
                 connector
-                    .execute(
-                        &ctx,
-                        &params.connection,
-                        &params.operation,
-                        params.documents,
-                    )
+                    .execute(&ctx, connection, operation, documents.to_vec())
                     .await
                     .map_err(|e| format!("execute in-process: {}", e.display_chain()))
             }
         }
-    }
-}
-
-fn params(
-    execution_id: String,
-    connection: &Component,
-    operation: &Component,
-    documents: Vec<Document>,
-) -> ExecuteParams {
-    ExecuteParams {
-        execution_id,
-        process_name: "bench".into(),
-        connection: connection.clone(),
-        operation: operation.clone(),
-        documents,
     }
 }
 
@@ -115,10 +114,18 @@ fn first_problem(results: &[DocumentResult]) -> Option<String> {
         })
 }
 
-/// One execute call of a SEND; fails unless each of its `expected` documents got a SUCCESS.
-async fn send_part(host: Host<'_>, params: ExecuteParams) -> Result<(), String> {
-    let expected = params.documents.len();
-    let results = host.execute(params).await?;
+/// One execute call of a SEND; fails unless each of its documents got a SUCCESS.
+async fn send_part(
+    host: Host<'_>,
+    execution_id: String,
+    connection: &Component,
+    operation: &Component,
+    documents: &[Document],
+) -> Result<(), String> {
+    let expected = documents.len();
+    let results = host
+        .execute(&execution_id, connection, operation, documents)
+        .await?;
     if results.len() != expected {
         return Err(format!(
             "{} results for {expected} documents",
@@ -142,12 +149,10 @@ pub async fn send(
     in_flight: usize,
 ) -> Result<(), String> {
     let tag = operation.id.as_str();
-    let calls = documents.chunks(chunk.max(1)).enumerate().map(|(n, part)| {
-        send_part(
-            host,
-            params(format!("{tag}-{n}"), connection, operation, part.to_vec()),
-        )
-    });
+    let calls = documents
+        .chunks(chunk.max(1))
+        .enumerate()
+        .map(|(n, part)| send_part(host, format!("{tag}-{n}"), connection, operation, part));
     crate::limited(calls, in_flight).await
 }
 
@@ -159,12 +164,12 @@ pub async fn receive(
     operation: &Component,
 ) -> Result<usize, String> {
     let results = host
-        .execute(params(
-            format!("{}-receive", operation.id),
+        .execute(
+            &format!("{}-receive", operation.id),
             connection,
             operation,
-            vec![Document::default()],
-        ))
+            &[Document::default()],
+        )
         .await?;
     if let Some(problem) = first_problem(&results) {
         return Err(problem);

@@ -365,7 +365,11 @@ impl Bench<'_> {
 
     fn receive_operation(&self, queue: &str) -> Component {
         let n = self.queues.load(Ordering::Relaxed);
-        connector::receive_operation(&format!("bench-op-receive-{n}"), queue)
+        connector::receive_operation(
+            &format!("bench-op-receive-{n}"),
+            queue,
+            self.args.concurrency,
+        )
     }
 
     fn server(&self) -> Option<u32> {
@@ -697,7 +701,7 @@ impl Bench<'_> {
         report.add(Row::rates(
             "RECEIVE + delete",
             "drain-plugin",
-            "Connector RECEIVE through the plugin (maxMessages -1, deleteAfterRead)",
+            "Connector RECEIVE through the plugin (maxMessages -1, deleteAfterRead, maxConcurrentRequests 16)",
             &format!("{n} msgs"),
             next(),
             Some("drain-raw"),
