@@ -147,6 +147,9 @@ pub struct Outcome {
     pub message: Option<String>,
     /// The documents produced.
     pub outputs: Vec<Document>,
+    /// When set, the input document itself, with these properties added, is the one output
+    /// (it is moved, not copied, once the operation is done).
+    pub input_with: Option<Vec<(String, String)>>,
 }
 
 impl Outcome {
@@ -157,6 +160,15 @@ impl Outcome {
             status_code: None,
             message: None,
             outputs,
+            input_with: None,
+        }
+    }
+
+    /// Success whose one output is the input document with `properties` added.
+    pub fn success_with_input(properties: Vec<(String, String)>) -> Self {
+        Self {
+            input_with: Some(properties),
+            ..Self::success(Vec::new())
         }
     }
 
@@ -167,6 +179,7 @@ impl Outcome {
             status_code: Some(code.into()),
             message: Some(message.into()),
             outputs: Vec::new(),
+            input_with: None,
         }
     }
 
@@ -177,6 +190,7 @@ impl Outcome {
             status_code: None,
             message: Some(message.into()),
             outputs: Vec::new(),
+            input_with: None,
         }
     }
 
@@ -193,6 +207,7 @@ impl Outcome {
             status_code: err.status_code().map(str::to_owned),
             message: Some(err.display_chain()),
             outputs: Vec::new(),
+            input_with: None,
         }
     }
 }
@@ -292,12 +307,17 @@ impl Batch {
     /// Exactly one result per input document, in input order; a document without a recorded
     /// outcome gets `missing(index)`.
     pub fn into_results(self, mut missing: impl FnMut(usize) -> Outcome) -> Vec<DocumentResult> {
-        self.outcomes
-            .into_inner()
+        self.documents
             .into_iter()
+            .zip(self.outcomes.into_inner())
             .enumerate()
-            .map(|(index, outcome)| {
-                let outcome = outcome.unwrap_or_else(|| missing(index));
+            .map(|(index, (document, outcome))| {
+                let mut outcome = outcome.unwrap_or_else(|| missing(index));
+                if let Some(properties) = outcome.input_with.take() {
+                    let mut output = document;
+                    output.properties.extend(properties);
+                    outcome.outputs.insert(0, output);
+                }
                 DocumentResult {
                     index,
                     status: outcome.status,
@@ -334,6 +354,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn an_outcome_with_input_moves_the_input_document_into_the_output() {
+        let batch = Batch::new(vec![Document::new("body").with_property("k", "v")]);
+        batch.record(
+            0,
+            Outcome::success_with_input(vec![("added".into(), "1".into())]),
+        );
+        let results = batch.into_results(|_| Outcome::failure("missing"));
+        let output = &results[0].outputs[0];
+        assert_eq!(output.data, b"body");
+        assert_eq!(output.property("k"), Some("v"));
+        assert_eq!(output.property("added"), Some("1"));
+        assert_eq!(results[0].outputs.len(), 1);
     }
 
     #[test]

@@ -156,6 +156,18 @@ pub fn allowed_char(c: char) -> bool {
 
 /// Checks text against the allowed characters; `what` names where it is (`the body`).
 pub fn check_text(text: &str, what: &str) -> Result<(), Rejection> {
+    // Fast path over bytes: in UTF-8 the only forbidden characters are the C0 controls other
+    // than tab, line feed and carriage return (single bytes) and U+FFFE and U+FFFF (EF BF BE/BF).
+    let bytes = text.as_bytes();
+    let suspicious = bytes.iter().enumerate().any(|(i, &b)| {
+        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+            || (b == 0xEF
+                && bytes.get(i + 1) == Some(&0xBF)
+                && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)))
+    });
+    if !suspicious {
+        return Ok(());
+    }
     match text.chars().enumerate().find(|(_, c)| !allowed_char(*c)) {
         None => Ok(()),
         Some((position, c)) => Err(Rejection::new(

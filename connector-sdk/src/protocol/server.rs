@@ -2,7 +2,6 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::FutureExt as _;
 use std::borrow::Cow;
@@ -43,7 +42,7 @@ where
 {
     let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let writer_task = tokio::spawn(write_responses(rx, writer));
-    let initialized = Arc::new(AtomicBool::new(false));
+    let mut initialized = false;
     let mut in_flight = JoinSet::new();
     let mut reader = reader;
     let mut buffer = Vec::new();
@@ -84,38 +83,54 @@ where
                 continue;
             }
         };
+        let id = request.id.clone();
         if request.method == method::SHUTDOWN {
-            shutdown_id = Some(request.id.unwrap_or(Value::Null));
+            shutdown_id = Some(id.unwrap_or(Value::Null));
             break;
         }
         if request.method == method::INITIALIZE {
             // Served here rather than in a task, so that a request the host writes right behind
             // `initialize` finds the plugin initialized. It does no I/O.
-            let outcome = to_json(initialize(&connector, &request).inspect(|_| {
-                initialized.store(true, Ordering::SeqCst);
-            }));
-            if let Some(id) = &request.id {
-                let _ = tx.send(response_line(id, outcome));
+            let outcome = initialize(&connector, &request).inspect(|_| {
+                initialized = true;
+            });
+            if let Some(id) = &id {
+                let _ = tx.send(response_line(id, outcome.as_ref()));
             }
             continue;
         }
+        // The params are parsed here, straight from the line into their types, so the line's
+        // buffer is reused for the next one; the work itself runs in its own task.
+        let call = match parse_call(&request, initialized) {
+            Ok(call) => call,
+            Err(error) => {
+                if let Some(id) = &id {
+                    let _ = tx.send(error_line(id, &error));
+                }
+                continue;
+            }
+        };
         let connector = connector.clone();
         let tx = tx.clone();
-        let initialized = initialized.clone();
+        let method = request.method.into_owned();
         in_flight.spawn(async move {
-            let id = request.id.clone();
-            let method = request.method.clone();
-            let handled = AssertUnwindSafe(handle(&connector, &initialized, request))
+            let handled = AssertUnwindSafe(handle(&connector, call))
                 .catch_unwind()
                 .await;
-            let outcome = handled.unwrap_or_else(|_| {
-                Err(RpcError::plain(
-                    INTERNAL,
-                    format!("internal error while serving {method}; see the plugin's log"),
-                ))
-            });
-            if let Some(id) = &id {
-                let _ = tx.send(response_line(id, outcome));
+            let line = match handled {
+                Ok(outcome) => id.as_ref().map(|id| outcome.line(id)),
+                Err(_) => id.as_ref().map(|id| {
+                    error_line(
+                        id,
+                        &RpcError::plain(
+                            INTERNAL,
+                            format!("internal error while serving {method}; see the plugin's log"),
+                        ),
+                    )
+                }),
+            };
+            if let Some(line) = line {
+                let _ = tx.send(line);
             }
         });
     }
@@ -123,7 +138,7 @@ where
     while in_flight.join_next().await.is_some() {}
     if let Some(id) = shutdown_id {
         if !id.is_null() {
-            let _ = tx.send(response_line(&id, Ok(b"null".to_vec())));
+            let _ = tx.send(response_line(&id, Ok(&Value::Null)));
         }
         tracing::info!("plugin shutting down on request");
     } else {
@@ -148,14 +163,6 @@ async fn write_responses<W: AsyncWrite + Unpin>(
     writer.flush().await
 }
 
-/// A request as the server keeps it: the envelope read, the params still JSON text, so that a
-/// large `execute` is parsed once, straight into its typed params.
-struct Incoming {
-    id: Option<Value>,
-    method: String,
-    params: Box<RawValue>,
-}
-
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(borrow)]
@@ -168,17 +175,45 @@ struct Envelope<'a> {
     params: Option<&'a RawValue>,
 }
 
+impl Envelope<'_> {
+    fn params<T: DeserializeOwned>(&self) -> Result<T, RpcError> {
+        serde_json::from_str(self.params.map_or("null", RawValue::get)).map_err(|e| {
+            RpcError::plain(
+                INVALID_PARAMS,
+                format!("invalid params for {}: {e}", self.method),
+            )
+        })
+    }
+}
+
+/// A request ready to run, with its params parsed into their types.
+enum Call {
+    TestConnection(TestConnectionParams),
+    Browse(BrowseParams),
+    Execute(ExecuteParams),
+}
+
+/// The answer of a call, serialized when its line is written.
+enum Answer {
+    TestConnection(Result<TestConnectionResult, RpcError>),
+    Browse(Result<BrowseResult, RpcError>),
+    Execute(Result<ExecuteResult, RpcError>),
+}
+
+impl Answer {
+    fn line(&self, id: &Value) -> Vec<u8> {
+        match self {
+            Answer::TestConnection(outcome) => response_line(id, outcome.as_ref()),
+            Answer::Browse(outcome) => response_line(id, outcome.as_ref()),
+            Answer::Execute(outcome) => response_line(id, outcome.as_ref()),
+        }
+    }
+}
+
 /// Reads a request line; a line that is not one gets its error response line instead.
-fn parse_request(line: &str) -> Result<Incoming, Vec<u8>> {
+fn parse_request(line: &str) -> Result<Envelope<'_>, Vec<u8>> {
     match serde_json::from_str::<Envelope<'_>>(line) {
-        Ok(envelope) if envelope.jsonrpc == "2.0" => Ok(Incoming {
-            id: envelope.id,
-            method: envelope.method.into_owned(),
-            params: envelope
-                .params
-                .map(RawValue::to_owned)
-                .unwrap_or_else(raw_null),
-        }),
+        Ok(envelope) if envelope.jsonrpc == "2.0" => Ok(envelope),
         Ok(envelope) => Err(error_line(
             &envelope.id.unwrap_or(Value::Null),
             &RpcError::plain(INVALID_REQUEST, "\"jsonrpc\" must be \"2.0\""),
@@ -199,26 +234,47 @@ fn parse_request(line: &str) -> Result<Incoming, Vec<u8>> {
     }
 }
 
-fn raw_null() -> Box<RawValue> {
-    RawValue::from_string("null".to_owned()).unwrap_or_else(|_| unreachable!("null is JSON"))
+fn parse_call(request: &Envelope<'_>, initialized: bool) -> Result<Call, RpcError> {
+    if !initialized {
+        return Err(RpcError::plain(
+            INVALID_REQUEST,
+            format!(
+                "\"{}\" before \"initialize\": initialize must be the first request",
+                request.method
+            ),
+        ));
+    }
+    match request.method.as_ref() {
+        method::TEST_CONNECTION => request.params().map(Call::TestConnection),
+        method::BROWSE => request.params().map(Call::Browse),
+        method::EXECUTE => request.params().map(Call::Execute),
+        other => Err(RpcError::plain(
+            METHOD_NOT_FOUND,
+            format!(
+                "unknown method \"{other}\"; the methods are initialize, testConnection, browse, execute and shutdown"
+            ),
+        )),
+    }
 }
 
-/// `{"jsonrpc":"2.0","id":…,"result":…}` or the error response, as one line.
-fn response_line(id: &Value, outcome: Result<Vec<u8>, RpcError>) -> Vec<u8> {
-    match outcome {
-        Ok(result) => {
-            let mut line = Vec::with_capacity(result.len() + 48);
-            line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-            if serde_json::to_writer(&mut line, id).is_err() {
-                line.extend_from_slice(b"null");
-            }
-            line.extend_from_slice(b",\"result\":");
-            line.extend_from_slice(&result);
-            line.extend_from_slice(b"}\n");
-            line
-        }
-        Err(error) => error_line(id, &error),
+/// `{"jsonrpc":"2.0","id":…,"result":…}` or the error response, as one line; the result is
+/// serialized straight into the line.
+fn response_line<T: serde::Serialize>(id: &Value, outcome: Result<&T, &RpcError>) -> Vec<u8> {
+    let result = match outcome {
+        Ok(result) => result,
+        Err(error) => return error_line(id, error),
+    };
+    let mut line = Vec::with_capacity(256);
+    line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    let written = serde_json::to_writer(&mut line, id).and_then(|()| {
+        line.extend_from_slice(b",\"result\":");
+        serde_json::to_writer(&mut line, result)
+    });
+    if let Err(e) = written {
+        return error_line(id, &RpcError::plain(INTERNAL, e.to_string()));
     }
+    line.extend_from_slice(b"}\n");
+    line
 }
 
 fn error_line(id: &Value, error: &RpcError) -> Vec<u8> {
@@ -231,50 +287,18 @@ fn error_line(id: &Value, error: &RpcError) -> Vec<u8> {
     line
 }
 
-fn params<T: DeserializeOwned>(request: &Incoming) -> Result<T, RpcError> {
-    serde_json::from_str(request.params.get()).map_err(|e| {
-        RpcError::plain(
-            INVALID_PARAMS,
-            format!("invalid params for {}: {e}", request.method),
-        )
-    })
-}
-
-fn to_json<T: serde::Serialize>(result: Result<T, RpcError>) -> Result<Vec<u8>, RpcError> {
-    result.and_then(|value| {
-        serde_json::to_vec(&value).map_err(|e| RpcError::plain(INTERNAL, e.to_string()))
-    })
-}
-
-async fn handle(
-    connector: &Connector,
-    initialized: &AtomicBool,
-    request: Incoming,
-) -> Result<Vec<u8>, RpcError> {
-    if !initialized.load(Ordering::SeqCst) {
-        return Err(RpcError::plain(
-            INVALID_REQUEST,
-            format!(
-                "\"{}\" before \"initialize\": initialize must be the first request",
-                request.method
-            ),
-        ));
-    }
-    match request.method.as_str() {
-        method::TEST_CONNECTION => to_json(test_connection(connector, &request).await),
-        method::BROWSE => to_json(browse(connector, &request).await),
-        method::EXECUTE => to_json(execute(connector, &request).await),
-        other => Err(RpcError::plain(
-            METHOD_NOT_FOUND,
-            format!(
-                "unknown method \"{other}\"; the methods are initialize, testConnection, browse, execute and shutdown"
-            ),
-        )),
+async fn handle(connector: &Connector, call: Call) -> Answer {
+    match call {
+        Call::TestConnection(params) => {
+            Answer::TestConnection(test_connection(connector, params).await)
+        }
+        Call::Browse(params) => Answer::Browse(browse(connector, params).await),
+        Call::Execute(params) => Answer::Execute(execute(connector, params).await),
     }
 }
 
-fn initialize(connector: &Connector, request: &Incoming) -> Result<InitializeResult, RpcError> {
-    let params: InitializeParams = params(request)?;
+fn initialize(connector: &Connector, request: &Envelope<'_>) -> Result<InitializeResult, RpcError> {
+    let params: InitializeParams = request.params()?;
     let major = |v: &str| v.split('.').next().unwrap_or_default().to_owned();
     if major(&params.protocol_version) != major(PROTOCOL_VERSION) {
         return Err(RpcError {
@@ -299,9 +323,8 @@ fn context(execution_id: &str, process_name: &str) -> ExecutionContext {
 
 async fn test_connection(
     connector: &Connector,
-    request: &Incoming,
+    params: TestConnectionParams,
 ) -> Result<TestConnectionResult, RpcError> {
-    let params: TestConnectionParams = params(request)?;
     let ctx = context(
         &format!("test-connection-{}", params.connection.id),
         "Test Connection",
@@ -316,8 +339,7 @@ async fn test_connection(
     })
 }
 
-async fn browse(connector: &Connector, request: &Incoming) -> Result<BrowseResult, RpcError> {
-    let params: BrowseParams = params(request)?;
+async fn browse(connector: &Connector, params: BrowseParams) -> Result<BrowseResult, RpcError> {
     let ctx = context(&format!("browse-{}", params.connection.id), "Browse");
     let object_types = connector
         .browse(
@@ -331,8 +353,7 @@ async fn browse(connector: &Connector, request: &Incoming) -> Result<BrowseResul
     Ok(BrowseResult { object_types })
 }
 
-async fn execute(connector: &Connector, request: &Incoming) -> Result<ExecuteResult, RpcError> {
-    let params: ExecuteParams = params(request)?;
+async fn execute(connector: &Connector, params: ExecuteParams) -> Result<ExecuteResult, RpcError> {
     let ctx = context(&params.execution_id, &params.process_name);
     let results = connector
         .execute(

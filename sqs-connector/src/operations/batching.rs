@@ -31,6 +31,12 @@ impl<T> Entry<T> {
     }
 }
 
+/// The document index of the pending entry with this id (ids are document indexes).
+pub fn entry_index<T>(pending: &[Entry<T>], id: &str) -> Option<usize> {
+    let index: usize = id.parse().ok()?;
+    pending.iter().any(|e| e.index == index).then_some(index)
+}
+
 /// One entry the service reported in `Failed`.
 #[derive(Debug, Clone)]
 pub struct EntryFailure {
@@ -136,7 +142,7 @@ where
                 continue;
             }
         };
-        let index_of = |id: &str| pending.iter().find(|e| e.id() == id).map(|e| e.index);
+        let index_of = |id: &str| entry_index(&pending, id);
         for (id, outcome) in answer.succeeded {
             if let Some(index) = index_of(&id) {
                 batch.record(index, outcome);

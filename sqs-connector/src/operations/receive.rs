@@ -255,6 +255,7 @@ impl ReceiveOperation {
                     problems.join("; ")
                 )),
                 outputs,
+                input_with: None,
             }
         })
     }
@@ -413,17 +414,10 @@ pub(crate) async fn delete_batch(
             .map_err(|e| connection.error(SqsFailure::classify(&e)))?;
         let mut result = BatchAnswer::default();
         for ok in answer.successful() {
-            let index: Option<usize> = ok.id().parse().ok();
-            let outcome = match index.and_then(|i| batch.documents().get(i)) {
-                Some(document) => {
-                    let mut output = document.clone();
-                    output
-                        .properties
-                        .insert(props::QUEUE_URL.into(), queue_url.into());
-                    Outcome::success(vec![output])
-                }
-                None => Outcome::success(Vec::new()),
-            };
+            let outcome = Outcome::success_with_input(vec![(
+                props::QUEUE_URL.to_owned(),
+                queue_url.to_owned(),
+            )]);
             result.succeeded.push((ok.id().to_owned(), outcome));
         }
         result

@@ -12,7 +12,7 @@ use connector_sdk::{
 use futures::StreamExt as _;
 
 use super::batching::{
-    BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, chunk, send_with_retries,
+    BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, chunk, entry_index, send_with_retries,
 };
 use crate::config::SendConfig;
 use crate::connection::SqsConnection;
@@ -194,33 +194,6 @@ impl SendOperation {
         })
     }
 
-    fn output(
-        document: &Document,
-        queue_url: &str,
-        message_id: &str,
-        md5: Option<&str>,
-        sequence: Option<&str>,
-    ) -> Document {
-        let mut output = document.clone();
-        output
-            .properties
-            .insert(props::MESSAGE_ID.into(), message_id.into());
-        output
-            .properties
-            .insert(props::QUEUE_URL.into(), queue_url.into());
-        if let Some(md5) = md5 {
-            output
-                .properties
-                .insert(props::MD5_OF_BODY.into(), md5.into());
-        }
-        if let Some(sequence) = sequence {
-            output
-                .properties
-                .insert(props::SEQUENCE_NUMBER.into(), sequence.into());
-        }
-        output
-    }
-
     fn success(
         document: &Document,
         queue_url: &str,
@@ -235,9 +208,17 @@ impl SendOperation {
                 "SQS accepted message {message_id}, but the MD5 of the body it computed ({md5}) differs from the body sent; the message may have been corrupted on the way"
             ));
         }
-        Outcome::success(vec![Self::output(
-            document, queue_url, message_id, md5, sequence,
-        )])
+        let mut added = vec![
+            (props::MESSAGE_ID.to_owned(), message_id.to_owned()),
+            (props::QUEUE_URL.to_owned(), queue_url.to_owned()),
+        ];
+        if let Some(md5) = md5 {
+            added.push((props::MD5_OF_BODY.to_owned(), md5.to_owned()));
+        }
+        if let Some(sequence) = sequence {
+            added.push((props::SEQUENCE_NUMBER.to_owned(), sequence.to_owned()));
+        }
+        Outcome::success_with_input(added)
     }
 
     async fn send_batch(
@@ -271,13 +252,11 @@ impl SendOperation {
                 .send()
                 .await
                 .map_err(|e| connection.error(SqsFailure::classify(&e)))?;
-            let by_id: HashMap<String, &Entry<Arc<Prepared>>> =
-                pending.iter().map(|e| (e.id(), e)).collect();
             let mut result = BatchAnswer::default();
             for ok in answer.successful() {
-                if let Some(entry) = by_id.get(ok.id()) {
+                if let Some(index) = entry_index(&pending, ok.id()) {
                     let outcome = Self::success(
-                        &batch.documents()[entry.index],
+                        &batch.documents()[index],
                         queue_url,
                         ok.message_id(),
                         Some(ok.md5_of_message_body()),
