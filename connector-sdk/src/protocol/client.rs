@@ -10,7 +10,6 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
@@ -84,7 +83,24 @@ impl PluginCommand {
     }
 }
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<RawResponse>>>>;
+/// Callers waiting for a response, by id; each gets the response line as read.
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<String>>>>;
+
+/// Only what routes a response line to its caller; the rest is skipped, not copied.
+#[derive(serde::Deserialize)]
+struct ResponseId {
+    #[serde(default)]
+    id: Value,
+}
+
+/// A response line decoded straight into the caller's result type.
+#[derive(serde::Deserialize)]
+struct TypedResponse<R> {
+    #[serde(default = "Option::default")]
+    result: Option<R>,
+    #[serde(default)]
+    error: Option<RpcError>,
+}
 
 struct Running {
     child: Child,
@@ -199,13 +215,19 @@ impl PluginProcess {
             self.pending.lock().lock().remove(&id);
             return Err(err);
         }
-        let response = self.wait(id, method, rx, timeout).await?;
+        let line = self.wait(id, method, rx, timeout).await?;
+        let unexpected = |e: serde_json::Error| {
+            ClientError::Protocol(format!("unexpected result for {method}: {e}"))
+        };
+        let response: TypedResponse<R> = serde_json::from_str(&line).map_err(unexpected)?;
         if let Some(error) = response.error {
             return Err(ClientError::Rpc(error));
         }
-        let text = response.result.as_deref().map_or("null", RawValue::get);
-        serde_json::from_str(text)
-            .map_err(|e| ClientError::Protocol(format!("unexpected result for {method}: {e}")))
+        match response.result {
+            Some(result) => Ok(result),
+            // `"result": null` (shutdown): decode the null itself.
+            None => serde_json::from_str("null").map_err(unexpected),
+        }
     }
 
     /// Sends a raw line (which need not be valid JSON) and returns the next response that carries
@@ -218,10 +240,10 @@ impl PluginProcess {
         let (tx, rx) = oneshot::channel();
         self.register(u64::MAX, tx)?;
         self.write_line(line.as_bytes()).await?;
-        Ok(self
-            .wait(u64::MAX, "raw line", rx, timeout)
-            .await?
-            .into_response())
+        let line = self.wait(u64::MAX, "raw line", rx, timeout).await?;
+        serde_json::from_str::<RawResponse>(&line)
+            .map(RawResponse::into_response)
+            .map_err(|e| ClientError::Protocol(format!("not a response: {e}")))
     }
 
     /// Calls a method and returns its raw result.
@@ -237,7 +259,7 @@ impl PluginProcess {
     /// Registers a caller waiting for the response `id`; fails at once when the plugin's output
     /// has already closed, since no response can come. (A write to the plugin's stdin may still
     /// succeed for a moment after its stdout closed, so a successful write proves nothing.)
-    fn register(&self, id: u64, tx: oneshot::Sender<RawResponse>) -> Result<(), ClientError> {
+    fn register(&self, id: u64, tx: oneshot::Sender<String>) -> Result<(), ClientError> {
         let pending = self.pending.lock().clone();
         let exited = self.exited.lock().clone();
         pending.lock().insert(id, tx);
@@ -268,9 +290,9 @@ impl PluginProcess {
         &self,
         id: u64,
         method: &str,
-        rx: oneshot::Receiver<RawResponse>,
+        rx: oneshot::Receiver<String>,
         timeout: Duration,
-    ) -> Result<RawResponse, ClientError> {
+    ) -> Result<String, ClientError> {
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(_)) => Err(self.exited_error()),
@@ -441,11 +463,11 @@ fn start(
     tokio::spawn(async move {
         let mut lines = BufReader::with_capacity(1 << 18, stdout).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            match serde_json::from_str::<RawResponse>(&line) {
+            match serde_json::from_str::<ResponseId>(&line) {
                 Ok(response) => {
                     let key = response.id.as_u64().unwrap_or(u64::MAX);
                     if let Some(tx) = reader_pending.lock().remove(&key) {
-                        let _ = tx.send(response);
+                        let _ = tx.send(line);
                     }
                 }
                 Err(err) => {

@@ -149,12 +149,29 @@ where
     Ok(())
 }
 
+/// Written lines' buffers, kept for the next responses: a response to a large execute is
+/// megabytes, and a fresh buffer for each would be grown (copied) and faulted in every time.
+static LINE_BUFFERS: parking_lot::Mutex<Vec<Vec<u8>>> = parking_lot::Mutex::new(Vec::new());
+const KEPT_BUFFERS: usize = 8;
+const KEPT_BUFFER_BYTES: usize = 64 << 20;
+
+fn recycle(mut line: Vec<u8>) {
+    if line.capacity() <= KEPT_BUFFER_BYTES {
+        let mut kept = LINE_BUFFERS.lock();
+        if kept.len() < KEPT_BUFFERS {
+            line.clear();
+            kept.push(line);
+        }
+    }
+}
+
 async fn write_responses<W: AsyncWrite + Unpin>(
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     mut writer: W,
 ) -> std::io::Result<()> {
     while let Some(line) = rx.recv().await {
         writer.write_all(&line).await?;
+        recycle(line);
         // Flush when nothing else is queued, so a burst of responses costs one flush.
         if rx.is_empty() {
             writer.flush().await?;
@@ -264,7 +281,7 @@ fn response_line<T: serde::Serialize>(id: &Value, outcome: Result<&T, &RpcError>
         Ok(result) => result,
         Err(error) => return error_line(id, error),
     };
-    let mut line = Vec::with_capacity(256);
+    let mut line = LINE_BUFFERS.lock().pop().unwrap_or_default();
     line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     let written = serde_json::to_writer(&mut line, id).and_then(|()| {
         line.extend_from_slice(b",\"result\":");
