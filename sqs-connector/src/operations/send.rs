@@ -1,7 +1,7 @@
 //! SEND: each document becomes a message. Documents are checked against SQS's rules first, then
 //! grouped into SendMessageBatch calls (several in flight), and each gets its own result.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
@@ -12,7 +12,8 @@ use connector_sdk::{
 use futures::StreamExt as _;
 
 use super::batching::{
-    BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, chunk, entry_index, send_with_retries,
+    BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, entry_index,
+    send_with_retries,
 };
 use crate::config::SendConfig;
 use crate::connection::SqsConnection;
@@ -87,6 +88,9 @@ const OUTPUT: &[PropertyInfo] = &[
         description: "The URL of the queue the message was sent to.",
     },
 ];
+
+/// The entries of one SendMessageBatch (or one SendMessage) call.
+type Call = Vec<Entry<Arc<Prepared>>>;
 
 /// The body of document `index`, checked to be text when it was prepared.
 fn body_of(batch: &Batch, index: usize) -> &str {
@@ -344,65 +348,104 @@ impl Operation for SendOperation {
             (Some(queue), false) => Some(connection.queue_url(queue).await?),
             _ => None,
         };
-        // Documents grouped by queue URL, each checked against that queue's rules.
-        let mut by_queue: BTreeMap<String, Vec<Entry<Arc<Prepared>>>> = BTreeMap::new();
-        let mut infos: HashMap<String, Result<QueueInfo, Outcome>> = HashMap::new();
+        // Where each document goes and that queue's rules: names resolved and limits read once.
+        let mut targets: Vec<Option<(Arc<str>, QueueInfo)>> = Vec::with_capacity(batch.len());
+        let mut infos: HashMap<String, Result<(Arc<str>, QueueInfo), Outcome>> = HashMap::new();
         for (index, document) in batch.documents().iter().enumerate() {
             let url = match &static_url {
                 Some(url) => url.clone(),
-                None => {
-                    match document
-                        .property(props::QUEUE)
-                        .map(str::trim)
-                        .filter(|q| !q.is_empty())
-                    {
-                        None => {
-                            batch.application_error(index, "MissingQueue", format!("document {index} has no {} property, which Dynamic queue needs", props::QUEUE));
+                None => match document
+                    .property(props::QUEUE)
+                    .map(str::trim)
+                    .filter(|q| !q.is_empty())
+                {
+                    None => {
+                        batch.application_error(
+                            index,
+                            "MissingQueue",
+                            format!(
+                                "document {index} has no {} property, which Dynamic queue needs",
+                                props::QUEUE
+                            ),
+                        );
+                        targets.push(None);
+                        continue;
+                    }
+                    Some(queue) => match connection.queue_url(queue).await {
+                        Ok(url) => url,
+                        Err(err) => {
+                            batch.record(index, Outcome::from_error(&err));
+                            targets.push(None);
                             continue;
                         }
-                        Some(queue) => match connection.queue_url(queue).await {
-                            Ok(url) => url,
-                            Err(err) => {
-                                batch.record(index, Outcome::from_error(&err));
-                                continue;
-                            }
-                        },
-                    }
-                }
+                    },
+                },
             };
             if !infos.contains_key(&url) {
                 let info = connection
                     .queue_info(&url)
                     .await
+                    .map(|info| (Arc::from(url.as_str()), info))
                     .map_err(|e| Outcome::from_error(&e));
                 infos.insert(url.clone(), info);
             }
-            let info = match &infos[&url] {
-                Ok(info) => *info,
+            match &infos[&url] {
+                Ok(target) => targets.push(Some(target.clone())),
                 Err(outcome) => {
                     batch.record(index, outcome.clone());
-                    continue;
+                    targets.push(None);
                 }
-            };
-            match self.prepare(document, &info, &url) {
-                Ok(item) => by_queue.entry(url).or_default().push(Entry {
-                    index,
-                    item: Arc::new(item),
-                }),
-                Err(rejection) => reject(batch, index, rejection),
             }
         }
 
-        let mut calls = Vec::new();
-        for (url, entries) in by_queue {
-            if self.config.batch {
-                for chunk in chunk(entries, |p| p.size, MAX_BATCH_BYTES) {
-                    calls.push((url.clone(), chunk));
+        // Documents are checked and grouped lazily, as calls go out: while the first calls are in
+        // flight, the next documents are being prepared.
+        let max_entries = if self.config.batch {
+            MAX_BATCH_ENTRIES
+        } else {
+            1
+        };
+        let mut open: HashMap<Arc<str>, (Call, usize)> = HashMap::new();
+        let mut ready: Vec<(Arc<str>, Call)> = Vec::new();
+        let mut next = 0;
+        let calls = std::iter::from_fn(|| {
+            loop {
+                if let Some(call) = ready.pop() {
+                    return Some(call);
                 }
-            } else {
-                calls.extend(entries.into_iter().map(|e| (url.clone(), vec![e])));
+                if next == targets.len() {
+                    let url = open.keys().next().cloned()?;
+                    let (entries, _) = open.remove(&url)?;
+                    return Some((url, entries));
+                }
+                let index = next;
+                next += 1;
+                let Some((url, info)) = &targets[index] else {
+                    continue;
+                };
+                let item = match self.prepare(&batch.documents()[index], info, url) {
+                    Ok(item) => item,
+                    Err(rejection) => {
+                        reject(batch, index, rejection);
+                        continue;
+                    }
+                };
+                let slot = open.entry(url.clone()).or_default();
+                if !slot.0.is_empty() && slot.1 + item.size > MAX_BATCH_BYTES {
+                    ready.push((url.clone(), std::mem::take(&mut slot.0)));
+                    slot.1 = 0;
+                }
+                slot.1 += item.size;
+                slot.0.push(Entry {
+                    index,
+                    item: Arc::new(item),
+                });
+                if slot.0.len() == max_entries {
+                    ready.push((url.clone(), std::mem::take(&mut slot.0)));
+                    slot.1 = 0;
+                }
             }
-        }
+        });
         let concurrency = self.config.max_concurrent_requests.max(1) as usize;
         futures::stream::iter(calls)
             .for_each_concurrent(concurrency, |(url, entries)| async move {
