@@ -504,10 +504,14 @@ impl Report {
         md.push('\n');
 
         let _ = writeln!(md, "## What limited it and what changed\n");
-        let _ = writeln!(
-            md,
-            "_To be filled in after profiling the connector path; nothing here yet._"
-        );
+        // Written by hand after profiling, kept beside the benchmark so each run carries it.
+        let analysis = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/bench/analysis.md");
+        match std::fs::read_to_string(analysis) {
+            Ok(text) => md.push_str(&text),
+            Err(_) => {
+                let _ = writeln!(md, "_No analysis yet (scripts/bench/analysis.md)._");
+            }
+        }
         md
     }
 
