@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use connector_sdk::{
     Batch, ConnectorError, Document, ExecutionContext, Operation, OperationInfo, Outcome,
     PropertyInfo, ResultStatus,
@@ -13,9 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
-use super::batching::{
-    BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, chunk, send_with_retries,
-};
+use super::batching::{Entry, MAX_BATCH_BYTES, chunk};
+use super::delete::delete_batch;
 use crate::config::ReceiveConfig;
 use crate::connection::SqsConnection;
 use crate::errors::SqsFailure;
@@ -384,48 +383,6 @@ impl ReceiveOperation {
             })
             .collect()
     }
-}
-
-/// One DeleteMessageBatch call for the receipt handles in `entries`, recording each outcome.
-pub(crate) async fn delete_batch(
-    connection: &SqsConnection,
-    batch: &Batch,
-    queue_url: &str,
-    entries: Vec<Entry<String>>,
-) {
-    send_with_retries(batch, entries, |pending| async move {
-        let mut request = connection
-            .client()
-            .delete_message_batch()
-            .queue_url(queue_url);
-        for entry in &pending {
-            let built = DeleteMessageBatchRequestEntry::builder()
-                .id(entry.id())
-                .receipt_handle(&entry.item)
-                .build()
-                .map_err(|e| {
-                    ConnectorError::internal(format!("could not build a delete entry: {e}"))
-                })?;
-            request = request.entries(built);
-        }
-        let answer = request
-            .send()
-            .await
-            .map_err(|e| connection.error(SqsFailure::classify(&e)))?;
-        let mut result = BatchAnswer::default();
-        for ok in answer.successful() {
-            let outcome = Outcome::success_with_input(vec![(
-                props::QUEUE_URL.to_owned(),
-                queue_url.to_owned(),
-            )]);
-            result.succeeded.push((ok.id().to_owned(), outcome));
-        }
-        result
-            .failed
-            .extend(answer.failed().iter().map(EntryFailure::from));
-        Ok(result)
-    })
-    .await;
 }
 
 impl Operation for ReceiveOperation {
