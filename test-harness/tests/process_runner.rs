@@ -49,18 +49,29 @@ async fn the_example_process_sends_receives_and_deletes_every_document() {
     .unwrap();
     let text = text(&output);
     assert_eq!(output.status.code(), Some(0), "{text}");
-    for row in [
-        "send                300        300            0          0        300",
-        "receive               1          1            0          0        300",
-        "delete              300        300            0          0        300",
-    ] {
-        assert!(text.contains(row), "summary row {row:?} missing:\n{text}");
-    }
+    let send_row = "send                300        300            0          0        300";
+    assert!(
+        text.contains(send_row),
+        "summary row {send_row:?} missing:\n{text}"
+    );
     let sent = lines(&out.path().join("send.results.jsonl"));
     assert_eq!(sent.len(), 300);
     assert!(sent.iter().all(|r| r["status"] == "SUCCESS"));
+    // SQS delivers at least once: concurrent reads may see a message twice (moto does, under
+    // load), so every order must be there, and every receive and delete must have succeeded.
     let received = lines(&out.path().join("receive.outputs.jsonl"));
-    assert_eq!(received.len(), 300);
+    assert!(
+        received.len() >= 300,
+        "{} messages received",
+        received.len()
+    );
+    for step in ["receive", "delete"] {
+        let results = lines(&out.path().join(format!("{step}.results.jsonl")));
+        assert!(
+            results.iter().all(|r| r["status"] == "SUCCESS"),
+            "{step}: {results:?}"
+        );
+    }
     let mut order_ids: Vec<&str> = received
         .iter()
         .map(|d| d["properties"]["sqs.attribute.orderId"].as_str().unwrap())
