@@ -131,17 +131,24 @@ impl Attribute {
     }
 
     /// The document properties that carry this attribute: value (base64 for binary) and type.
-    pub fn to_properties(&self, properties: &mut BTreeMap<String, String>) {
-        let value = match &self.value {
-            AttributeValue::Text(t) => t.clone(),
-            AttributeValue::Bytes(b) => BASE64.encode(b),
+    pub fn into_properties(self, properties: &mut BTreeMap<String, String>) {
+        let value = match self.value {
+            AttributeValue::Text(text) => text,
+            AttributeValue::Bytes(bytes) => BASE64.encode(bytes),
         };
-        properties.insert(format!("{}{}", props::ATTRIBUTE_PREFIX, self.name), value);
+        properties.insert(prefixed(props::ATTRIBUTE_PREFIX, &self.name), value);
         properties.insert(
-            format!("{}{}", props::ATTRIBUTE_TYPE_PREFIX, self.name),
-            self.data_type.clone(),
+            prefixed(props::ATTRIBUTE_TYPE_PREFIX, &self.name),
+            self.data_type,
         );
     }
+}
+
+fn prefixed(prefix: &str, name: &str) -> String {
+    let mut key = String::with_capacity(prefix.len() + name.len());
+    key.push_str(prefix);
+    key.push_str(name);
+    key
 }
 
 fn base_type(data_type: &str) -> &str {

@@ -93,45 +93,48 @@ struct Received {
     message_id: String,
 }
 
-fn message_document(message: &Message, queue_url: &str, attributes: &[Attribute]) -> Document {
+fn message_document(message: Message, queue_url: &str, attributes: Vec<Attribute>) -> Document {
+    // The message is taken apart, not copied: its strings become the document's.
     let mut properties = BTreeMap::new();
-    let mut put = |key: &str, value: Option<&str>| {
+    let mut put = |key: &str, value: Option<String>| {
         if let Some(value) = value {
-            properties.insert(key.to_owned(), value.to_owned());
+            properties.insert(key.to_owned(), value);
         }
     };
-    put(props::MESSAGE_ID, message.message_id());
-    put(props::RECEIPT_HANDLE, message.receipt_handle());
-    put(props::QUEUE_URL, Some(queue_url));
-    put(props::MD5_OF_BODY, message.md5_of_body());
-    let system = message.attributes();
-    let system_value =
-        |name: MessageSystemAttributeName| system.and_then(|a| a.get(&name)).map(String::as_str);
-    put(
-        props::SEQUENCE_NUMBER,
-        system_value(MessageSystemAttributeName::SequenceNumber),
-    );
-    put(
-        props::MESSAGE_GROUP_ID,
-        system_value(MessageSystemAttributeName::MessageGroupId),
-    );
-    put(
-        props::MESSAGE_DEDUPLICATION_ID,
-        system_value(MessageSystemAttributeName::MessageDeduplicationId),
-    );
-    put(
-        props::APPROXIMATE_RECEIVE_COUNT,
-        system_value(MessageSystemAttributeName::ApproximateReceiveCount),
-    );
-    put(
-        props::SENT_TIMESTAMP,
-        system_value(MessageSystemAttributeName::SentTimestamp),
-    );
+    let mut system = message.attributes.unwrap_or_default();
+    put(props::MESSAGE_ID, message.message_id);
+    put(props::RECEIPT_HANDLE, message.receipt_handle);
+    put(props::QUEUE_URL, Some(queue_url.to_owned()));
+    put(props::MD5_OF_BODY, message.md5_of_body);
+    for (key, name) in [
+        (
+            props::SEQUENCE_NUMBER,
+            MessageSystemAttributeName::SequenceNumber,
+        ),
+        (
+            props::MESSAGE_GROUP_ID,
+            MessageSystemAttributeName::MessageGroupId,
+        ),
+        (
+            props::MESSAGE_DEDUPLICATION_ID,
+            MessageSystemAttributeName::MessageDeduplicationId,
+        ),
+        (
+            props::APPROXIMATE_RECEIVE_COUNT,
+            MessageSystemAttributeName::ApproximateReceiveCount,
+        ),
+        (
+            props::SENT_TIMESTAMP,
+            MessageSystemAttributeName::SentTimestamp,
+        ),
+    ] {
+        put(key, system.remove(&name));
+    }
     for attribute in attributes {
-        attribute.to_properties(&mut properties);
+        attribute.into_properties(&mut properties);
     }
     Document {
-        data: message.body().unwrap_or_default().as_bytes().to_vec(),
+        data: message.body.unwrap_or_default().into_bytes(),
         properties,
     }
 }
@@ -321,11 +324,11 @@ impl ReceiveOperation {
             }
             empty_in_a_row = 0;
             let mut valid: Vec<Received> = Vec::with_capacity(messages.len());
-            for message in &messages {
+            for message in messages {
                 let message_id = message.message_id().unwrap_or_default().to_owned();
                 let attributes = attributes_from_sqs(message.message_attributes());
                 if self.config.verify_md5
-                    && let Some(problem) = verify(message, &attributes)
+                    && let Some(problem) = verify(&message, &attributes)
                 {
                     tracing::error!(queue = %queue_url, message = %message_id, "a received message failed MD5 verification; it is left on the queue");
                     shared.problems.lock().push(format!(
@@ -333,9 +336,10 @@ impl ReceiveOperation {
                     ));
                     continue;
                 }
+                let receipt_handle = message.receipt_handle().unwrap_or_default().to_owned();
                 valid.push(Received {
-                    document: message_document(message, queue_url, &attributes),
-                    receipt_handle: message.receipt_handle().unwrap_or_default().to_owned(),
+                    document: message_document(message, queue_url, attributes),
+                    receipt_handle,
                     message_id,
                 });
             }
