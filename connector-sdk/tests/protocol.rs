@@ -708,6 +708,23 @@ async fn a_crash_is_reported_as_exited_and_restart_brings_the_plugin_back() {
         matches!(before_restart, Err(ClientError::Exited { .. })),
         "expected a call to a crashed plugin to give ClientError::Exited; got {before_restart:?}"
     );
+    // The exit status is known once the process is reaped, a moment after its output closed.
+    let mut said = before_restart.unwrap_err().to_string();
+    for _ in 0..40 {
+        if said.contains("exit status: 3") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        said = process
+            .test_connection(&conn)
+            .await
+            .unwrap_err()
+            .to_string();
+    }
+    assert!(
+        said.contains("exit status: 3"),
+        "expected the error to give the plugin's exit status; got {said:?}"
+    );
 
     process
         .restart()

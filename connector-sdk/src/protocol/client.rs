@@ -307,12 +307,18 @@ impl PluginProcess {
     }
 
     fn exited_error(&self) -> ClientError {
-        let status = self
+        let mut status = self
             .exited
             .lock()
             .lock()
             .clone()
             .unwrap_or_else(|| "it closed its output".to_owned());
+        // The exit status, when the process is already gone (it usually is by now).
+        if let Ok(mut running) = self.running.try_lock()
+            && let Ok(Some(exit)) = running.child.try_wait()
+        {
+            status = format!("{status}, {exit}");
+        }
         let logs = self.logs();
         let last_logs = logs[logs.len().saturating_sub(10)..].join("\n");
         ClientError::Exited { status, last_logs }
