@@ -1,7 +1,6 @@
 //! The SQS connection: credentials, the reused client, and Test Connection.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -73,26 +72,6 @@ const ACCEPTED: &str = "Credentials accepted";
 const CERTIFICATE: &str = "Certificate and key loaded";
 const TEMPORARY: &str = "Temporary credentials obtained";
 
-fn describe_time(time: SystemTime) -> String {
-    let seconds = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    let days = seconds / 86_400;
-    let (h, m, s) = (seconds % 86_400 / 3600, seconds % 3600 / 60, seconds % 60);
-    // Civil date from days since 1970-01-01.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
-}
-
 impl SqsConnection {
     /// The Roles Anywhere steps of Test Connection, and whether the SQS check should follow.
     async fn test_roles_anywhere(
@@ -157,7 +136,7 @@ impl SqsConnection {
             Ok(credentials) => {
                 let until = credentials
                     .expiry()
-                    .map(describe_time)
+                    .map(crate::time::rfc3339)
                     .unwrap_or_else(|| "an unknown time".into());
                 steps.push(TestStep::passed(
                     TEMPORARY,

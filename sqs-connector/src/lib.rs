@@ -12,6 +12,7 @@ pub mod errors;
 pub mod message;
 pub mod operations;
 pub mod queue;
+mod time;
 
 use connector_sdk::{Connector, ConnectorInfo};
 

@@ -89,49 +89,6 @@ struct WireCredentials {
     expiration: String,
 }
 
-/// Parses an RFC 3339 UTC time (`2026-11-26T01:00:00Z`, fractions allowed) into a `SystemTime`.
-pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
-    let text = text.trim();
-    let (date, time) = text.split_once(['T', 't'])?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
-    let (clock, offset_seconds) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
-        (clock, 0)
-    } else {
-        let at = time.rfind(['+', '-'])?;
-        let (clock, offset) = time.split_at(at);
-        let sign = if offset.starts_with('-') { -1 } else { 1 };
-        let (h, m) = offset[1..].split_once(':')?;
-        (
-            clock,
-            sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60),
-        )
-    };
-    let clock = clock.split('.').next()?;
-    let mut c = clock.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (hour, minute, second) = (c.next()??, c.next()??, c.next()??);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    // Days from 1970-01-01 to the civil date (proleptic Gregorian calendar).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
-    u64::try_from(seconds)
-        .ok()
-        .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
-}
-
 /// What the service said when it refused a call.
 fn refusal(
     status: u16,
@@ -293,7 +250,7 @@ fn parse_answer(
         ConnectorError::auth("unable to obtain temporary security credentials from CreateSession: the answer holds none")
     })?;
     let credentials = first.credentials;
-    let expires_at = parse_rfc3339(&credentials.expiration).ok_or_else(|| {
+    let expires_at = crate::time::parse_rfc3339(&credentials.expiration).ok_or_else(|| {
         ConnectorError::internal(format!(
             "CreateSession returned an expiration that is not an RFC 3339 time: {:?}",
             credentials.expiration
@@ -314,27 +271,6 @@ fn parse_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_rfc3339_times() {
-        let t = parse_rfc3339("2024-01-16T00:02:43Z").unwrap();
-        assert_eq!(
-            t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(),
-            1_705_363_363
-        );
-        assert_eq!(parse_rfc3339("2024-01-16T00:02:43.123Z"), Some(t));
-        assert_eq!(parse_rfc3339("2024-01-16T01:02:43+01:00"), Some(t));
-        assert_eq!(
-            parse_rfc3339("2026-11-26T00:00:00Z")
-                .unwrap()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-            1_795_651_200
-        );
-        assert!(parse_rfc3339("yesterday").is_none());
-        assert!(parse_rfc3339("2024-13-01T00:00:00Z").is_none());
-    }
 
     #[test]
     fn endpoints_and_hosts() {

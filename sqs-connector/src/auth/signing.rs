@@ -46,7 +46,6 @@ mod error;
 mod keys;
 mod oids;
 mod request;
-mod time;
 
 use std::time::SystemTime;
 

@@ -12,7 +12,7 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 use super::error::SigningError;
 use super::keys::modulus_bits;
 use super::oids::curve_name;
-use super::time::{UtcDateTime, system_time, unix_seconds};
+use crate::time::{UtcDateTime, system_time, unix_seconds};
 
 const CERTIFICATE_LABEL: &str = "CERTIFICATE";
 

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::SigningError;
 use super::keys::SigningAlgorithm;
-use super::time::{UtcDateTime, unix_seconds};
+use crate::time::{UtcDateTime, unix_seconds};
 
 /// The service name in the credential scope.
 pub const SERVICE: &str = "rolesanywhere";

@@ -1,4 +1,5 @@
-//! UTC calendar arithmetic for the signer: `X-Amz-Date` stamps and dates in messages.
+//! UTC calendar arithmetic: `X-Amz-Date` stamps, RFC 3339 times (CreateSession's expirations)
+//! and dates in messages.
 //!
 //! Only the proleptic Gregorian calendar in UTC is needed, so this module converts Unix seconds
 //! itself instead of pulling in a date-time crate. Nothing here reads the clock.
@@ -87,6 +88,58 @@ pub(crate) fn system_time(seconds: i64) -> SystemTime {
     }
 }
 
+/// Parses an RFC 3339 UTC time (`2026-11-26T01:00:00Z`, fractions allowed) into a `SystemTime`.
+pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let text = text.trim();
+    let (date, time) = text.split_once(['T', 't'])?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
+    let (clock, offset_seconds) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
+        (clock, 0)
+    } else {
+        let at = time.rfind(['+', '-'])?;
+        let (clock, offset) = time.split_at(at);
+        let sign = if offset.starts_with('-') { -1 } else { 1 };
+        let (h, m) = offset[1..].split_once(':')?;
+        (
+            clock,
+            sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60),
+        )
+    };
+    let clock = clock.split('.').next()?;
+    let mut c = clock.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hour, minute, second) = (c.next()??, c.next()??, c.next()??);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    u64::try_from(seconds)
+        .ok()
+        .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
+}
+
+/// (year, month, day) to days since 1970-01-01, after Howard Hinnant's `days_from_civil`.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `time` as RFC 3339 in UTC with whole seconds, e.g. `2036-01-01T00:00:00Z`.
+pub(crate) fn rfc3339(time: SystemTime) -> String {
+    UtcDateTime::from_unix(unix_seconds(time)).rfc3339()
+}
+
 /// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's `civil_from_days`.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -108,6 +161,27 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_rfc3339_times() {
+        let t = parse_rfc3339("2024-01-16T00:02:43Z").unwrap();
+        assert_eq!(
+            t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(),
+            1_705_363_363
+        );
+        assert_eq!(parse_rfc3339("2024-01-16T00:02:43.123Z"), Some(t));
+        assert_eq!(parse_rfc3339("2024-01-16T01:02:43+01:00"), Some(t));
+        assert_eq!(
+            parse_rfc3339("2026-11-26T00:00:00Z")
+                .unwrap()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+            1_795_651_200
+        );
+        assert!(parse_rfc3339("yesterday").is_none());
+        assert!(parse_rfc3339("2024-13-01T00:00:00Z").is_none());
+    }
 
     #[test]
     fn formats_known_instants() {
