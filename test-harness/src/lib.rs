@@ -3,6 +3,7 @@
 //! through its plugin process.
 
 pub mod components;
+pub mod descriptor;
 pub mod descriptors;
 pub mod emulator;
 pub mod plugin;

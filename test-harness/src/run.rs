@@ -7,12 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use connector_sdk::protocol::{ExecuteParamsRef, PluginProcess};
-use connector_sdk::validate::FieldValidator;
-use connector_sdk::{Component, Document, DocumentResult, FieldError, ResultStatus};
+use connector_sdk::{Document, DocumentResult, FieldError, ResultStatus};
 use serde_json::{Value, json};
 
 use crate::process::{Input, Process, read_documents};
-use crate::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, plugin, process};
+use crate::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, descriptor, plugin, process};
 
 /// How `run` runs.
 #[derive(Debug, Clone)]
@@ -134,66 +133,12 @@ fn validate_components(descriptor: &Value, process: &Process) -> Vec<(String, Ve
             }
             checked.push(id);
             let component = &process.components[id];
-            if let Err(errors) = check_component(descriptor, component) {
+            if let Err(errors) = descriptor::check(descriptor, component) {
                 invalid.push((id.clone(), errors));
             }
         }
     }
     invalid
-}
-
-/// Checks a component against the descriptor a plugin published.
-pub fn check_component(descriptor: &Value, component: &Component) -> Result<(), Vec<FieldError>> {
-    let field_error = |field: &str, message: String| {
-        vec![FieldError {
-            field: field.into(),
-            label: field.into(),
-            message,
-        }]
-    };
-    if descriptor["id"].as_str() != Some(component.connector.as_str()) {
-        return Err(field_error(
-            "connector",
-            format!(
-                "is \"{}\", but the plugin is \"{}\"",
-                component.connector, descriptor["id"]
-            ),
-        ));
-    }
-    let schema = match component.kind {
-        connector_sdk::ComponentKind::Connection => descriptor["connection"]["fields"].clone(),
-        connector_sdk::ComponentKind::Operation => {
-            let op_type = component.operation_type.clone().unwrap_or_default();
-            let found = descriptor["operations"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|op| op["type"].as_str() == Some(op_type.as_str()));
-            match found {
-                Some(op) => op["fields"].clone(),
-                None => {
-                    return Err(field_error(
-                        "operationType",
-                        format!("\"{op_type}\" is not an operation of this connector"),
-                    ));
-                }
-            }
-        }
-    };
-    let validator = FieldValidator::new(schema)
-        .map_err(|e| field_error("", format!("the descriptor is not valid JSON Schema: {e}")))?;
-    validator.validate(&component.fields).map(|_| ())
-}
-
-fn takes_input(descriptor: &Value, component: &Component) -> bool {
-    let op_type = component.operation_type.clone().unwrap_or_default();
-    descriptor["operations"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|op| op["type"].as_str() == Some(op_type.as_str()))
-        .and_then(|op| op["takesInput"].as_bool())
-        .unwrap_or(true)
 }
 
 async fn execute_process(
@@ -230,7 +175,7 @@ async fn execute_process(
                 .find(|r| &r.name == from)
                 .map(|r| r.outputs.clone())
                 .unwrap_or_default(),
-            None if !takes_input(descriptor, operation) => vec![Document::default()],
+            None if !descriptor::takes_input(descriptor, operation) => vec![Document::default()],
             None => reports
                 .last()
                 .map(|r| r.outputs.clone())

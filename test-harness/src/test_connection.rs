@@ -3,10 +3,9 @@
 use std::path::Path;
 
 use connector_sdk::protocol::{ClientError, INVALID_FIELDS, TestConnectionResult};
-use connector_sdk::validate::FieldValidator;
 use connector_sdk::{Component, FieldError, StepStatus};
 
-use crate::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, components, plugin};
+use crate::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, components, descriptor, plugin};
 
 /// Runs Test Connection for the component in `file`, prints the outcome, and returns the exit code.
 pub async fn run(file: &Path, plugin_path: Option<&Path>, json: bool) -> u8 {
@@ -28,7 +27,7 @@ pub async fn run(file: &Path, plugin_path: Option<&Path>, json: bool) -> u8 {
             return EXIT_FAILED;
         }
     };
-    let code = match check_fields(&process.descriptor(), &component) {
+    let code = match descriptor::check_connection(&process.descriptor(), &component) {
         Err(errors) => {
             print_field_errors(file, &errors);
             EXIT_INVALID
@@ -53,33 +52,6 @@ pub async fn run(file: &Path, plugin_path: Option<&Path>, json: bool) -> u8 {
     };
     let _ = process.shutdown().await;
     code
-}
-
-/// Checks a connection component against the descriptor the plugin published.
-pub fn check_fields(
-    descriptor: &serde_json::Value,
-    component: &Component,
-) -> Result<(), Vec<FieldError>> {
-    let connector = descriptor["id"].as_str().unwrap_or_default();
-    if component.connector != connector {
-        return Err(vec![FieldError {
-            field: "connector".into(),
-            label: "Connector".into(),
-            message: format!(
-                "the component is for connector \"{}\", but the plugin is \"{connector}\"",
-                component.connector
-            ),
-        }]);
-    }
-    let schema = descriptor["connection"]["fields"].clone();
-    let validator = FieldValidator::new(schema).map_err(|e| {
-        vec![FieldError {
-            field: String::new(),
-            label: String::new(),
-            message: format!("the plugin's descriptor is not valid JSON Schema: {e}"),
-        }]
-    })?;
-    validator.validate(&component.fields).map(|_| ())
 }
 
 fn print_field_errors(file: &Path, errors: &[FieldError]) {
