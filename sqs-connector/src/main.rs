@@ -36,10 +36,14 @@ fn main() -> ExitCode {
         }
         Command::Serve => {
             connector_sdk::logging::init_json_stderr();
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            // On one core a multi-thread runtime only adds hand-offs between threads.
+            let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+            let mut builder = if one_core {
+                tokio::runtime::Builder::new_current_thread()
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+            };
+            let runtime = match builder.enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(err) => {
                     eprintln!("could not start the async runtime: {err}");

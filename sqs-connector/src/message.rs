@@ -1,6 +1,7 @@
 //! What a message is made of, and the rules SQS applies to it (`../spec/sqs.md`): document
 //! property names, message attributes, allowed characters, sizes and MD5 digests.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_sqs::primitives::Blob;
@@ -64,27 +65,28 @@ impl Rejection {
     }
 }
 
-/// A message attribute's value.
+/// A message attribute's value (borrowed from a document's properties when sending).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttributeValue {
+pub enum AttributeValue<'a> {
     /// `String` and `Number` types (and their custom `.x` forms).
-    Text(String),
+    Text(Cow<'a, str>),
     /// `Binary` types.
     Bytes(Vec<u8>),
 }
 
-/// One message attribute.
+/// One message attribute: borrowed from a document's properties when sending, owned when read
+/// from a received message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attribute {
+pub struct Attribute<'a> {
     /// The attribute name.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// The data type (`String`, `Number`, `Binary`, optionally with a `.custom` suffix).
-    pub data_type: String,
+    pub data_type: Cow<'a, str>,
     /// The value.
-    pub value: AttributeValue,
+    pub value: AttributeValue<'a>,
 }
 
-impl Attribute {
+impl Attribute<'_> {
     /// The bytes this attribute adds to the message size: name, type and value.
     pub fn size(&self) -> usize {
         self.name.len()
@@ -97,9 +99,9 @@ impl Attribute {
 
     /// The attribute as the SDK sends it.
     pub fn to_sqs(&self) -> Result<MessageAttributeValue, ConnectorError> {
-        let builder = MessageAttributeValue::builder().data_type(&self.data_type);
+        let builder = MessageAttributeValue::builder().data_type(self.data_type.as_ref());
         let builder = match &self.value {
-            AttributeValue::Text(text) => builder.string_value(text),
+            AttributeValue::Text(text) => builder.string_value(text.as_ref()),
             AttributeValue::Bytes(bytes) => builder.binary_value(Blob::new(bytes.clone())),
         };
         builder.build().map_err(|e| {
@@ -110,10 +112,10 @@ impl Attribute {
         })
     }
 
-    /// The attribute from what SQS returned.
-    pub fn from_sqs(name: &str, value: &MessageAttributeValue) -> Self {
-        let data_type = value.data_type().to_owned();
-        let value = if base_type(&data_type) == "Binary" {
+    /// The attribute as SQS returned it, borrowed (binary values are copied).
+    pub fn from_sqs<'m>(name: &'m str, value: &'m MessageAttributeValue) -> Attribute<'m> {
+        let data_type = value.data_type();
+        let value = if base_type(data_type) == "Binary" {
             AttributeValue::Bytes(
                 value
                     .binary_value()
@@ -121,25 +123,38 @@ impl Attribute {
                     .unwrap_or_default(),
             )
         } else {
-            AttributeValue::Text(value.string_value().unwrap_or_default().to_owned())
+            AttributeValue::Text(Cow::Borrowed(value.string_value().unwrap_or_default()))
         };
-        Self {
-            name: name.to_owned(),
-            data_type,
+        Attribute {
+            name: Cow::Borrowed(name),
+            data_type: Cow::Borrowed(data_type),
             value,
         }
     }
+}
 
-    /// The document properties that carry this attribute: value (base64 for binary) and type.
-    pub fn into_properties(self, properties: &mut BTreeMap<String, String>) {
-        let value = match self.value {
-            AttributeValue::Text(text) => text,
-            AttributeValue::Bytes(bytes) => BASE64.encode(bytes),
+/// The document properties that carry a received message's attributes: each value (base64 for
+/// binary) and type, moved out of what SQS returned.
+pub fn attributes_into_properties(
+    attributes: HashMap<String, MessageAttributeValue>,
+    properties: &mut BTreeMap<String, String>,
+) {
+    for (name, value) in attributes {
+        let text = if base_type(&value.data_type) == "Binary" {
+            BASE64.encode(
+                value
+                    .binary_value
+                    .as_ref()
+                    .map(|b| b.as_ref())
+                    .unwrap_or_default(),
+            )
+        } else {
+            value.string_value.unwrap_or_default()
         };
-        properties.insert(prefixed(props::ATTRIBUTE_PREFIX, &self.name), value);
+        properties.insert(prefixed(props::ATTRIBUTE_PREFIX, &name), text);
         properties.insert(
-            prefixed(props::ATTRIBUTE_TYPE_PREFIX, &self.name),
-            self.data_type,
+            prefixed(props::ATTRIBUTE_TYPE_PREFIX, &name),
+            value.data_type,
         );
     }
 }
@@ -162,10 +177,13 @@ pub fn allowed_char(c: char) -> bool {
 }
 
 /// Checks text against the allowed characters; `what` names where it is (`the body`).
-pub fn check_text(text: &str, what: &str) -> Result<(), Rejection> {
+pub fn check_text(text: &str, what: impl FnOnce() -> String) -> Result<(), Rejection> {
     // Fast path over bytes: in UTF-8 the only forbidden characters are the C0 controls other
     // than tab, line feed and carriage return (single bytes) and U+FFFE and U+FFFF (EF BF BE/BF).
     let bytes = text.as_bytes();
+    if !may_hold_forbidden(bytes) {
+        return Ok(());
+    }
     let suspicious = bytes.iter().enumerate().any(|(i, &b)| {
         (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
             || (b == 0xEF
@@ -180,13 +198,31 @@ pub fn check_text(text: &str, what: &str) -> Result<(), Rejection> {
         Some((position, c)) => Err(Rejection::new(
             "InvalidCharacter",
             format!(
-                "{what} contains the character U+{:04X} at position {position}, which SQS does not \
+                "{} contains the character U+{:04X} at position {position}, which SQS does not \
                  allow (allowed: tab, line feed, carriage return, and U+0020 and above except \
                  U+FFFE and U+FFFF)",
+                what(),
                 c as u32
             ),
         )),
     }
+}
+
+/// Whether `bytes` may hold a byte below 0x20 or the lead byte 0xEF: eight bytes at a time, the
+/// exact check runs only when this says yes. (Per 64-bit word: `(x - 0x20..) & !x & 0x80..` is
+/// non-zero exactly when some byte is below 0x20, and the same on `x ^ 0xEF..` below 1 finds 0xEF.)
+fn may_hold_forbidden(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS != 0;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let x = u64::from_ne_bytes(word.try_into().unwrap_or([0; 8]));
+        if below(x, 0x20) || below(x ^ (ONES * 0xEF), 1) {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b < 0x20 || b == 0xEF)
 }
 
 /// Checks an attribute name against SQS's rules.
@@ -201,8 +237,11 @@ pub fn check_attribute_name(name: &str) -> Result<(), Rejection> {
     {
         Some("may contain only letters, digits, _, - and .")
     } else {
-        let lower = name.to_ascii_lowercase();
-        if lower.starts_with("aws.") || lower.starts_with("amazon.") {
+        let starts_with = |prefix: &str| {
+            name.get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        };
+        if starts_with("aws.") || starts_with("amazon.") {
             Some("may not start with AWS. or Amazon.")
         } else if name.starts_with('.') || name.ends_with('.') {
             Some("may not start or end with a period")
@@ -248,14 +287,17 @@ fn is_number(text: &str) -> bool {
 /// `sqs.attributeType.<Name>`), checked against SQS's rules.
 pub fn attributes_from_properties(
     properties: &BTreeMap<String, String>,
-) -> Result<Vec<Attribute>, Rejection> {
+) -> Result<Vec<Attribute<'_>>, Rejection> {
     let mut attributes = Vec::new();
+    let mut type_key = String::new();
     for (key, value) in properties {
         let Some(name) = key.strip_prefix(props::ATTRIBUTE_PREFIX) else {
             continue;
         };
         check_attribute_name(name)?;
-        let type_key = format!("{}{name}", props::ATTRIBUTE_TYPE_PREFIX);
+        type_key.clear();
+        type_key.push_str(props::ATTRIBUTE_TYPE_PREFIX);
+        type_key.push_str(name);
         let data_type = properties
             .get(&type_key)
             .map(String::as_str)
@@ -301,16 +343,16 @@ pub fn attributes_from_properties(
                         format!("number message attribute \"{name}\" is \"{value}\", which is not a number (property {key})"),
                     ));
                 }
-                AttributeValue::Text(value.clone())
+                AttributeValue::Text(Cow::Borrowed(value))
             }
             _ => {
-                check_text(value, &format!("message attribute \"{name}\""))?;
-                AttributeValue::Text(value.clone())
+                check_text(value, || format!("message attribute \"{name}\""))?;
+                AttributeValue::Text(Cow::Borrowed(value))
             }
         };
         attributes.push(Attribute {
-            name: name.to_owned(),
-            data_type: data_type.to_owned(),
+            name: Cow::Borrowed(name),
+            data_type: Cow::Borrowed(data_type),
             value,
         });
     }
@@ -329,6 +371,22 @@ pub fn attributes_from_properties(
 /// Lowercase hex MD5.
 pub fn md5_hex(bytes: &[u8]) -> String {
     hex(&Md5::digest(bytes))
+}
+
+/// Whether `expected` (hex, either case) is the MD5 of `bytes`; compared without building text.
+pub fn md5_matches(expected: &str, bytes: &[u8]) -> bool {
+    let digest = Md5::digest(bytes);
+    let expected = expected.as_bytes();
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    expected.len() == digest.len() * 2
+        && digest.iter().zip(expected.chunks_exact(2)).all(|(byte, pair)| {
+            matches!((nibble(pair[0]), nibble(pair[1])), (Some(hi), Some(lo)) if hi << 4 | lo == *byte)
+        })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -365,16 +423,14 @@ pub fn md5_of_attributes(attributes: &[Attribute]) -> String {
             }
         }
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&hasher.finalize())
 }
 
 /// The attributes SQS returned with a message, sorted by name.
-pub fn attributes_from_sqs(map: Option<&HashMap<String, MessageAttributeValue>>) -> Vec<Attribute> {
-    let mut attributes: Vec<Attribute> = map
+pub fn attributes_from_sqs(
+    map: Option<&HashMap<String, MessageAttributeValue>>,
+) -> Vec<Attribute<'_>> {
+    let mut attributes: Vec<Attribute<'_>> = map
         .into_iter()
         .flatten()
         .map(|(name, value)| Attribute::from_sqs(name, value))
@@ -392,7 +448,7 @@ pub fn to_sqs_attributes(
     }
     attributes
         .iter()
-        .map(|a| Ok((a.name.clone(), a.to_sqs()?)))
+        .map(|a| Ok((a.name.clone().into_owned(), a.to_sqs()?)))
         .collect::<Result<HashMap<_, _>, ConnectorError>>()
         .map(Some)
 }
@@ -410,15 +466,15 @@ mod tests {
 
     #[test]
     fn attributes_come_from_properties_with_types() {
-        let attributes = attributes_from_properties(&properties(&[
+        let properties = properties(&[
             ("sqs.attribute.color", "blue"),
             ("sqs.attribute.count", "42"),
             ("sqs.attributeType.count", "Number"),
             ("sqs.attribute.blob", "AAEC"),
             ("sqs.attributeType.blob", "Binary.raw"),
             ("sqs.messageGroupId", "g1"),
-        ]))
-        .unwrap();
+        ]);
+        let attributes = attributes_from_properties(&properties).unwrap();
         assert_eq!(attributes.len(), 3);
         let blob = attributes.iter().find(|a| a.name == "blob").unwrap();
         assert_eq!(blob.value, AttributeValue::Bytes(vec![0, 1, 2]));
@@ -484,15 +540,40 @@ mod tests {
 
     #[test]
     fn forbidden_characters_are_found_with_their_position() {
-        assert!(check_text("tab\tnewline\n\u{10000}", "the body").is_ok());
-        let err = check_text("ab\u{0}c", "the body").unwrap_err();
+        assert!(check_text("tab\tnewline\n\u{10000}", || "the body".into()).is_ok());
+        let err = check_text("ab\u{0}c", || "the body".into()).unwrap_err();
         assert_eq!(err.rule, "InvalidCharacter");
         assert!(
             err.message.contains("U+0000 at position 2"),
             "{}",
             err.message
         );
-        assert!(check_text("\u{FFFF}", "the body").is_err());
+        assert!(check_text("\u{FFFF}", || "the body".into()).is_err());
+    }
+
+    #[test]
+    fn the_word_at_a_time_scan_finds_every_control_byte_and_0xef_at_any_position() {
+        for len in 0..40 {
+            let clean = vec![b'a'; len];
+            assert!(!may_hold_forbidden(&clean), "{len} clean bytes");
+            for at in 0..len {
+                for bad in [0x00, 0x09, 0x1f, 0xef] {
+                    let mut bytes = clean.clone();
+                    bytes[at] = bad;
+                    assert!(may_hold_forbidden(&bytes), "{bad:#x} at {at} of {len}");
+                }
+                // Bytes around the thresholds are not flagged.
+                for fine in [0x20, 0x7f, 0x80, 0xee, 0xf0, 0xff] {
+                    let mut bytes = clean.clone();
+                    bytes[at] = fine;
+                    assert!(!may_hold_forbidden(&bytes), "{fine:#x} at {at} of {len}");
+                }
+            }
+        }
+        // Through check_text: a control character late in a long body is still found.
+        let body = format!("{}\u{1}", "x".repeat(1000));
+        let err = check_text(&body, || "the body".into()).unwrap_err();
+        assert!(err.message.contains("position 1000"), "{}", err.message);
     }
 
     #[test]
@@ -525,5 +606,17 @@ mod tests {
         }
         assert_eq!(md5_of_attributes(&attributes), md5_hex(&expected));
         assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+    }
+
+    #[test]
+    fn md5_matches_compares_hex_of_either_case_and_refuses_anything_else() {
+        assert!(md5_matches("d41d8cd98f00b204e9800998ecf8427e", b""));
+        assert!(md5_matches("D41D8CD98F00B204E9800998ECF8427E", b""));
+        assert!(!md5_matches("d41d8cd98f00b204e9800998ecf8427f", b""));
+        assert!(!md5_matches("d41d8cd98f00b204e9800998ecf8427", b""));
+        assert!(!md5_matches("d41d8cd98f00b204e9800998ecf8427e0", b""));
+        assert!(!md5_matches("g41d8cd98f00b204e9800998ecf8427e", b""));
+        assert!(md5_matches(&md5_hex(b"hello"), b"hello"));
+        assert!(!md5_matches(&md5_hex(b"hello"), b"hellO"));
     }
 }

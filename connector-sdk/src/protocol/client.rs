@@ -93,6 +93,18 @@ struct ResponseId {
     id: Value,
 }
 
+/// The id of a response line that starts the way plugins write it, `{"jsonrpc":"2.0","id":7,`,
+/// read from its first bytes, so a response of megabytes is not scanned twice; `None` for any
+/// other shape (then the line is parsed to find it).
+fn leading_id(line: &str) -> Option<u64> {
+    let rest = line.strip_prefix(r#"{"jsonrpc":"2.0","id":"#)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if !matches!(rest.as_bytes().get(digits), Some(b',' | b'}')) {
+        return None;
+    }
+    rest[..digits].parse().ok()
+}
+
 /// A response line decoded straight into the caller's result type.
 #[derive(serde::Deserialize)]
 struct TypedResponse<R> {
@@ -469,9 +481,13 @@ fn start(
     tokio::spawn(async move {
         let mut lines = BufReader::with_capacity(1 << 18, stdout).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            match serde_json::from_str::<ResponseId>(&line) {
-                Ok(response) => {
-                    let key = response.id.as_u64().unwrap_or(u64::MAX);
+            let id = match leading_id(&line) {
+                Some(id) => Ok(id),
+                None => serde_json::from_str::<ResponseId>(&line)
+                    .map(|response| response.id.as_u64().unwrap_or(u64::MAX)),
+            };
+            match id {
+                Ok(key) => {
                     if let Some(tx) = reader_pending.lock().remove(&key) {
                         let _ = tx.send(line);
                     }
@@ -495,4 +511,28 @@ fn start(
         pending,
         exited,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_id_is_read_from_the_head_of_lines_plugins_write_and_left_to_the_parser_otherwise() {
+        assert_eq!(
+            leading_id(r#"{"jsonrpc":"2.0","id":42,"result":{"results":[]}}"#),
+            Some(42)
+        );
+        assert_eq!(leading_id(r#"{"jsonrpc":"2.0","id":0}"#), Some(0));
+        for other in [
+            r#"{"jsonrpc":"2.0","id":"42","result":null}"#,
+            r#"{"jsonrpc":"2.0","id":4.5,"result":null}"#,
+            r#"{"jsonrpc":"2.0","id":,"result":null}"#,
+            r#"{"id":42,"jsonrpc":"2.0","result":null}"#,
+            r#"{"jsonrpc": "2.0", "id": 42, "result": null}"#,
+            r#"{"jsonrpc":"2.0","id":99999999999999999999999,"result":null}"#,
+        ] {
+            assert_eq!(leading_id(other), None, "{other}");
+        }
+    }
 }

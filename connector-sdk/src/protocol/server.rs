@@ -75,6 +75,17 @@ where
         if line.trim().is_empty() {
             continue;
         }
+        // The common case in one pass: an execute request whose method comes before its params.
+        if initialized && let Some((id, params)) = parse_execute(line) {
+            in_flight.spawn(serve_call(
+                connector.clone(),
+                tx.clone(),
+                id,
+                method::EXECUTE.to_owned(),
+                Call::Execute(params),
+            ));
+            continue;
+        }
         let request = match parse_request(line) {
             Ok(request) => request,
             Err(line) => {
@@ -110,29 +121,13 @@ where
                 continue;
             }
         };
-        let connector = connector.clone();
-        let tx = tx.clone();
-        let method = request.method.into_owned();
-        in_flight.spawn(async move {
-            let handled = AssertUnwindSafe(handle(&connector, call))
-                .catch_unwind()
-                .await;
-            let line = match handled {
-                Ok(outcome) => id.as_ref().map(|id| outcome.line(id)),
-                Err(_) => id.as_ref().map(|id| {
-                    error_line(
-                        id,
-                        &RpcError::plain(
-                            INTERNAL,
-                            format!("internal error while serving {method}; see the plugin's log"),
-                        ),
-                    )
-                }),
-            };
-            if let Some(line) = line {
-                let _ = tx.send(line);
-            }
-        });
+        in_flight.spawn(serve_call(
+            connector.clone(),
+            tx.clone(),
+            id,
+            request.method.into_owned(),
+            call,
+        ));
     }
 
     while in_flight.join_next().await.is_some() {}
@@ -147,6 +142,63 @@ where
     drop(tx);
     writer_task.await.map_err(std::io::Error::other)??;
     Ok(())
+}
+
+/// Runs one call and queues its response line (none for a notification, which has no id).
+async fn serve_call(
+    connector: Arc<Connector>,
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    id: Option<Value>,
+    method: String,
+    call: Call,
+) {
+    let handled = AssertUnwindSafe(handle(&connector, call))
+        .catch_unwind()
+        .await;
+    let line = match handled {
+        Ok(outcome) => id.as_ref().map(|id| outcome.line(id)),
+        Err(_) => id.as_ref().map(|id| {
+            error_line(
+                id,
+                &RpcError::plain(
+                    INTERNAL,
+                    format!("internal error while serving {method}; see the plugin's log"),
+                ),
+            )
+        }),
+    };
+    if let Some(line) = line {
+        let _ = tx.send(line);
+    }
+}
+
+/// An execute request parsed in one pass, params straight into their type.
+#[derive(Deserialize)]
+struct ExecuteEnvelope<'a> {
+    #[serde(borrow)]
+    jsonrpc: Cow<'a, str>,
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(borrow)]
+    method: Cow<'a, str>,
+    params: ExecuteParams,
+}
+
+/// How far into a line the method is looked for by [`parse_execute`].
+const METHOD_HEAD: usize = 256;
+
+/// The id and params of a well-formed execute request whose `"method":"execute"` comes within the
+/// line's first bytes (as hosts write it), parsed without first scanning the params as raw JSON;
+/// `None` for anything else, which then takes the general path (and gets its exact error there).
+fn parse_execute(line: &str) -> Option<(Option<Value>, ExecuteParams)> {
+    let head = &line.as_bytes()[..line.len().min(METHOD_HEAD)];
+    let wanted = b"\"method\":\"execute\"";
+    if !head.windows(wanted.len()).any(|w| w == wanted) {
+        return None;
+    }
+    let envelope: ExecuteEnvelope<'_> = serde_json::from_str(line).ok()?;
+    (envelope.jsonrpc == "2.0" && envelope.method == method::EXECUTE)
+        .then_some((envelope.id, envelope.params))
 }
 
 /// Written lines' buffers, kept for the next responses: a response to a large execute is
@@ -382,4 +434,36 @@ async fn execute(connector: &Connector, params: ExecuteParams) -> Result<Execute
         .await
         .map_err(|e| RpcError::from(&e))?;
     Ok(ExecuteResult { results })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PARAMS: &str = r#"{"executionId":"e1","processName":"p","connection":{"id":"c","connector":"x","kind":"connection","fields":{}},"operation":{"id":"o","connector":"x","kind":"operation","operationType":"SEND","fields":{}},"documents":[{"data":"{\"a\":1}","properties":{"k":"v"}}]}"#;
+
+    #[test]
+    fn an_execute_line_as_hosts_write_it_is_parsed_in_one_pass() {
+        let line = format!(r#"{{"jsonrpc":"2.0","id":7,"method":"execute","params":{PARAMS}}}"#);
+        let (id, params) = parse_execute(&line).expect("parsed");
+        assert_eq!(id, Some(json!(7)));
+        assert_eq!(params.execution_id, "e1");
+        assert_eq!(params.documents[0].data, br#"{"a":1}"#);
+        assert_eq!(params.documents[0].property("k"), Some("v"));
+    }
+
+    #[test]
+    fn anything_else_takes_the_general_path() {
+        // Method after params, another method, a wrong version, bad params: not this path's to
+        // answer (the general path gives each its exact error).
+        for line in [
+            format!(r#"{{"jsonrpc":"2.0","id":1,"params":{PARAMS},"method":"execute"}}"#),
+            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"browse","params":{PARAMS}}}"#),
+            format!(r#"{{"jsonrpc":"1.0","id":1,"method":"execute","params":{PARAMS}}}"#),
+            r#"{"jsonrpc":"2.0","id":1,"method":"execute","params":{"documents":7}}"#.to_owned(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"execute","params":{PARAMS"#.to_owned(),
+        ] {
+            assert!(parse_execute(&line).is_none(), "{line}");
+        }
+    }
 }

@@ -39,13 +39,16 @@ pub struct DeleteOperation {
     config: DeleteConfig,
 }
 
-/// One DeleteMessageBatch call for the receipt handles in `entries`, recording each outcome.
-pub(crate) async fn delete_batch(
+/// One DeleteMessageBatch call for the receipt handles in `entries`, recording each outcome:
+/// `success()` for each deleted message.
+pub(crate) async fn delete_batch<H: AsRef<str> + Clone>(
     connection: &SqsConnection,
     batch: &Batch,
     queue_url: &str,
-    entries: Vec<Entry<String>>,
+    entries: Vec<Entry<H>>,
+    success: impl Fn() -> Outcome,
 ) {
+    let success = &success;
     send_with_retries(batch, entries, |pending| async move {
         let mut request = connection
             .client()
@@ -54,7 +57,7 @@ pub(crate) async fn delete_batch(
         for entry in &pending {
             let built = DeleteMessageBatchRequestEntry::builder()
                 .id(entry.id())
-                .receipt_handle(&entry.item)
+                .receipt_handle(entry.item.as_ref())
                 .build()
                 .map_err(|e| {
                     ConnectorError::internal(format!("could not build a delete entry: {e}"))
@@ -67,11 +70,7 @@ pub(crate) async fn delete_batch(
             .map_err(|e| connection.error(SqsFailure::classify(&e)))?;
         let mut result = BatchAnswer::default();
         for ok in answer.successful() {
-            let outcome = Outcome::success_with_input(vec![(
-                props::QUEUE_URL.to_owned(),
-                queue_url.to_owned(),
-            )]);
-            result.succeeded.push((ok.id().to_owned(), outcome));
+            result.succeeded.push((ok.id().to_owned(), success()));
         }
         result
             .failed
@@ -157,7 +156,10 @@ impl Operation for DeleteOperation {
         }
         for (url, entries) in by_queue {
             for chunk in chunk(entries, |_| 0, MAX_BATCH_BYTES) {
-                delete_batch(connection, batch, &url, chunk).await;
+                delete_batch(connection, batch, &url, chunk, || {
+                    Outcome::success_with_input(vec![(props::QUEUE_URL.to_owned(), url.clone())])
+                })
+                .await;
             }
         }
         Ok(())

@@ -18,7 +18,10 @@ use super::delete::delete_batch;
 use crate::config::ReceiveConfig;
 use crate::connection::SqsConnection;
 use crate::errors::SqsFailure;
-use crate::message::{Attribute, attributes_from_sqs, md5_hex, md5_of_attributes, props};
+use crate::message::{
+    Attribute, attributes_from_sqs, attributes_into_properties, md5_hex, md5_matches,
+    md5_of_attributes, props,
+};
 use crate::queue::is_fifo;
 
 /// The system attributes RECEIVE writes as properties: the only ones it asks for.
@@ -86,14 +89,7 @@ pub struct ReceiveOperation {
     config: ReceiveConfig,
 }
 
-/// A received message that passed its checks, with the handle that deletes it.
-struct Received {
-    document: Document,
-    receipt_handle: String,
-    message_id: String,
-}
-
-fn message_document(message: Message, queue_url: &str, attributes: Vec<Attribute>) -> Document {
+fn message_document(message: Message, queue_url: &str) -> Document {
     // The message is taken apart, not copied: its strings become the document's.
     let mut properties = BTreeMap::new();
     let mut put = |key: &str, value: Option<String>| {
@@ -130,8 +126,8 @@ fn message_document(message: Message, queue_url: &str, attributes: Vec<Attribute
     ] {
         put(key, system.remove(&name));
     }
-    for attribute in attributes {
-        attribute.into_properties(&mut properties);
+    if let Some(attributes) = message.message_attributes {
+        attributes_into_properties(attributes, &mut properties);
     }
     Document {
         data: message.body.unwrap_or_default().into_bytes(),
@@ -143,7 +139,7 @@ fn message_document(message: Message, queue_url: &str, attributes: Vec<Attribute
 fn verify(message: &Message, attributes: &[Attribute]) -> Option<String> {
     let body = message.body().unwrap_or_default();
     if let Some(expected) = message.md5_of_body()
-        && !expected.eq_ignore_ascii_case(&md5_hex(body.as_bytes()))
+        && !md5_matches(expected, body.as_bytes())
     {
         return Some(format!(
             "the MD5 of its body ({}) differs from the one SQS sent ({expected})",
@@ -323,34 +319,26 @@ impl ReceiveOperation {
                 continue;
             }
             empty_in_a_row = 0;
-            let mut valid: Vec<Received> = Vec::with_capacity(messages.len());
+            let mut valid: Vec<Document> = Vec::with_capacity(messages.len());
             for message in messages {
-                let message_id = message.message_id().unwrap_or_default().to_owned();
-                let attributes = attributes_from_sqs(message.message_attributes());
                 if self.config.verify_md5
-                    && let Some(problem) = verify(&message, &attributes)
+                    && let Some(problem) =
+                        verify(&message, &attributes_from_sqs(message.message_attributes()))
                 {
+                    let message_id = message.message_id().unwrap_or_default();
                     tracing::error!(queue = %queue_url, message = %message_id, "a received message failed MD5 verification; it is left on the queue");
                     shared.problems.lock().push(format!(
                         "message {message_id} failed verification: {problem}; it was not passed on nor deleted, and SQS will deliver it again after its visibility timeout"
                     ));
                     continue;
                 }
-                let receipt_handle = message.receipt_handle().unwrap_or_default().to_owned();
-                valid.push(Received {
-                    document: message_document(message, queue_url, attributes),
-                    receipt_handle,
-                    message_id,
-                });
+                valid.push(message_document(message, queue_url));
             }
             if self.config.delete_after_read && !valid.is_empty() {
                 let failed = self.delete_received(connection, queue_url, &valid).await;
                 shared.problems.lock().extend(failed);
             }
-            shared
-                .received
-                .lock()
-                .extend(valid.into_iter().map(|r| r.document));
+            shared.received.lock().extend(valid);
         }
     }
 
@@ -359,20 +347,23 @@ impl ReceiveOperation {
         &self,
         connection: &SqsConnection,
         queue_url: &str,
-        received: &[Received],
+        received: &[Document],
     ) -> Vec<String> {
         // Only each delete's status matters here: track it on empty documents, not copies.
         let tracker = Batch::new(vec![Document::default(); received.len()]);
-        let entries: Vec<Entry<String>> = received
+        let entries: Vec<Entry<&str>> = received
             .iter()
             .enumerate()
-            .map(|(index, r)| Entry {
+            .map(|(index, document)| Entry {
                 index,
-                item: r.receipt_handle.clone(),
+                item: document.property(props::RECEIPT_HANDLE).unwrap_or_default(),
             })
             .collect();
         for chunk in chunk(entries, |_| 0, MAX_BATCH_BYTES) {
-            delete_batch(connection, &tracker, queue_url, chunk).await;
+            delete_batch(connection, &tracker, queue_url, chunk, || {
+                Outcome::success(Vec::new())
+            })
+            .await;
         }
         tracker
             .into_results(|_| Outcome::failure("no answer"))
@@ -381,7 +372,9 @@ impl ReceiveOperation {
             .map(|r| {
                 format!(
                     "message {} could not be deleted ({}) and will be delivered again",
-                    received[r.index].message_id,
+                    received[r.index]
+                        .property(props::MESSAGE_ID)
+                        .unwrap_or_default(),
                     r.message.unwrap_or_default()
                 )
             })

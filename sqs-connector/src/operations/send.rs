@@ -19,20 +19,21 @@ use crate::config::SendConfig;
 use crate::connection::SqsConnection;
 use crate::errors::SqsFailure;
 use crate::message::{
-    Attribute, Rejection, attributes_from_properties, check_text, md5_hex, props, to_sqs_attributes,
+    Attribute, Rejection, attributes_from_properties, check_text, md5_matches, props,
+    to_sqs_attributes,
 };
 use crate::queue::{QueueInfo, is_fifo};
 
 /// The longest delay SQS accepts.
 pub const MAX_DELAY_SECONDS: u32 = 900;
 
-/// What SEND adds to a document's body to make its message (the body itself stays in the
-/// document, and is read from there when the call is built).
+/// What SEND adds to a document's body to make its message, borrowed from the document (the body
+/// itself stays there too, and is read from there when the call is built).
 #[derive(Debug)]
-pub struct Prepared {
-    attributes: Vec<Attribute>,
-    group_id: Option<String>,
-    deduplication_id: Option<String>,
+pub struct Prepared<'a> {
+    attributes: Vec<Attribute<'a>>,
+    group_id: Option<&'a str>,
+    deduplication_id: Option<&'a str>,
     delay_seconds: Option<i32>,
     size: usize,
 }
@@ -90,7 +91,7 @@ const OUTPUT: &[PropertyInfo] = &[
 ];
 
 /// The entries of one SendMessageBatch (or one SendMessage) call.
-type Call = Vec<Entry<Arc<Prepared>>>;
+type Call<'a> = Vec<Entry<Arc<Prepared<'a>>>>;
 
 /// The body of document `index`, checked to be text when it was prepared.
 fn body_of(batch: &Batch, index: usize) -> &str {
@@ -106,12 +107,12 @@ fn reject(batch: &Batch, index: usize, rejection: Rejection) {
 }
 
 impl SendOperation {
-    fn prepare(
+    fn prepare<'a>(
         &self,
-        document: &Document,
+        document: &'a Document,
         queue: &QueueInfo,
         queue_url: &str,
-    ) -> Result<Prepared, Rejection> {
+    ) -> Result<Prepared<'a>, Rejection> {
         let fifo = is_fifo(queue_url);
         let max_size = queue.max_message_size;
         let body = document.text().ok_or_else(|| Rejection {
@@ -124,7 +125,7 @@ impl SendOperation {
                 message: "the body is empty; SQS needs at least one character".into(),
             });
         }
-        check_text(body, "the body")?;
+        check_text(body, || "the body".into())?;
         let attributes = attributes_from_properties(&document.properties)?;
         let size = body.len() + attributes.iter().map(Attribute::size).sum::<usize>();
         if size > max_size {
@@ -143,9 +144,7 @@ impl SendOperation {
             None if self.config.delay_seconds > 0 => Some(self.config.delay_seconds),
             None => None,
         };
-        let group_id = document
-            .property(props::MESSAGE_GROUP_ID)
-            .map(str::to_owned);
+        let group_id = document.property(props::MESSAGE_GROUP_ID);
         if fifo {
             if delay.is_some_and(|d| d > 0) {
                 return Err(Rejection {
@@ -153,7 +152,7 @@ impl SendOperation {
                     message: "FIFO queues do not accept a per-message delay; set the delay on the queue instead".into(),
                 });
             }
-            if group_id.as_deref().is_none_or(str::is_empty) {
+            if group_id.is_none_or(str::is_empty) {
                 return Err(Rejection {
                     rule: "MissingMessageGroupId",
                     message: format!(
@@ -163,12 +162,8 @@ impl SendOperation {
                 });
             }
         }
-        let deduplication_id = document
-            .property(props::MESSAGE_DEDUPLICATION_ID)
-            .map(str::to_owned);
-        if fifo
-            && !queue.content_based_deduplication
-            && deduplication_id.as_deref().is_none_or(str::is_empty)
+        let deduplication_id = document.property(props::MESSAGE_DEDUPLICATION_ID);
+        if fifo && !queue.content_based_deduplication && deduplication_id.is_none_or(str::is_empty)
         {
             return Err(Rejection {
                 rule: "MissingMessageDeduplicationId",
@@ -178,7 +173,7 @@ impl SendOperation {
                 ),
             });
         }
-        if let Some(group) = &group_id
+        if let Some(group) = group_id
             && (group.is_empty() || group.len() > 128)
         {
             return Err(Rejection {
@@ -206,7 +201,7 @@ impl SendOperation {
         sequence: Option<&str>,
     ) -> Outcome {
         if let Some(md5) = md5
-            && md5 != md5_hex(&document.data)
+            && !md5_matches(md5, &document.data)
         {
             return Outcome::failure(format!(
                 "SQS accepted message {message_id}, but the MD5 of the body it computed ({md5}) differs from the body sent; the message may have been corrupted on the way"
@@ -230,7 +225,7 @@ impl SendOperation {
         connection: &SqsConnection,
         batch: &Batch,
         queue_url: &str,
-        entries: Vec<Entry<Arc<Prepared>>>,
+        entries: Call<'_>,
     ) {
         send_with_retries(batch, entries, |pending| async move {
             let mut request = connection
@@ -244,8 +239,8 @@ impl SendOperation {
                     .message_body(body_of(batch, entry.index))
                     .set_delay_seconds(item.delay_seconds)
                     .set_message_attributes(to_sqs_attributes(&item.attributes)?)
-                    .set_message_group_id(item.group_id.clone())
-                    .set_message_deduplication_id(item.deduplication_id.clone())
+                    .set_message_group_id(item.group_id.map(str::to_owned))
+                    .set_message_deduplication_id(item.deduplication_id.map(str::to_owned))
                     .build()
                     .map_err(|e| {
                         ConnectorError::internal(format!("could not build a batch entry: {e}"))
@@ -282,7 +277,7 @@ impl SendOperation {
         connection: &SqsConnection,
         batch: &Batch,
         queue_url: &str,
-        entry: Entry<Arc<Prepared>>,
+        entry: Entry<Arc<Prepared<'_>>>,
     ) {
         let item = &entry.item;
         let attributes = match to_sqs_attributes(&item.attributes) {
@@ -296,8 +291,8 @@ impl SendOperation {
             .message_body(body_of(batch, entry.index))
             .set_delay_seconds(item.delay_seconds)
             .set_message_attributes(attributes)
-            .set_message_group_id(item.group_id.clone())
-            .set_message_deduplication_id(item.deduplication_id.clone())
+            .set_message_group_id(item.group_id.map(str::to_owned))
+            .set_message_deduplication_id(item.deduplication_id.map(str::to_owned))
             .send()
             .await;
         let outcome = match answer {

@@ -76,6 +76,10 @@ struct Args {
     /// The plugin executable (default: `sqs-connector` next to this one).
     #[arg(long)]
     plugin: Option<PathBuf>,
+    /// Another build of the plugin, measured as one more contender of SEND and RECEIVE right
+    /// after the plugin (to compare two builds in one run; not in the report).
+    #[arg(long)]
+    compare_plugin: Option<PathBuf>,
     /// The Roles Anywhere emulator's configuration.
     #[arg(long, default_value = "test-harness/fixtures/emulator/config.json")]
     emulator_config: PathBuf,
@@ -215,6 +219,14 @@ async fn measure(
     let plugin = PluginProcess::spawn(PluginCommand::new(&plugin_path, &["serve"]))
         .await
         .map_err(|e| format!("starting the plugin {}: {e}", plugin_path.display()))?;
+    let other_plugin = match &args.compare_plugin {
+        Some(path) => Some(
+            PluginProcess::spawn(PluginCommand::new(path, &["serve"]))
+                .await
+                .map_err(|e| format!("starting the plugin {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
     let bench = Bench {
         client: raw::client(&args.endpoint),
         connection: connector::connection(&args.endpoint),
@@ -225,12 +237,16 @@ async fn measure(
         messages,
         in_process: sqs_connector::connector(),
         plugin,
+        other_plugin,
         boto3,
         queues: AtomicUsize::new(0),
         args: &args,
     };
     let outcome = bench.all(&mut report, args.only).await;
     let _ = bench.plugin.shutdown().await;
+    if let Some(other) = &bench.other_plugin {
+        let _ = other.shutdown().await;
+    }
     outcome?;
     if !args.only.includes(Only::Cache) {
         return Ok(report);
@@ -319,6 +335,7 @@ struct Bench<'a> {
     messages: Vec<Message>,
     documents: Vec<Document>,
     plugin: PluginProcess,
+    other_plugin: Option<PluginProcess>,
     in_process: Connector,
     connection: Component,
     boto3: Boto3,
@@ -330,6 +347,7 @@ struct Bench<'a> {
 enum SendBy {
     RawBest,
     Plugin,
+    OtherPlugin,
     InProcess,
     RawSequential,
     Boto3,
@@ -340,6 +358,7 @@ enum SendBy {
 enum DrainBy {
     RawBest,
     Plugin,
+    OtherPlugin,
     InProcess,
     Boto3,
 }
@@ -460,8 +479,8 @@ impl Bench<'_> {
             for (i, (size, in_flight)) in options.clone().into_iter().enumerate() {
                 let sample = self.send_once(SendBy::Plugin, size, in_flight).await?;
                 say(format!(
-                    "  {size} documents per call, {in_flight} in flight: {:.0} msg/s",
-                    sample.rate()
+                    "  {size} documents per call, {in_flight} in flight: {}",
+                    sample.summary()
                 ));
                 runs[i].push(sample);
             }
@@ -508,9 +527,10 @@ impl Bench<'_> {
                 )
                 .await?
             }
-            SendBy::Plugin | SendBy::InProcess => {
-                let host = match contender {
-                    SendBy::Plugin => Host::Plugin(&self.plugin),
+            SendBy::Plugin | SendBy::OtherPlugin | SendBy::InProcess => {
+                let host = match (contender, &self.other_plugin) {
+                    (SendBy::Plugin, _) => Host::Plugin(&self.plugin),
+                    (SendBy::OtherPlugin, Some(other)) => Host::Plugin(other),
                     _ => Host::InProcess(&self.in_process),
                 };
                 let op = self.send_operation(&queue);
@@ -544,25 +564,33 @@ impl Bench<'_> {
         chunk: usize,
         in_flight: usize,
     ) -> Result<(), String> {
-        let contenders = [
+        let mut contenders = vec![
             SendBy::RawBest,
             SendBy::Plugin,
             SendBy::InProcess,
             SendBy::RawSequential,
             SendBy::Boto3,
         ];
+        // Another build, right after the plugin; its figures are printed, not reported.
+        let other = self.other_plugin.is_some();
+        if other {
+            contenders.insert(2, SendBy::OtherPlugin);
+        }
         let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
         for round in 1..=self.args.repetitions {
             say(format!("SEND, round {round} of {}", self.args.repetitions));
-            for (i, contender) in contenders.into_iter().enumerate() {
+            for (i, &contender) in contenders.iter().enumerate() {
                 let sample = self.send_once(contender, chunk, in_flight).await?;
-                say(format!("  {contender:?}: {:.0} msg/s", sample.rate()));
+                say(format!("  {contender:?}: {}", sample.summary()));
                 samples[i].push(sample);
             }
         }
         let n = report::thousands(self.n() as u64);
         let c = self.args.concurrency;
         let chunking = format!("{chunk} documents per execute call, {in_flight} in flight");
+        if other {
+            samples.remove(2);
+        }
         let mut samples = samples.into_iter();
         let mut next = || samples.next().unwrap_or_default();
         report.add(Row::rates(
@@ -636,9 +664,10 @@ impl Bench<'_> {
                 })
                 .await?
             }
-            DrainBy::Plugin | DrainBy::InProcess => {
-                let host = match contender {
-                    DrainBy::Plugin => Host::Plugin(&self.plugin),
+            DrainBy::Plugin | DrainBy::OtherPlugin | DrainBy::InProcess => {
+                let host = match (contender, &self.other_plugin) {
+                    (DrainBy::Plugin, _) => Host::Plugin(&self.plugin),
+                    (DrainBy::OtherPlugin, Some(other)) => Host::Plugin(other),
                     _ => Host::InProcess(&self.in_process),
                 };
                 let op = self.receive_operation(&queue);
@@ -666,26 +695,34 @@ impl Bench<'_> {
     }
 
     async fn drains(&self, report: &mut Report) -> Result<(), String> {
-        let contenders = [
+        let mut contenders = vec![
             DrainBy::RawBest,
             DrainBy::Plugin,
             DrainBy::InProcess,
             DrainBy::Boto3,
         ];
+        // Another build, right after the plugin; its figures are printed, not reported.
+        let other = self.other_plugin.is_some();
+        if other {
+            contenders.insert(2, DrainBy::OtherPlugin);
+        }
         let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
         for round in 1..=self.args.repetitions {
             say(format!(
                 "RECEIVE with delete, round {round} of {}",
                 self.args.repetitions
             ));
-            for (i, contender) in contenders.into_iter().enumerate() {
+            for (i, &contender) in contenders.iter().enumerate() {
                 let sample = self.drain_once(contender).await?;
-                say(format!("  {contender:?}: {:.0} msg/s", sample.rate()));
+                say(format!("  {contender:?}: {}", sample.summary()));
                 samples[i].push(sample);
             }
         }
         let n = report::thousands(self.n() as u64);
         let c = self.args.concurrency;
+        if other {
+            samples.remove(2);
+        }
         let mut samples = samples.into_iter();
         let mut next = || samples.next().unwrap_or_default();
         report.add(Row::rates(

@@ -27,6 +27,19 @@ impl Sample {
     fn micros(&self, seconds: f64) -> f64 {
         seconds * 1e6 / self.messages.max(1) as f64
     }
+
+    /// The run in one line for the progress output: throughput and CPU per message.
+    pub fn summary(&self) -> String {
+        let cpu = &self.cpu;
+        format!(
+            "{:.0} msg/s; CPU µs/msg: bench {:.1}, plugin {:.1}, boto3 {:.1}, server {:.1}",
+            self.rate(),
+            self.micros(cpu.bench),
+            self.micros(cpu.plugin),
+            self.micros(cpu.exited_children),
+            self.micros(cpu.server)
+        )
+    }
 }
 
 /// What a figure counts.
