@@ -212,14 +212,35 @@ impl PluginProcess {
         params: &P,
         timeout: Duration,
     ) -> Result<R, ClientError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut line = serde_json::to_vec(&OutgoingRequest {
-            jsonrpc: "2.0",
-            id,
+        self.call_line(
             method,
-            params,
-        })
-        .map_err(|e| ClientError::Protocol(e.to_string()))?;
+            |line, id| {
+                serde_json::to_writer(
+                    line,
+                    &OutgoingRequest {
+                        jsonrpc: "2.0",
+                        id,
+                        method,
+                        params,
+                    },
+                )
+            },
+            timeout,
+        )
+        .await
+    }
+
+    /// Calls a method whose request line `write` appends (given the request id), with a timeout,
+    /// and decodes its result.
+    async fn call_line<R: DeserializeOwned>(
+        &self,
+        method: &str,
+        write: impl FnOnce(&mut Vec<u8>, u64) -> Result<(), serde_json::Error>,
+        timeout: Duration,
+    ) -> Result<R, ClientError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut line = Vec::new();
+        write(&mut line, id).map_err(|e| ClientError::Protocol(e.to_string()))?;
         line.push(b'\n');
         let (tx, rx) = oneshot::channel();
         self.register(id, tx)?;
@@ -378,7 +399,20 @@ impl PluginProcess {
         &self,
         params: &ExecuteParamsRef<'_>,
     ) -> Result<ExecuteResult, ClientError> {
-        self.call(method::EXECUTE, params).await
+        // The documents are most of the line: written by hand (see `json_out`), same bytes.
+        self.call_line(
+            method::EXECUTE,
+            |line, id| {
+                line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+                line.extend_from_slice(id.to_string().as_bytes());
+                line.extend_from_slice(b",\"method\":\"execute\",\"params\":");
+                super::json_out::push_execute_params(line, params)?;
+                line.push(b'}');
+                Ok(())
+            },
+            self.command.timeout,
+        )
+        .await
     }
 
     /// Whether the process has exited.

@@ -4,6 +4,7 @@
 //! as a plugin; [`PluginProcess`] is the host's side.
 
 mod client;
+mod json_out;
 mod server;
 pub mod types;
 

@@ -1,0 +1,267 @@
+//! The two large messages of the protocol, written by hand: `execute` params (a host's
+//! documents) and `execute` results (a plugin's outputs). Their bulk is document bodies, often
+//! JSON themselves and so full of characters to escape; this writer escapes them a word at a
+//! time instead of a byte at a time. The bytes are exactly what `serde_json` writes for the same
+//! values (the tests compare them), so either side may use either writer.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use super::types::{ExecuteParamsRef, ExecuteResult};
+use crate::document::{Document, DocumentResult, ResultStatus};
+
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// Whether some byte of the word is below `n` (`n` at most 0x80).
+fn has_byte_below(word: u64, n: u8) -> bool {
+    word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS != 0
+}
+
+/// Whether some byte of the word is `"`, `\` or a control character: one JSON must escape.
+fn needs_escape(word: u64) -> bool {
+    has_byte_below(word, 0x20)
+        || has_byte_below(word ^ (ONES * u64::from(b'"')), 1)
+        || has_byte_below(word ^ (ONES * u64::from(b'\\')), 1)
+}
+
+/// Appends `text` as a JSON string literal, quotes included.
+pub fn push_str(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // `start..i` is the run of bytes not yet copied that need no escape.
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(word) = bytes.get(i..i + 8) {
+            let word = u64::from_ne_bytes(word.try_into().unwrap_or([0; 8]));
+            if !needs_escape(word) {
+                i += 8;
+                continue;
+            }
+        }
+        let byte = bytes[i];
+        let short = match byte {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            b'\n' => Some(b'n'),
+            b'\r' => Some(b'r'),
+            b'\t' => Some(b't'),
+            0x08 => Some(b'b'),
+            0x0c => Some(b'f'),
+            0x00..=0x1f => None,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        match short {
+            Some(letter) => out.extend_from_slice(&[b'\\', letter]),
+            None => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 0x0f)],
+            ]),
+        }
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends a document: `{"data":…,"properties":{…}}`, or `dataBase64` for a body that is not
+/// UTF-8 text.
+pub fn push_document(out: &mut Vec<u8>, document: &Document) {
+    match std::str::from_utf8(&document.data) {
+        Ok(text) => {
+            out.extend_from_slice(b"{\"data\":");
+            push_str(out, text);
+        }
+        Err(_) => {
+            out.extend_from_slice(b"{\"dataBase64\":\"");
+            out.extend_from_slice(BASE64.encode(&document.data).as_bytes());
+            out.push(b'"');
+        }
+    }
+    out.extend_from_slice(b",\"properties\":{");
+    for (n, (name, value)) in document.properties.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        push_str(out, name);
+        out.push(b':');
+        push_str(out, value);
+    }
+    out.extend_from_slice(b"}}");
+}
+
+fn push_documents(out: &mut Vec<u8>, documents: &[Document]) {
+    out.push(b'[');
+    for (n, document) in documents.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        push_document(out, document);
+    }
+    out.push(b']');
+}
+
+fn push_result(out: &mut Vec<u8>, result: &DocumentResult) {
+    out.extend_from_slice(b"{\"index\":");
+    out.extend_from_slice(result.index.to_string().as_bytes());
+    out.extend_from_slice(match result.status {
+        ResultStatus::Success => b",\"status\":\"SUCCESS\"".as_slice(),
+        ResultStatus::ApplicationError => b",\"status\":\"APPLICATION_ERROR\"".as_slice(),
+        ResultStatus::Failure => b",\"status\":\"FAILURE\"".as_slice(),
+    });
+    if let Some(code) = &result.status_code {
+        out.extend_from_slice(b",\"statusCode\":");
+        push_str(out, code);
+    }
+    if let Some(message) = &result.message {
+        out.extend_from_slice(b",\"message\":");
+        push_str(out, message);
+    }
+    out.extend_from_slice(b",\"outputs\":");
+    push_documents(out, &result.outputs);
+    out.push(b'}');
+}
+
+/// Appends an `execute` result: `{"results":[…]}`.
+pub fn push_execute_result(out: &mut Vec<u8>, result: &ExecuteResult) {
+    out.extend_from_slice(b"{\"results\":[");
+    for (n, result) in result.results.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        push_result(out, result);
+    }
+    out.extend_from_slice(b"]}");
+}
+
+/// Appends `execute` params; the components (small) go through `serde_json`.
+pub fn push_execute_params(
+    out: &mut Vec<u8>,
+    params: &ExecuteParamsRef<'_>,
+) -> Result<(), serde_json::Error> {
+    out.extend_from_slice(b"{\"executionId\":");
+    push_str(out, params.execution_id);
+    out.extend_from_slice(b",\"processName\":");
+    push_str(out, params.process_name);
+    out.extend_from_slice(b",\"connection\":");
+    serde_json::to_writer(&mut *out, params.connection)?;
+    out.extend_from_slice(b",\"operation\":");
+    serde_json::to_writer(&mut *out, params.operation)?;
+    out.extend_from_slice(b",\"documents\":");
+    push_documents(out, params.documents);
+    out.push(b'}');
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::component::Component;
+
+    fn written(text: &str) -> String {
+        let mut out = Vec::new();
+        push_str(&mut out, text);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_are_escaped_exactly_as_serde_json_does() {
+        let mut cases: Vec<String> = vec![
+            String::new(),
+            "plain".into(),
+            r#"{"order":{"id":"O-1","note":"a \"quoted\" word"},"path":"C:\\tmp"}"#.into(),
+            "tab\tnew\nline\rcr\u{8}bs\u{c}ff\u{0}nul\u{1f}us\u{7f}del".into(),
+            "ünïcödé ✓ 😀 \u{FFFF}".into(),
+            "12345678\"12345678\\1234567\n".into(),
+        ];
+        // Every byte below 0x80 at every position of a word, and runs longer than a word.
+        for c in 0u8..0x80 {
+            for at in 0..9 {
+                let mut s = "x".repeat(at);
+                s.push(char::from(c));
+                s.push_str(&"y".repeat(17 - at));
+                cases.push(s);
+            }
+        }
+        for case in &cases {
+            assert_eq!(
+                written(case),
+                serde_json::to_string(case).unwrap(),
+                "{case:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn execute_params_and_results_are_the_bytes_serde_json_writes() {
+        let documents = vec![
+            Document::new(r#"{"a":"b\"c","n":1}"#)
+                .with_property("sqs.attribute.x", "1")
+                .with_property("k \"q\"", "v\n"),
+            Document::new(vec![0xff, 0x00, 0x10]),
+            Document::new(""),
+        ];
+        let connection = Component::connection(
+            "conn \"1\"",
+            "amazon-sqs",
+            serde_json::json!({"region": "us-east-1", "n": 3})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        );
+        let operation = Component::operation("op", "amazon-sqs", "SEND", Default::default());
+        let params = ExecuteParamsRef {
+            execution_id: "exec\t1",
+            process_name: "orders",
+            connection: &connection,
+            operation: &operation,
+            documents: &documents,
+        };
+        let mut out = Vec::new();
+        push_execute_params(&mut out, &params).unwrap();
+        assert_eq!(out, serde_json::to_vec(&params).unwrap());
+
+        let result = ExecuteResult {
+            results: vec![
+                DocumentResult {
+                    index: 0,
+                    status: ResultStatus::Success,
+                    status_code: None,
+                    message: None,
+                    outputs: documents.clone(),
+                },
+                DocumentResult {
+                    index: 1,
+                    status: ResultStatus::ApplicationError,
+                    status_code: Some("InvalidCharacter".into()),
+                    message: Some("document 1: \"the body\" contains U+0000".into()),
+                    outputs: Vec::new(),
+                },
+                DocumentResult {
+                    index: 12345,
+                    status: ResultStatus::Failure,
+                    status_code: None,
+                    message: Some("timed out".into()),
+                    outputs: Vec::new(),
+                },
+            ],
+        };
+        let mut out = Vec::new();
+        push_execute_result(&mut out, &result);
+        assert_eq!(out, serde_json::to_vec(&result).unwrap());
+        let back: ExecuteResult = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back, result);
+    }
+}
