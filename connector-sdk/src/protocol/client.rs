@@ -15,6 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::oneshot;
 
+use super::buffers;
 use super::types::*;
 use crate::component::Component;
 use crate::runtime::PROTOCOL_VERSION;
@@ -84,7 +85,7 @@ impl PluginCommand {
 }
 
 /// Callers waiting for a response, by id; each gets the response line as read.
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<String>>>>;
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Vec<u8>>>>>;
 
 /// Only what routes a response line to its caller; the rest is skipped, not copied.
 #[derive(serde::Deserialize)]
@@ -96,13 +97,13 @@ struct ResponseId {
 /// The id of a response line that starts the way plugins write it, `{"jsonrpc":"2.0","id":7,`,
 /// read from its first bytes, so a response of megabytes is not scanned twice; `None` for any
 /// other shape (then the line is parsed to find it).
-fn leading_id(line: &str) -> Option<u64> {
-    let rest = line.strip_prefix(r#"{"jsonrpc":"2.0","id":"#)?;
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    if !matches!(rest.as_bytes().get(digits), Some(b',' | b'}')) {
+fn leading_id(line: &[u8]) -> Option<u64> {
+    let rest = line.strip_prefix(br#"{"jsonrpc":"2.0","id":"#)?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if !matches!(rest.get(digits), Some(b',' | b'}')) {
         return None;
     }
-    rest[..digits].parse().ok()
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
 }
 
 /// A response line decoded straight into the caller's result type.
@@ -239,12 +240,14 @@ impl PluginProcess {
         timeout: Duration,
     ) -> Result<R, ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut line = Vec::new();
+        let mut line = buffers::take();
         write(&mut line, id).map_err(|e| ClientError::Protocol(e.to_string()))?;
         line.push(b'\n');
         let (tx, rx) = oneshot::channel();
         self.register(id, tx)?;
-        if let Err(err) = self.write_line(&line).await {
+        let written = self.write_line(&line).await;
+        buffers::give_back(line);
+        if let Err(err) = written {
             self.pending.lock().lock().remove(&id);
             return Err(err);
         }
@@ -252,7 +255,9 @@ impl PluginProcess {
         let unexpected = |e: serde_json::Error| {
             ClientError::Protocol(format!("unexpected result for {method}: {e}"))
         };
-        let response: TypedResponse<R> = serde_json::from_str(&line).map_err(unexpected)?;
+        let response = serde_json::from_slice::<TypedResponse<R>>(&line);
+        buffers::give_back(line);
+        let response = response.map_err(unexpected)?;
         if let Some(error) = response.error {
             return Err(ClientError::Rpc(error));
         }
@@ -274,7 +279,7 @@ impl PluginProcess {
         self.register(u64::MAX, tx)?;
         self.write_line(line.as_bytes()).await?;
         let line = self.wait(u64::MAX, "raw line", rx, timeout).await?;
-        serde_json::from_str::<RawResponse>(&line)
+        serde_json::from_slice::<RawResponse>(&line)
             .map(RawResponse::into_response)
             .map_err(|e| ClientError::Protocol(format!("not a response: {e}")))
     }
@@ -292,7 +297,7 @@ impl PluginProcess {
     /// Registers a caller waiting for the response `id`; fails at once when the plugin's output
     /// has already closed, since no response can come. (A write to the plugin's stdin may still
     /// succeed for a moment after its stdout closed, so a successful write proves nothing.)
-    fn register(&self, id: u64, tx: oneshot::Sender<String>) -> Result<(), ClientError> {
+    fn register(&self, id: u64, tx: oneshot::Sender<Vec<u8>>) -> Result<(), ClientError> {
         let pending = self.pending.lock().clone();
         let exited = self.exited.lock().clone();
         pending.lock().insert(id, tx);
@@ -323,9 +328,9 @@ impl PluginProcess {
         &self,
         id: u64,
         method: &str,
-        rx: oneshot::Receiver<String>,
+        rx: oneshot::Receiver<Vec<u8>>,
         timeout: Duration,
-    ) -> Result<String, ClientError> {
+    ) -> Result<Vec<u8>, ClientError> {
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(_)) => Err(self.exited_error()),
@@ -513,19 +518,33 @@ fn start(
     let reader_exited = exited.clone();
     let pid = child.id();
     tokio::spawn(async move {
-        let mut lines = BufReader::with_capacity(1 << 18, stdout).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
+        let mut reader = BufReader::with_capacity(1 << 18, stdout);
+        loop {
+            // Each line goes to its caller in a recycled buffer, which the caller gives back.
+            let mut line = buffers::take();
+            match reader.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            while line.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+                line.pop();
+            }
+            if line.is_empty() {
+                buffers::give_back(line);
+                continue;
+            }
             let id = match leading_id(&line) {
                 Some(id) => Ok(id),
-                None => serde_json::from_str::<ResponseId>(&line)
+                None => serde_json::from_slice::<ResponseId>(&line)
                     .map(|response| response.id.as_u64().unwrap_or(u64::MAX)),
             };
             match id {
-                Ok(key) => {
-                    if let Some(tx) = reader_pending.lock().remove(&key) {
+                Ok(key) => match reader_pending.lock().remove(&key) {
+                    Some(tx) => {
                         let _ = tx.send(line);
                     }
-                }
+                    None => buffers::give_back(line),
+                },
                 Err(err) => {
                     tracing::warn!(error = %err, "the plugin wrote a line that is not a response")
                 }
@@ -554,10 +573,10 @@ mod tests {
     #[test]
     fn the_id_is_read_from_the_head_of_lines_plugins_write_and_left_to_the_parser_otherwise() {
         assert_eq!(
-            leading_id(r#"{"jsonrpc":"2.0","id":42,"result":{"results":[]}}"#),
+            leading_id(br#"{"jsonrpc":"2.0","id":42,"result":{"results":[]}}"#),
             Some(42)
         );
-        assert_eq!(leading_id(r#"{"jsonrpc":"2.0","id":0}"#), Some(0));
+        assert_eq!(leading_id(br#"{"jsonrpc":"2.0","id":0}"#), Some(0));
         for other in [
             r#"{"jsonrpc":"2.0","id":"42","result":null}"#,
             r#"{"jsonrpc":"2.0","id":4.5,"result":null}"#,
@@ -566,7 +585,7 @@ mod tests {
             r#"{"jsonrpc": "2.0", "id": 42, "result": null}"#,
             r#"{"jsonrpc":"2.0","id":99999999999999999999999,"result":null}"#,
         ] {
-            assert_eq!(leading_id(other), None, "{other}");
+            assert_eq!(leading_id(other.as_bytes()), None, "{other}");
         }
     }
 }

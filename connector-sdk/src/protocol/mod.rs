@@ -3,6 +3,7 @@
 //! [`types`] holds the messages and does no I/O; [`serve`] runs a [`Connector`](crate::Connector)
 //! as a plugin; [`PluginProcess`] is the host's side.
 
+mod buffers;
 mod client;
 mod json_out;
 mod server;

@@ -201,29 +201,13 @@ fn parse_execute(line: &str) -> Option<(Option<Value>, ExecuteParams)> {
         .then_some((envelope.id, envelope.params))
 }
 
-/// Written lines' buffers, kept for the next responses: a response to a large execute is
-/// megabytes, and a fresh buffer for each would be grown (copied) and faulted in every time.
-static LINE_BUFFERS: parking_lot::Mutex<Vec<Vec<u8>>> = parking_lot::Mutex::new(Vec::new());
-const KEPT_BUFFERS: usize = 8;
-const KEPT_BUFFER_BYTES: usize = 64 << 20;
-
-fn recycle(mut line: Vec<u8>) {
-    if line.capacity() <= KEPT_BUFFER_BYTES {
-        let mut kept = LINE_BUFFERS.lock();
-        if kept.len() < KEPT_BUFFERS {
-            line.clear();
-            kept.push(line);
-        }
-    }
-}
-
 async fn write_responses<W: AsyncWrite + Unpin>(
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     mut writer: W,
 ) -> std::io::Result<()> {
     while let Some(line) = rx.recv().await {
         writer.write_all(&line).await?;
-        recycle(line);
+        super::buffers::give_back(line);
         // Flush when nothing else is queued, so a burst of responses costs one flush.
         if rx.is_empty() {
             writer.flush().await?;
@@ -345,7 +329,7 @@ fn result_line(
     id: &Value,
     write: impl FnOnce(&mut Vec<u8>) -> Result<(), serde_json::Error>,
 ) -> Vec<u8> {
-    let mut line = LINE_BUFFERS.lock().pop().unwrap_or_default();
+    let mut line = super::buffers::take();
     line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     let written = serde_json::to_writer(&mut line, id).and_then(|()| {
         line.extend_from_slice(b",\"result\":");
