@@ -11,9 +11,26 @@ const KEPT_BUFFERS: usize = 8;
 /// Larger buffers are freed, not kept.
 const KEPT_BUFFER_BYTES: usize = 64 << 20;
 
-/// An empty buffer, recycled when one is kept.
-pub fn take() -> Vec<u8> {
-    KEPT.lock().pop().unwrap_or_default()
+/// An empty buffer with room for at least `size` bytes: the smallest kept buffer that has the
+/// room, else the largest kept one (grown once to `size`), else a new one. A large line thus
+/// lands in a large buffer instead of growing a small one by doubling, page by fresh page.
+/// `usize::MAX` asks for the largest kept buffer, for a line of unknown length.
+pub fn take(size: usize) -> Vec<u8> {
+    let mut buffer = {
+        let mut kept = KEPT.lock();
+        let fitting = kept
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.capacity() >= size)
+            .min_by_key(|(_, b)| b.capacity())
+            .or_else(|| kept.iter().enumerate().max_by_key(|(_, b)| b.capacity()))
+            .map(|(i, _)| i);
+        fitting.map(|i| kept.swap_remove(i)).unwrap_or_default()
+    };
+    if size != usize::MAX {
+        buffer.reserve(size);
+    }
+    buffer
 }
 
 /// Keeps `buffer` for a later [`take`] (or frees it when enough are kept or it is very large).
@@ -33,13 +50,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_buffer_given_back_is_taken_again_empty_with_its_capacity() {
-        let mut buffer = Vec::with_capacity(4096);
-        buffer.extend_from_slice(b"a line");
-        give_back(buffer);
-        // Other tests may share the pool: some buffer comes back, empty.
-        let again = take();
-        assert!(again.is_empty());
+    fn buffers_come_back_empty_and_large_enough_and_huge_ones_are_not_kept() {
+        let mut small = Vec::with_capacity(4096);
+        small.extend_from_slice(b"a line");
+        give_back(small);
+        give_back(Vec::with_capacity(1 << 20));
+        // Other tests may share the pool: whatever comes back is empty and has the room asked.
+        let big = take(500_000);
+        assert!(big.is_empty() && big.capacity() >= 500_000);
+        let largest = take(usize::MAX);
+        assert!(largest.is_empty());
+        let fresh = take(10);
+        assert!(fresh.capacity() >= 10);
         give_back(Vec::with_capacity((64 << 20) + 1));
         assert!(
             KEPT.lock()

@@ -215,6 +215,7 @@ impl PluginProcess {
     ) -> Result<R, ClientError> {
         self.call_line(
             method,
+            0,
             |line, id| {
                 serde_json::to_writer(
                     line,
@@ -231,16 +232,17 @@ impl PluginProcess {
         .await
     }
 
-    /// Calls a method whose request line `write` appends (given the request id), with a timeout,
-    /// and decodes its result.
+    /// Calls a method whose request line `write` appends (given the request id; about
+    /// `size_hint` bytes), with a timeout, and decodes its result.
     async fn call_line<R: DeserializeOwned>(
         &self,
         method: &str,
+        size_hint: usize,
         write: impl FnOnce(&mut Vec<u8>, u64) -> Result<(), serde_json::Error>,
         timeout: Duration,
     ) -> Result<R, ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut line = buffers::take();
+        let mut line = buffers::take(size_hint);
         write(&mut line, id).map_err(|e| ClientError::Protocol(e.to_string()))?;
         line.push(b'\n');
         let (tx, rx) = oneshot::channel();
@@ -407,6 +409,7 @@ impl PluginProcess {
         // The documents are most of the line: written by hand (see `json_out`), same bytes.
         self.call_line(
             method::EXECUTE,
+            super::json_out::execute_params_size_hint(params),
             |line, id| {
                 line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
                 line.extend_from_slice(id.to_string().as_bytes());
@@ -521,7 +524,8 @@ fn start(
         let mut reader = BufReader::with_capacity(1 << 18, stdout);
         loop {
             // Each line goes to its caller in a recycled buffer, which the caller gives back.
-            let mut line = buffers::take();
+            // A response's length is unknown until it is read: the largest kept buffer.
+            let mut line = buffers::take(usize::MAX);
             match reader.read_until(b'\n', &mut line).await {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}

@@ -134,6 +134,40 @@ fn push_result(out: &mut Vec<u8>, result: &DocumentResult) {
     out.push(b'}');
 }
 
+/// About how many bytes a document takes once written (escapes of JSON bodies included).
+fn document_size_hint(document: &Document) -> usize {
+    let properties: usize = document
+        .properties
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 6)
+        .sum();
+    document.data.len() + document.data.len() / 6 + properties + 32
+}
+
+/// About how many bytes [`push_execute_result`] writes for `result`: a buffer this size is taken
+/// for it, so a large response is not grown by doubling.
+pub fn execute_result_size_hint(result: &ExecuteResult) -> usize {
+    result
+        .results
+        .iter()
+        .map(|r| {
+            64 + r.message.as_ref().map_or(0, String::len)
+                + r.outputs.iter().map(document_size_hint).sum::<usize>()
+        })
+        .sum::<usize>()
+        + 64
+}
+
+/// About how many bytes [`push_execute_params`] writes for `params`.
+pub fn execute_params_size_hint(params: &ExecuteParamsRef<'_>) -> usize {
+    params
+        .documents
+        .iter()
+        .map(document_size_hint)
+        .sum::<usize>()
+        + 4096
+}
+
 /// Appends an `execute` result: `{"results":[…]}`.
 pub fn push_execute_result(out: &mut Vec<u8>, result: &ExecuteResult) {
     out.extend_from_slice(b"{\"results\":[");

@@ -14,6 +14,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufRea
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::json_out::execute_result_size_hint;
 use super::types::*;
 use crate::context::ExecutionContext;
 use crate::runtime::{Connector, PROTOCOL_VERSION};
@@ -259,10 +260,12 @@ impl Answer {
             Answer::TestConnection(outcome) => response_line(id, outcome.as_ref()),
             Answer::Browse(outcome) => response_line(id, outcome.as_ref()),
             // The bulk of the traffic: written by hand (see `json_out`), same bytes.
-            Answer::Execute(Ok(result)) => result_line(id, |line| {
-                super::json_out::push_execute_result(line, result);
-                Ok(())
-            }),
+            Answer::Execute(Ok(result)) => {
+                result_line(id, execute_result_size_hint(result), |line| {
+                    super::json_out::push_execute_result(line, result);
+                    Ok(())
+                })
+            }
             Answer::Execute(Err(error)) => error_line(id, error),
         }
     }
@@ -319,17 +322,19 @@ fn parse_call(request: &Envelope<'_>, initialized: bool) -> Result<Call, RpcErro
 /// serialized straight into the line.
 fn response_line<T: serde::Serialize>(id: &Value, outcome: Result<&T, &RpcError>) -> Vec<u8> {
     match outcome {
-        Ok(result) => result_line(id, |line| serde_json::to_writer(line, result)),
+        Ok(result) => result_line(id, 0, |line| serde_json::to_writer(line, result)),
         Err(error) => error_line(id, error),
     }
 }
 
-/// A response line whose result `write` appends (into a recycled buffer).
+/// A response line whose result `write` appends (into a recycled buffer with room for about
+/// `size_hint` bytes).
 fn result_line(
     id: &Value,
+    size_hint: usize,
     write: impl FnOnce(&mut Vec<u8>) -> Result<(), serde_json::Error>,
 ) -> Vec<u8> {
-    let mut line = super::buffers::take();
+    let mut line = super::buffers::take(size_hint);
     line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     let written = serde_json::to_writer(&mut line, id).and_then(|()| {
         line.extend_from_slice(b",\"result\":");
