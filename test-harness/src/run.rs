@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use connector_sdk::protocol::{ExecuteParamsRef, PluginProcess};
 use connector_sdk::{Document, DocumentResult, FieldError, ResultStatus};
+use futures::StreamExt as _;
 use serde_json::{Value, json};
 
 use crate::process::{Input, Process, read_documents};
@@ -184,32 +185,42 @@ async fn execute_process(
         let total = documents.len();
         let mut results: Vec<DocumentResult> = Vec::with_capacity(total);
         let batch_size = options.batch_size.max(1);
-        let mut offset = 0;
-        for chunk in documents.chunks(batch_size) {
-            let params = ExecuteParamsRef {
-                execution_id: &execution_id,
-                process_name: &process.file.name,
-                connection,
-                operation,
-                documents: chunk,
-            };
-            let chunk_results = match plugin.execute_ref(&params).await {
-                Ok(answer) if answer.results.len() == chunk.len() => answer.results,
-                Ok(answer) => host_failures(
-                    chunk.len(),
-                    &format!(
-                        "the plugin returned {} results for {} documents",
-                        answer.results.len(),
-                        chunk.len()
+        // Two execute calls in flight, results kept in input order: while the plugin sends one
+        // call's messages, it already reads the next call.
+        let execution_id = execution_id.as_str();
+        let mut calls = futures::stream::iter(documents.chunks(batch_size))
+            .map(|chunk| async move {
+                let params = ExecuteParamsRef {
+                    execution_id,
+                    process_name: &process.file.name,
+                    connection,
+                    operation,
+                    documents: chunk,
+                };
+                match plugin.execute_ref(&params).await {
+                    Ok(answer) if answer.results.len() == chunk.len() => answer.results,
+                    Ok(answer) => host_failures(
+                        chunk.len(),
+                        &format!(
+                            "the plugin returned {} results for {} documents",
+                            answer.results.len(),
+                            chunk.len()
+                        ),
                     ),
-                ),
-                Err(err) => host_failures(chunk.len(), &format!("the execute call failed: {err}")),
-            };
+                    Err(err) => {
+                        host_failures(chunk.len(), &format!("the execute call failed: {err}"))
+                    }
+                }
+            })
+            .buffered(CALLS_IN_FLIGHT);
+        let mut offset = 0;
+        while let Some(chunk_results) = calls.next().await {
+            let count = chunk_results.len();
             results.extend(chunk_results.into_iter().map(|mut r| {
                 r.index += offset;
                 r
             }));
-            offset += chunk.len();
+            offset += count;
             if !options.quiet && total > batch_size {
                 eprintln!("  [{execution}] {}: {offset}/{total} documents", step.name);
             }
@@ -227,6 +238,9 @@ async fn execute_process(
     }
     reports
 }
+
+/// Execute calls a step keeps in flight.
+const CALLS_IN_FLIGHT: usize = 2;
 
 fn host_failures(count: usize, message: &str) -> Vec<DocumentResult> {
     (0..count)

@@ -38,6 +38,10 @@ async fn the_example_process_sends_receives_and_deletes_every_document() {
                     "run",
                     "--process",
                     "orders-roundtrip.process.json",
+                    // Several execute calls per step, two in flight (the quickstart runs the
+                    // default of 500, one call per step here).
+                    "--batch-size",
+                    "64",
                     "--output",
                 ])
                 .arg(&out)
@@ -61,6 +65,11 @@ async fn the_example_process_sends_receives_and_deletes_every_document() {
     let sent = lines(&out.path().join("send.results.jsonl"));
     assert_eq!(sent.len(), 300);
     assert!(sent.iter().all(|r| r["status"] == "SUCCESS"));
+    // One result per document, in input order across the calls.
+    assert!(
+        sent.iter().enumerate().all(|(i, r)| r["index"] == i),
+        "indexes out of order: {sent:?}"
+    );
     // SQS delivers at least once: concurrent reads may see a message twice (moto does, under
     // load), so every order must be there, and every receive and delete must have succeeded.
     let received = lines(&out.path().join("receive.outputs.jsonl"));
