@@ -241,6 +241,20 @@ impl PluginProcess {
         write: impl FnOnce(&mut Vec<u8>, u64) -> Result<(), serde_json::Error>,
         timeout: Duration,
     ) -> Result<R, ClientError> {
+        self.call_line_with(method, size_hint, write, |_| None, timeout)
+            .await
+    }
+
+    /// [`Self::call_line`] whose response line `fast` may decode first (when it returns `None`,
+    /// `serde_json` decodes the line, errors included).
+    async fn call_line_with<R: DeserializeOwned>(
+        &self,
+        method: &str,
+        size_hint: usize,
+        write: impl FnOnce(&mut Vec<u8>, u64) -> Result<(), serde_json::Error>,
+        fast: impl FnOnce(&str) -> Option<R>,
+        timeout: Duration,
+    ) -> Result<R, ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut line = buffers::take(size_hint);
         write(&mut line, id).map_err(|e| ClientError::Protocol(e.to_string()))?;
@@ -254,6 +268,10 @@ impl PluginProcess {
             return Err(err);
         }
         let line = self.wait(id, method, rx, timeout).await?;
+        if let Some(result) = std::str::from_utf8(&line).ok().and_then(fast) {
+            buffers::give_back(line);
+            return Ok(result);
+        }
         let unexpected = |e: serde_json::Error| {
             ClientError::Protocol(format!("unexpected result for {method}: {e}"))
         };
@@ -406,8 +424,10 @@ impl PluginProcess {
         &self,
         params: &ExecuteParamsRef<'_>,
     ) -> Result<ExecuteResult, ClientError> {
-        // The documents are most of the line: written by hand (see `json_out`), same bytes.
-        self.call_line(
+        // The documents are most of both lines: the request is written by hand (see `json_out`,
+        // the same bytes as serde_json's) and a response as plugins write it read by hand (see
+        // `json_in`; anything else goes to serde_json).
+        self.call_line_with(
             method::EXECUTE,
             super::json_out::execute_params_size_hint(params),
             |line, id| {
@@ -418,6 +438,7 @@ impl PluginProcess {
                 line.push(b'}');
                 Ok(())
             },
+            super::json_in::execute_response,
             self.command.timeout,
         )
         .await

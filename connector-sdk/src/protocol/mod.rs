@@ -5,6 +5,7 @@
 
 mod buffers;
 mod client;
+mod json_in;
 mod json_out;
 mod server;
 pub mod types;

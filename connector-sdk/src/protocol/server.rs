@@ -192,6 +192,10 @@ const METHOD_HEAD: usize = 256;
 /// line's first bytes (as hosts write it), parsed without first scanning the params as raw JSON;
 /// `None` for anything else, which then takes the general path (and gets its exact error there).
 fn parse_execute(line: &str) -> Option<(Option<Value>, ExecuteParams)> {
+    // Exactly as hosts using this SDK write it: read by hand (see `json_in`).
+    if let Some((id, params)) = super::json_in::execute_request(line) {
+        return Some((Some(Value::from(id)), params));
+    }
     let head = &line.as_bytes()[..line.len().min(METHOD_HEAD)];
     let wanted = b"\"method\":\"execute\"";
     if !head.windows(wanted.len()).any(|w| w == wanted) {

@@ -1,0 +1,495 @@
+//! The reading side of [`json_out`](super::json_out): the two large messages of the protocol,
+//! read by hand when they have the exact shape `json_out` writes (keys in its order, no spaces).
+//! Anything else, or anything wrong, gives `None`, and the caller parses the line with
+//! `serde_json` instead, which has the last word on what the line means and on any error. The
+//! point is speed on the common path: bodies that are JSON carry an escape every few bytes, and
+//! each document's properties are built into their map in one go.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use super::types::{ExecuteParams, ExecuteResult};
+use crate::component::Component;
+use crate::document::{Document, DocumentResult, ResultStatus};
+
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// Whether some byte of the word is `"`, `\` or a control character.
+fn special(word: u64) -> bool {
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS != 0;
+    below(word, 0x20) || below(word ^ (ONES * u64::from(b'"')), 1) || below(word ^ (ONES * 0x5c), 1)
+}
+
+/// A position in a line of JSON text.
+struct Reader<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// Consumes `literal` if the text continues with it.
+    fn eat(&mut self, literal: &str) -> bool {
+        let matches = self.bytes()[self.at..].starts_with(literal.as_bytes());
+        if matches {
+            self.at += literal.len();
+        }
+        matches
+    }
+
+    fn expect(&mut self, literal: &str) -> Option<()> {
+        self.eat(literal).then_some(())
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.at).copied()
+    }
+
+    /// A string value, quotes included in the text, escapes decoded.
+    fn string(&mut self) -> Option<String> {
+        self.expect("\"")?;
+        let bytes = self.bytes();
+        let mut out = String::new();
+        let mut start = self.at;
+        loop {
+            // Skip a word at a time while no byte of it needs attention.
+            while let Some(word) = bytes.get(self.at..self.at + 8) {
+                if special(u64::from_ne_bytes(word.try_into().ok()?)) {
+                    break;
+                }
+                self.at += 8;
+            }
+            let byte = *bytes.get(self.at)?;
+            match byte {
+                b'"' => {
+                    out.push_str(self.text.get(start..self.at)?);
+                    self.at += 1;
+                    return Some(out);
+                }
+                b'\\' => {
+                    out.push_str(self.text.get(start..self.at)?);
+                    self.at += 1;
+                    let escaped = *bytes.get(self.at)?;
+                    self.at += 1;
+                    match escaped {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => out.push(self.unicode_escape()?),
+                        _ => return None,
+                    }
+                    start = self.at;
+                }
+                // A raw control character is not valid JSON: serde_json says so.
+                0x00..=0x1f => return None,
+                _ => self.at += 1,
+            }
+        }
+    }
+
+    /// The character of a `\uXXXX` escape (the `\u` read), with its low surrogate if it has one.
+    fn unicode_escape(&mut self) -> Option<char> {
+        let first = self.hex4()?;
+        if (0xD800..0xDC00).contains(&first) {
+            self.expect("\\u")?;
+            let second = self.hex4()?;
+            if !(0xDC00..0xE000).contains(&second) {
+                return None;
+            }
+            char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))
+        } else {
+            char::from_u32(first)
+        }
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.text.get(self.at..self.at + 4)?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        self.at += 4;
+        u32::from_str_radix(digits, 16).ok()
+    }
+
+    /// An unsigned integer.
+    fn index(&mut self) -> Option<usize> {
+        let digits = self.bytes()[self.at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        // JSON has no leading zeros: leave "01" to serde_json.
+        if digits == 0 || (digits > 1 && self.peek() == Some(b'0')) {
+            return None;
+        }
+        let value = self.text[self.at..self.at + digits].parse().ok()?;
+        self.at += digits;
+        Some(value)
+    }
+
+    /// `,` between items, or the end of the list.
+    fn more(&mut self, close: &str) -> Option<bool> {
+        if self.eat(",") {
+            Some(true)
+        } else {
+            self.expect(close).map(|()| false)
+        }
+    }
+
+    /// `{"data":"…","properties":{…}}`, or `dataBase64`.
+    fn document(&mut self) -> Option<Document> {
+        let data = if self.eat("{\"data\":") {
+            self.string()?.into_bytes()
+        } else {
+            self.expect("{\"dataBase64\":")?;
+            BASE64.decode(self.string()?).ok()?
+        };
+        self.expect(",\"properties\":{")?;
+        let mut pairs = Vec::new();
+        if !self.eat("}") {
+            loop {
+                let name = self.string()?;
+                self.expect(":")?;
+                pairs.push((name, self.string()?));
+                if !self.more("}")? {
+                    break;
+                }
+            }
+        }
+        self.expect("}")?;
+        // Built in one go (sorted pairs, a later duplicate winning as with inserts).
+        let properties: BTreeMap<String, String> = pairs.into_iter().collect();
+        Some(Document { data, properties })
+    }
+
+    fn documents(&mut self) -> Option<Vec<Document>> {
+        self.expect("[")?;
+        let mut documents = Vec::new();
+        if !self.eat("]") {
+            loop {
+                documents.push(self.document()?);
+                if !self.more("]")? {
+                    break;
+                }
+            }
+        }
+        Some(documents)
+    }
+
+    fn result(&mut self) -> Option<DocumentResult> {
+        self.expect("{\"index\":")?;
+        let index = self.index()?;
+        let status = if self.eat(",\"status\":\"SUCCESS\"") {
+            ResultStatus::Success
+        } else if self.eat(",\"status\":\"APPLICATION_ERROR\"") {
+            ResultStatus::ApplicationError
+        } else {
+            self.expect(",\"status\":\"FAILURE\"")?;
+            ResultStatus::Failure
+        };
+        let status_code = match self.eat(",\"statusCode\":") {
+            true => Some(self.string()?),
+            false => None,
+        };
+        let message = match self.eat(",\"message\":") {
+            true => Some(self.string()?),
+            false => None,
+        };
+        self.expect(",\"outputs\":")?;
+        let outputs = self.documents()?;
+        self.expect("}")?;
+        Some(DocumentResult {
+            index,
+            status,
+            status_code,
+            message,
+            outputs,
+        })
+    }
+
+    /// The text of the JSON object starting here (strings skipped with their escapes).
+    fn object_text(&mut self) -> Option<&'a str> {
+        let start = self.at;
+        let mut depth = 0usize;
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    self.string()?;
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    self.at += 1;
+                }
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    self.at += 1;
+                    if depth == 0 {
+                        return self.text.get(start..self.at);
+                    }
+                }
+                _ => self.at += 1,
+            }
+        }
+    }
+
+    fn component(&mut self) -> Option<Component> {
+        let text = self.object_text()?;
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// The result of a response line `{"jsonrpc":"2.0","id":N,"result":{"results":[…]}}` as a
+/// plugin writes it; `None` for anything else (an error response included).
+pub fn execute_response(line: &str) -> Option<ExecuteResult> {
+    let mut reader = Reader { text: line, at: 0 };
+    reader.expect("{\"jsonrpc\":\"2.0\",\"id\":")?;
+    reader.index()?;
+    reader.expect(",\"result\":{\"results\":[")?;
+    let mut results = Vec::new();
+    if !reader.eat("]") {
+        loop {
+            results.push(reader.result()?);
+            if !reader.more("]")? {
+                break;
+            }
+        }
+    }
+    reader.expect("}}")?;
+    (reader.at == line.len()).then_some(ExecuteResult { results })
+}
+
+/// The id and params of a request line `{"jsonrpc":"2.0","id":N,"method":"execute",
+/// "params":{…}}` as a host writes it; `None` for anything else.
+pub fn execute_request(line: &str) -> Option<(u64, ExecuteParams)> {
+    let mut reader = Reader { text: line, at: 0 };
+    reader.expect("{\"jsonrpc\":\"2.0\",\"id\":")?;
+    let id = u64::try_from(reader.index()?).ok()?;
+    reader.expect(",\"method\":\"execute\",\"params\":{\"executionId\":")?;
+    let execution_id = reader.string()?;
+    reader.expect(",\"processName\":")?;
+    let process_name = reader.string()?;
+    reader.expect(",\"connection\":")?;
+    let connection = reader.component()?;
+    reader.expect(",\"operation\":")?;
+    let operation = reader.component()?;
+    reader.expect(",\"documents\":")?;
+    let documents = reader.documents()?;
+    reader.expect("}}")?;
+    let end = line.trim_end_matches(['\n', '\r']).len();
+    (reader.at == end).then_some((
+        id,
+        ExecuteParams {
+            execution_id,
+            process_name,
+            connection,
+            operation,
+            documents,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::json_out;
+    use crate::protocol::types::ExecuteParamsRef;
+
+    /// Strings that exercise every escape, multi-byte text, surrogate pairs and word edges.
+    fn tricky() -> Vec<String> {
+        let mut cases: Vec<String> = vec![
+            String::new(),
+            r#"{"order":{"id":"O-1","note":"a \"quoted\" word"},"path":"C:\\tmp\\x"}"#.into(),
+            "tab\tnew\nline\rcr\u{8}\u{c}\u{0}\u{1f}\u{7f}".into(),
+            "ünïcödé ✓ 😀 \u{FFFF} \u{10FFFF}".into(),
+            "12345678\"12345678\\1234567\n".into(),
+        ];
+        for c in [0u8, b'"', b'\\', b'/', b'a', 0x1f, 0x7f] {
+            for at in 0..9 {
+                let mut s = "x".repeat(at);
+                s.push(char::from(c));
+                s.push_str(&"y".repeat(17 - at));
+                cases.push(s);
+            }
+        }
+        cases
+    }
+
+    fn documents() -> Vec<Document> {
+        let mut documents: Vec<Document> = tricky()
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| {
+                Document::new(text.clone())
+                    .with_property(format!("k{i}"), text.clone())
+                    .with_property("sqs.attribute.x", "1")
+            })
+            .collect();
+        documents.push(Document::new(vec![0xff, 0x00, 0x10]));
+        documents.push(Document::default());
+        documents
+    }
+
+    #[test]
+    fn responses_as_plugins_write_them_read_as_serde_json_reads_them() {
+        let result = ExecuteResult {
+            results: vec![
+                DocumentResult {
+                    index: 0,
+                    status: ResultStatus::Success,
+                    status_code: None,
+                    message: None,
+                    outputs: documents(),
+                },
+                DocumentResult {
+                    index: 1,
+                    status: ResultStatus::ApplicationError,
+                    status_code: Some("InvalidCharacter".into()),
+                    message: Some("document 1: \"the body\" has U+0000".into()),
+                    outputs: Vec::new(),
+                },
+                DocumentResult {
+                    index: 10,
+                    status: ResultStatus::Failure,
+                    status_code: None,
+                    message: Some("timed out".into()),
+                    outputs: vec![Document::new("x")],
+                },
+            ],
+        };
+        let mut line = br#"{"jsonrpc":"2.0","id":42,"result":"#.to_vec();
+        json_out::push_execute_result(&mut line, &result);
+        line.push(b'}');
+        let line = String::from_utf8(line).unwrap();
+        assert_eq!(execute_response(&line), Some(result));
+        let empty = r#"{"jsonrpc":"2.0","id":1,"result":{"results":[]}}"#;
+        assert_eq!(
+            execute_response(empty),
+            Some(ExecuteResult {
+                results: Vec::new()
+            })
+        );
+    }
+
+    #[test]
+    fn requests_as_hosts_write_them_read_as_serde_json_reads_them() {
+        let documents = documents();
+        let connection = Component::connection(
+            "conn \"1\"",
+            "amazon-sqs",
+            serde_json::json!({"region": "us-east-1", "nested": {"a": [1, "}"]}})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        );
+        let operation = Component::operation("op", "amazon-sqs", "SEND", Default::default());
+        let params = ExecuteParamsRef {
+            execution_id: "exec\t1",
+            process_name: "orders",
+            connection: &connection,
+            operation: &operation,
+            documents: &documents,
+        };
+        let mut line = br#"{"jsonrpc":"2.0","id":7,"method":"execute","params":"#.to_vec();
+        json_out::push_execute_params(&mut line, &params).unwrap();
+        line.extend_from_slice(b"}\n");
+        let line = String::from_utf8(line).unwrap();
+        let (id, read) = execute_request(&line).expect("read");
+        let reference: ExecuteParams =
+            serde_json::from_str(&serde_json::to_string(&params).unwrap()).unwrap();
+        assert_eq!(id, 7);
+        assert_eq!(read.execution_id, reference.execution_id);
+        assert_eq!(read.process_name, reference.process_name);
+        assert_eq!(read.connection, reference.connection);
+        assert_eq!(read.operation, reference.operation);
+        assert_eq!(read.documents, reference.documents);
+    }
+
+    #[test]
+    fn other_shapes_and_bad_json_are_left_to_serde_json() {
+        for line in [
+            // Spaces, another key order, an error response, trailing text.
+            r#"{"jsonrpc": "2.0", "id":1,"result":{"results":[]}}"#,
+            r#"{"id":1,"jsonrpc":"2.0","result":{"results":[]}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"x"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"results":[]}}x"#,
+            // A bad escape, a lone surrogate, a raw control character, a leading zero.
+            r#"{"jsonrpc":"2.0","id":1,"result":{"results":[{"index":0,"status":"SUCCESS","message":"\x","outputs":[]}]}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"results":[{"index":0,"status":"SUCCESS","message":"\ud800","outputs":[]}]}}"#,
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"results\":[{\"index\":0,\"status\":\"SUCCESS\",\"message\":\"\u{1}\",\"outputs\":[]}]}}",
+            r#"{"jsonrpc":"2.0","id":1,"result":{"results":[{"index":01,"status":"SUCCESS","outputs":[]}]}}"#,
+            // Truncated.
+            r#"{"jsonrpc":"2.0","id":1,"result":{"results":[{"index":0,"status":"SUCCESS","outputs":[{"data":"abc"#,
+        ] {
+            assert_eq!(execute_response(line), None, "{line}");
+        }
+        assert!(
+            execute_request(r#"{"jsonrpc":"2.0","id":1,"method":"browse","params":{}}"#).is_none()
+        );
+    }
+
+    #[test]
+    fn pseudo_random_documents_survive_the_round_trip() {
+        // xorshift over a palette of escapes, controls, ASCII and multi-byte characters.
+        let palette: Vec<char> = "\"\\/\u{0}\u{8}\t\n\u{c}\r\u{1f} aZ09{}[]:,é✓😀\u{7f}\u{FFFD}"
+            .chars()
+            .collect();
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut text = |len: usize| {
+            (0..len)
+                .map(|_| palette[next(palette.len())])
+                .collect::<String>()
+        };
+        let outputs: Vec<Document> = (0..300)
+            .map(|i| {
+                let mut document = Document::new(text(i % 41));
+                for _ in 0..(i % 5) {
+                    document.properties.insert(text(1 + i % 7), text(i % 13));
+                }
+                document
+            })
+            .collect();
+        let result = ExecuteResult {
+            results: vec![DocumentResult {
+                index: 0,
+                status: ResultStatus::Success,
+                status_code: None,
+                message: Some(text(30)),
+                outputs,
+            }],
+        };
+        let mut line = br#"{"jsonrpc":"2.0","id":3,"result":"#.to_vec();
+        json_out::push_execute_result(&mut line, &result);
+        line.push(b'}');
+        assert_eq!(
+            execute_response(std::str::from_utf8(&line).unwrap()),
+            Some(result)
+        );
+    }
+
+    #[test]
+    fn a_repeated_property_keeps_its_last_value_as_serde_json_does() {
+        let line = r#"{"jsonrpc":"2.0","id":1,"result":{"results":[{"index":0,"status":"SUCCESS","outputs":[{"data":"","properties":{"b":"1","a":"2","b":"3"}}]}]}}"#;
+        #[derive(serde::Deserialize)]
+        struct Envelope {
+            result: ExecuteResult,
+        }
+        let reference: Envelope = serde_json::from_str(line).unwrap();
+        assert_eq!(execute_response(line), Some(reference.result));
+    }
+}
