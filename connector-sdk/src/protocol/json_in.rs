@@ -14,14 +14,7 @@ use super::types::{ExecuteParams, ExecuteResult};
 use crate::component::Component;
 use crate::document::{Document, DocumentResult, ResultStatus};
 
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-
-/// Whether some byte of the word is `"`, `\` or a control character.
-fn special(word: u64) -> bool {
-    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS != 0;
-    below(word, 0x20) || below(word ^ (ONES * u64::from(b'"')), 1) || below(word ^ (ONES * 0x5c), 1)
-}
+use super::json_out::needs_escape;
 
 /// A position in a line of JSON text.
 struct Reader<'a> {
@@ -60,7 +53,7 @@ impl<'a> Reader<'a> {
         loop {
             // Skip a word at a time while no byte of it needs attention.
             while let Some(word) = bytes.get(self.at..self.at + 8) {
-                if special(u64::from_ne_bytes(word.try_into().ok()?)) {
+                if needs_escape(u64::from_ne_bytes(word.try_into().ok()?)) {
                     break;
                 }
                 self.at += 8;

@@ -18,8 +18,9 @@ fn has_byte_below(word: u64, n: u8) -> bool {
     word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS != 0
 }
 
-/// Whether some byte of the word is `"`, `\` or a control character: one JSON must escape.
-fn needs_escape(word: u64) -> bool {
+/// Whether some byte of the word (eight bytes of text) is `"`, `\` or a control character: one
+/// JSON must escape. The reader uses it too, to skip what needs no unescaping.
+pub(super) fn needs_escape(word: u64) -> bool {
     has_byte_below(word, 0x20)
         || has_byte_below(word ^ (ONES * u64::from(b'"')), 1)
         || has_byte_below(word ^ (ONES * u64::from(b'\\')), 1)
