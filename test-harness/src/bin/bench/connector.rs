@@ -53,13 +53,24 @@ pub fn send_operation(id: &str, queue_url: &str, concurrency: usize) -> Componen
 /// A RECEIVE of every message available, deleting what it read, with `concurrency` reads in
 /// flight (the raw drain's worker count).
 pub fn receive_operation(id: &str, queue_url: &str, concurrency: usize) -> Component {
+    receive_operation_of(id, queue_url, concurrency, -1)
+}
+
+/// A RECEIVE of at most `max_messages` per execution (-1: every message available), deleting
+/// what it read, with `concurrency` reads in flight.
+pub fn receive_operation_of(
+    id: &str,
+    queue_url: &str,
+    concurrency: usize,
+    max_messages: i64,
+) -> Component {
     Component::operation(
         id,
         sqs_connector::CONNECTOR_ID,
         "RECEIVE",
         fields(json!({
             "queue": queue_url,
-            "maxMessages": -1,
+            "maxMessages": max_messages,
             "deleteAfterRead": true,
             "maxConcurrentRequests": concurrency
         })),
@@ -175,4 +186,50 @@ pub async fn receive(
         return Err(problem);
     }
     Ok(results.iter().map(|r| r.outputs.len()).sum())
+}
+
+/// RECEIVE with delete in executions of the operation's `per_call` messages, `in_flight`
+/// executions at once, until `wanted` messages came back or an execution found none. Returns how
+/// many messages came back.
+pub async fn receive_all(
+    host: Host<'_>,
+    connection: &Component,
+    operation: &Component,
+    per_call: usize,
+    wanted: usize,
+    in_flight: usize,
+) -> Result<usize, String> {
+    use futures::StreamExt as _;
+    let mut running = futures::stream::FuturesUnordered::new();
+    let mut got = 0;
+    let mut calls = 0;
+    let mut exhausted = false;
+    loop {
+        // Start calls while the ones running cannot bring in everything still wanted.
+        while !exhausted
+            && running.len() < in_flight
+            && (running.is_empty() || got + running.len() * per_call < wanted)
+            && got < wanted
+        {
+            let execution = format!("{}-receive-{calls}", operation.id);
+            calls += 1;
+            running.push(async move {
+                let results = host
+                    .execute(&execution, connection, operation, &[Document::default()])
+                    .await?;
+                if let Some(problem) = first_problem(&results) {
+                    return Err(problem);
+                }
+                Ok::<usize, String>(results.iter().map(|r| r.outputs.len()).sum())
+            });
+        }
+        match running.next().await {
+            None => return Ok(got),
+            Some(count) => {
+                let count = count?;
+                got += count;
+                exhausted |= count == 0;
+            }
+        }
+    }
 }

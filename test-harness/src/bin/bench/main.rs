@@ -342,6 +342,11 @@ struct Bench<'a> {
     queues: AtomicUsize,
 }
 
+/// Messages per RECEIVE execution in the drains.
+const RECEIVE_PER_CALL: usize = 2_000;
+/// RECEIVE executions in flight in the drains.
+const RECEIVE_CALLS_IN_FLIGHT: usize = 2;
+
 /// The SEND contenders.
 #[derive(Debug, Clone, Copy)]
 enum SendBy {
@@ -388,6 +393,18 @@ impl Bench<'_> {
             &format!("bench-op-receive-{n}"),
             queue,
             self.args.concurrency,
+        )
+    }
+
+    /// The RECEIVE of the drains: RECEIVE_PER_CALL messages per execution, the raw drain's
+    /// workers shared between the executions in flight.
+    fn drain_operation(&self, queue: &str) -> Component {
+        let n = self.queues.load(Ordering::Relaxed);
+        connector::receive_operation_of(
+            &format!("bench-op-drain-{n}"),
+            queue,
+            (self.args.concurrency / RECEIVE_CALLS_IN_FLIGHT).max(1),
+            RECEIVE_PER_CALL as i64,
         )
     }
 
@@ -670,9 +687,19 @@ impl Bench<'_> {
                     (DrainBy::OtherPlugin, Some(other)) => Host::Plugin(other),
                     _ => Host::InProcess(&self.in_process),
                 };
-                let op = self.receive_operation(&queue);
+                // Executions of RECEIVE_PER_CALL messages, RECEIVE_CALLS_IN_FLIGHT at once, their
+                // reads adding up to the raw drain's workers: as a runtime polls a queue.
+                let op = self.drain_operation(&queue);
                 self.timed(n, async {
-                    let got = connector::receive(host, &self.connection, &op).await?;
+                    let got = connector::receive_all(
+                        host,
+                        &self.connection,
+                        &op,
+                        RECEIVE_PER_CALL,
+                        n,
+                        RECEIVE_CALLS_IN_FLIGHT,
+                    )
+                    .await?;
                     drained(contender, n, got)
                 })
                 .await?
@@ -738,7 +765,10 @@ impl Bench<'_> {
         report.add(Row::rates(
             "RECEIVE + delete",
             "drain-plugin",
-            "Connector RECEIVE through the plugin (maxMessages -1, deleteAfterRead, maxConcurrentRequests 16)",
+            &format!(
+                "Connector RECEIVE through the plugin (executions of maxMessages {RECEIVE_PER_CALL}, {RECEIVE_CALLS_IN_FLIGHT} in flight, maxConcurrentRequests {} each, deleteAfterRead)",
+                (c / RECEIVE_CALLS_IN_FLIGHT).max(1)
+            ),
             &format!("{n} msgs"),
             next(),
             Some("drain-raw"),
@@ -755,7 +785,7 @@ impl Bench<'_> {
         report.add(Row::rates(
             "Plugin boundary",
             "drain-in-process",
-            "Baseline: connector RECEIVE in-process (`Connector::execute`)",
+            "Baseline: connector RECEIVE in-process (`Connector::execute`, the same executions)",
             &format!("{n} msgs"),
             in_process,
             None,

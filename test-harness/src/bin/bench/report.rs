@@ -412,8 +412,10 @@ impl Report {
         let _ = writeln!(
             md,
             "- RECEIVE: before each drain the raw SDK fills a fresh queue with the {} messages (untimed); \
-             the connector runs one execute (maxMessages -1, deleteAfterRead true, verifyMd5 default on, \
-             every attribute); the raw SDK and boto3 ask for every attribute too, and stop after two empty answers.",
+             the connector runs executions of RECEIVE of 2,000 messages each, two at a time, until all are read \
+             (deleteAfterRead true, verifyMd5 default on, every attribute; the raw drain's 16 reads shared between \
+             the two), as a runtime polls a queue in process executions; the raw SDK and boto3 ask for every \
+             attribute too, and stop after two empty answers.",
             thousands(self.messages as u64)
         );
         let _ = writeln!(
