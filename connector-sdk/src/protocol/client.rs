@@ -227,27 +227,16 @@ impl PluginProcess {
                     },
                 )
             },
+            |_| None,
             timeout,
         )
         .await
     }
 
     /// Calls a method whose request line `write` appends (given the request id; about
-    /// `size_hint` bytes), with a timeout, and decodes its result.
+    /// `size_hint` bytes), with a timeout, and decodes its result: `fast` may decode the response
+    /// line first; when it returns `None`, `serde_json` decodes it, errors included.
     async fn call_line<R: DeserializeOwned>(
-        &self,
-        method: &str,
-        size_hint: usize,
-        write: impl FnOnce(&mut Vec<u8>, u64) -> Result<(), serde_json::Error>,
-        timeout: Duration,
-    ) -> Result<R, ClientError> {
-        self.call_line_with(method, size_hint, write, |_| None, timeout)
-            .await
-    }
-
-    /// [`Self::call_line`] whose response line `fast` may decode first (when it returns `None`,
-    /// `serde_json` decodes the line, errors included).
-    async fn call_line_with<R: DeserializeOwned>(
         &self,
         method: &str,
         size_hint: usize,
@@ -416,7 +405,14 @@ impl PluginProcess {
 
     /// Runs an operation over documents.
     pub async fn execute(&self, params: &ExecuteParams) -> Result<ExecuteResult, ClientError> {
-        self.call(method::EXECUTE, params).await
+        self.execute_ref(&ExecuteParamsRef {
+            execution_id: &params.execution_id,
+            process_name: &params.process_name,
+            connection: &params.connection,
+            operation: &params.operation,
+            documents: &params.documents,
+        })
+        .await
     }
 
     /// Runs an operation over borrowed documents (nothing is copied before it is serialized).
@@ -427,7 +423,7 @@ impl PluginProcess {
         // The documents are most of both lines: the request is written by hand (see `json_out`,
         // the same bytes as serde_json's) and a response as plugins write it read by hand (see
         // `json_in`; anything else goes to serde_json).
-        self.call_line_with(
+        self.call_line(
             method::EXECUTE,
             super::json_out::execute_params_size_hint(params),
             |line, id| {

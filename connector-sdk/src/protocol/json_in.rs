@@ -130,12 +130,23 @@ impl<'a> Reader<'a> {
         Some(value)
     }
 
-    /// `,` between items, or the end of the list.
-    fn more(&mut self, close: &str) -> Option<bool> {
-        if self.eat(",") {
-            Some(true)
-        } else {
-            self.expect(close).map(|()| false)
+    /// The items of a list or object whose opening bracket is read, up to and including `close`:
+    /// `item` reads one, the commas between them are read here.
+    fn items<T>(
+        &mut self,
+        close: &str,
+        mut item: impl FnMut(&mut Self) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let mut items = Vec::new();
+        if self.eat(close) {
+            return Some(items);
+        }
+        loop {
+            items.push(item(self)?);
+            if !self.eat(",") {
+                self.expect(close)?;
+                return Some(items);
+            }
         }
     }
 
@@ -148,17 +159,11 @@ impl<'a> Reader<'a> {
             BASE64.decode(self.string()?).ok()?
         };
         self.expect(",\"properties\":{")?;
-        let mut pairs = Vec::new();
-        if !self.eat("}") {
-            loop {
-                let name = self.string()?;
-                self.expect(":")?;
-                pairs.push((name, self.string()?));
-                if !self.more("}")? {
-                    break;
-                }
-            }
-        }
+        let pairs = self.items("}", |reader| {
+            let name = reader.string()?;
+            reader.expect(":")?;
+            Some((name, reader.string()?))
+        })?;
         self.expect("}")?;
         // Built in one go (sorted pairs, a later duplicate winning as with inserts).
         let properties: BTreeMap<String, String> = pairs.into_iter().collect();
@@ -167,16 +172,7 @@ impl<'a> Reader<'a> {
 
     fn documents(&mut self) -> Option<Vec<Document>> {
         self.expect("[")?;
-        let mut documents = Vec::new();
-        if !self.eat("]") {
-            loop {
-                documents.push(self.document()?);
-                if !self.more("]")? {
-                    break;
-                }
-            }
-        }
-        Some(documents)
+        self.items("]", Self::document)
     }
 
     fn result(&mut self) -> Option<DocumentResult> {
@@ -248,15 +244,7 @@ pub fn execute_response(line: &str) -> Option<ExecuteResult> {
     reader.expect("{\"jsonrpc\":\"2.0\",\"id\":")?;
     reader.index()?;
     reader.expect(",\"result\":{\"results\":[")?;
-    let mut results = Vec::new();
-    if !reader.eat("]") {
-        loop {
-            results.push(reader.result()?);
-            if !reader.more("]")? {
-                break;
-            }
-        }
-    }
+    let results = reader.items("]", Reader::result)?;
     reader.expect("}}")?;
     (reader.at == line.len()).then_some(ExecuteResult { results })
 }
@@ -295,30 +283,11 @@ pub fn execute_request(line: &str) -> Option<(u64, ExecuteParams)> {
 mod tests {
     use super::*;
     use crate::protocol::json_out;
+    use crate::protocol::json_out::tests::{components, tricky_strings};
     use crate::protocol::types::ExecuteParamsRef;
 
-    /// Strings that exercise every escape, multi-byte text, surrogate pairs and word edges.
-    fn tricky() -> Vec<String> {
-        let mut cases: Vec<String> = vec![
-            String::new(),
-            r#"{"order":{"id":"O-1","note":"a \"quoted\" word"},"path":"C:\\tmp\\x"}"#.into(),
-            "tab\tnew\nline\rcr\u{8}\u{c}\u{0}\u{1f}\u{7f}".into(),
-            "ünïcödé ✓ 😀 \u{FFFF} \u{10FFFF}".into(),
-            "12345678\"12345678\\1234567\n".into(),
-        ];
-        for c in [0u8, b'"', b'\\', b'/', b'a', 0x1f, 0x7f] {
-            for at in 0..9 {
-                let mut s = "x".repeat(at);
-                s.push(char::from(c));
-                s.push_str(&"y".repeat(17 - at));
-                cases.push(s);
-            }
-        }
-        cases
-    }
-
     fn documents() -> Vec<Document> {
-        let mut documents: Vec<Document> = tricky()
+        let mut documents: Vec<Document> = tricky_strings()
             .into_iter()
             .enumerate()
             .map(|(i, text)| {
@@ -376,15 +345,7 @@ mod tests {
     #[test]
     fn requests_as_hosts_write_them_read_as_serde_json_reads_them() {
         let documents = documents();
-        let connection = Component::connection(
-            "conn \"1\"",
-            "amazon-sqs",
-            serde_json::json!({"region": "us-east-1", "nested": {"a": [1, "}"]}})
-                .as_object()
-                .cloned()
-                .unwrap(),
-        );
-        let operation = Component::operation("op", "amazon-sqs", "SEND", Default::default());
+        let (connection, operation) = components();
         let params = ExecuteParamsRef {
             execution_id: "exec\t1",
             process_name: "orders",

@@ -201,9 +201,46 @@ pub fn push_execute_params(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::component::Component;
+
+    /// Strings that exercise every escape, multi-byte text, surrogate pairs in JSON's escapes,
+    /// and every byte below 0x80 at every position of a word, in runs longer than a word. The
+    /// reader's tests use them too.
+    pub(in crate::protocol) fn tricky_strings() -> Vec<String> {
+        let mut cases: Vec<String> = vec![
+            String::new(),
+            "plain".into(),
+            r#"{"order":{"id":"O-1","note":"a \"quoted\" word"},"path":"C:\\tmp\\x"}"#.into(),
+            "tab\tnew\nline\rcr\u{8}bs\u{c}ff\u{0}nul\u{1f}us\u{7f}del".into(),
+            "ünïcödé ✓ 😀 \u{FFFF} \u{10FFFF}".into(),
+            "12345678\"12345678\\1234567\n".into(),
+        ];
+        for c in 0u8..0x80 {
+            for at in 0..9 {
+                let mut s = "x".repeat(at);
+                s.push(char::from(c));
+                s.push_str(&"y".repeat(17 - at));
+                cases.push(s);
+            }
+        }
+        cases
+    }
+
+    /// A connection whose fields nest and hold a closing brace in a string, and an operation.
+    pub(in crate::protocol) fn components() -> (Component, Component) {
+        let connection = Component::connection(
+            "conn \"1\"",
+            "amazon-sqs",
+            serde_json::json!({"region": "us-east-1", "n": 3, "nested": {"a": [1, "}"]}})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        );
+        let operation = Component::operation("op", "amazon-sqs", "SEND", Default::default());
+        (connection, operation)
+    }
 
     fn written(text: &str) -> String {
         let mut out = Vec::new();
@@ -213,24 +250,7 @@ mod tests {
 
     #[test]
     fn strings_are_escaped_exactly_as_serde_json_does() {
-        let mut cases: Vec<String> = vec![
-            String::new(),
-            "plain".into(),
-            r#"{"order":{"id":"O-1","note":"a \"quoted\" word"},"path":"C:\\tmp"}"#.into(),
-            "tab\tnew\nline\rcr\u{8}bs\u{c}ff\u{0}nul\u{1f}us\u{7f}del".into(),
-            "ünïcödé ✓ 😀 \u{FFFF}".into(),
-            "12345678\"12345678\\1234567\n".into(),
-        ];
-        // Every byte below 0x80 at every position of a word, and runs longer than a word.
-        for c in 0u8..0x80 {
-            for at in 0..9 {
-                let mut s = "x".repeat(at);
-                s.push(char::from(c));
-                s.push_str(&"y".repeat(17 - at));
-                cases.push(s);
-            }
-        }
-        for case in &cases {
+        for case in &tricky_strings() {
             assert_eq!(
                 written(case),
                 serde_json::to_string(case).unwrap(),
@@ -248,15 +268,7 @@ mod tests {
             Document::new(vec![0xff, 0x00, 0x10]),
             Document::new(""),
         ];
-        let connection = Component::connection(
-            "conn \"1\"",
-            "amazon-sqs",
-            serde_json::json!({"region": "us-east-1", "n": 3})
-                .as_object()
-                .cloned()
-                .unwrap(),
-        );
-        let operation = Component::operation("op", "amazon-sqs", "SEND", Default::default());
+        let (connection, operation) = components();
         let params = ExecuteParamsRef {
             execution_id: "exec\t1",
             process_name: "orders",

@@ -76,7 +76,7 @@ where
         if line.trim().is_empty() {
             continue;
         }
-        // The common case in one pass: an execute request whose method comes before its params.
+        // The common case in one pass: an execute request as hosts using this SDK write it.
         if initialized && let Some((id, params)) = parse_execute(line) {
             in_flight.spawn(serve_call(
                 connector.clone(),
@@ -173,37 +173,11 @@ async fn serve_call(
     }
 }
 
-/// An execute request parsed in one pass, params straight into their type.
-#[derive(Deserialize)]
-struct ExecuteEnvelope<'a> {
-    #[serde(borrow)]
-    jsonrpc: Cow<'a, str>,
-    #[serde(default)]
-    id: Option<Value>,
-    #[serde(borrow)]
-    method: Cow<'a, str>,
-    params: ExecuteParams,
-}
-
-/// How far into a line the method is looked for by [`parse_execute`].
-const METHOD_HEAD: usize = 256;
-
-/// The id and params of a well-formed execute request whose `"method":"execute"` comes within the
-/// line's first bytes (as hosts write it), parsed without first scanning the params as raw JSON;
-/// `None` for anything else, which then takes the general path (and gets its exact error there).
+/// The id and params of an execute request written as hosts using this SDK write it, read by
+/// hand in one pass (see `json_in`); `None` for anything else, which then takes the general path
+/// (and gets its exact error there).
 fn parse_execute(line: &str) -> Option<(Option<Value>, ExecuteParams)> {
-    // Exactly as hosts using this SDK write it: read by hand (see `json_in`).
-    if let Some((id, params)) = super::json_in::execute_request(line) {
-        return Some((Some(Value::from(id)), params));
-    }
-    let head = &line.as_bytes()[..line.len().min(METHOD_HEAD)];
-    let wanted = b"\"method\":\"execute\"";
-    if !head.windows(wanted.len()).any(|w| w == wanted) {
-        return None;
-    }
-    let envelope: ExecuteEnvelope<'_> = serde_json::from_str(line).ok()?;
-    (envelope.jsonrpc == "2.0" && envelope.method == method::EXECUTE)
-        .then_some((envelope.id, envelope.params))
+    super::json_in::execute_request(line).map(|(id, params)| (Some(Value::from(id)), params))
 }
 
 async fn write_responses<W: AsyncWrite + Unpin>(
