@@ -412,6 +412,30 @@ impl Bench<'_> {
         self.args.server_pid
     }
 
+    /// `repetitions` rounds of `runs`, interleaved (round 1 of each, then round 2, ...), each run
+    /// printed with its `name`; the samples of each, in the order of `runs`.
+    async fn rounds<T: Copy>(
+        &self,
+        title: &str,
+        runs: &[T],
+        name: impl Fn(T) -> String,
+        run: impl AsyncFn(T) -> Result<Sample, String>,
+    ) -> Result<Vec<Vec<Sample>>, String> {
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); runs.len()];
+        for round in 1..=self.args.repetitions {
+            say(format!(
+                "{title}, round {round} of {}",
+                self.args.repetitions
+            ));
+            for (i, &one) in runs.iter().enumerate() {
+                let sample = run(one).await?;
+                say(format!("  {}: {}", name(one), sample.summary()));
+                samples[i].push(sample);
+            }
+        }
+        Ok(samples)
+    }
+
     /// Times `work` on `count` messages, with the CPU each process used meanwhile.
     async fn timed<F>(&self, count: usize, work: F) -> Result<Sample, String>
     where
@@ -487,21 +511,14 @@ impl Bench<'_> {
             options.push((size, 2));
         }
         options.push((self.n(), 1));
-        let mut runs: Vec<Vec<Sample>> = vec![Vec::new(); options.len()];
-        for round in 1..=self.args.repetitions {
-            say(format!(
-                "execute-call sizes (plugin SEND), round {round} of {}",
-                self.args.repetitions
-            ));
-            for (i, (size, in_flight)) in options.clone().into_iter().enumerate() {
-                let sample = self.send_once(SendBy::Plugin, size, in_flight).await?;
-                say(format!(
-                    "  {size} documents per call, {in_flight} in flight: {}",
-                    sample.summary()
-                ));
-                runs[i].push(sample);
-            }
-        }
+        let runs = self
+            .rounds(
+                "execute-call sizes (plugin SEND)",
+                &options,
+                |(size, in_flight)| format!("{size} documents per call, {in_flight} in flight"),
+                async |(size, in_flight)| self.send_once(SendBy::Plugin, size, in_flight).await,
+            )
+            .await?;
         let mut best = (0.0, (self.n(), 1));
         for (&(size, in_flight), samples) in options.iter().zip(runs) {
             let row = Row::rates("sweep", "sweep", "", "", samples, None);
@@ -593,15 +610,14 @@ impl Bench<'_> {
         if other {
             contenders.insert(2, SendBy::OtherPlugin);
         }
-        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
-        for round in 1..=self.args.repetitions {
-            say(format!("SEND, round {round} of {}", self.args.repetitions));
-            for (i, &contender) in contenders.iter().enumerate() {
-                let sample = self.send_once(contender, chunk, in_flight).await?;
-                say(format!("  {contender:?}: {}", sample.summary()));
-                samples[i].push(sample);
-            }
-        }
+        let mut samples = self
+            .rounds(
+                "SEND",
+                &contenders,
+                |contender| format!("{contender:?}"),
+                async |contender| self.send_once(contender, chunk, in_flight).await,
+            )
+            .await?;
         let n = report::thousands(self.n() as u64);
         let c = self.args.concurrency;
         let chunking = format!("{chunk} documents per execute call, {in_flight} in flight");
@@ -733,18 +749,14 @@ impl Bench<'_> {
         if other {
             contenders.insert(2, DrainBy::OtherPlugin);
         }
-        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
-        for round in 1..=self.args.repetitions {
-            say(format!(
-                "RECEIVE with delete, round {round} of {}",
-                self.args.repetitions
-            ));
-            for (i, &contender) in contenders.iter().enumerate() {
-                let sample = self.drain_once(contender).await?;
-                say(format!("  {contender:?}: {}", sample.summary()));
-                samples[i].push(sample);
-            }
-        }
+        let mut samples = self
+            .rounds(
+                "RECEIVE with delete",
+                &contenders,
+                |contender| format!("{contender:?}"),
+                async |contender| self.drain_once(contender).await,
+            )
+            .await?;
         let n = report::thousands(self.n() as u64);
         let c = self.args.concurrency;
         if other {
