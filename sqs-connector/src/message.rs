@@ -1,7 +1,6 @@
 //! What a message is made of, and the rules SQS applies to it (`../spec/sqs.md`): document
 //! property names, message attributes, allowed characters, sizes and MD5 digests.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_sqs::primitives::Blob;
@@ -69,19 +68,19 @@ impl Rejection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttributeValue<'a> {
     /// `String` and `Number` types (and their custom `.x` forms).
-    Text(Cow<'a, str>),
+    Text(&'a str),
     /// `Binary` types.
     Bytes(Vec<u8>),
 }
 
-/// One message attribute: borrowed from a document's properties when sending, owned when read
-/// from a received message.
+/// One message attribute, borrowed: from a document's properties when sending, from what SQS
+/// returned when receiving.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribute<'a> {
     /// The attribute name.
-    pub name: Cow<'a, str>,
+    pub name: &'a str,
     /// The data type (`String`, `Number`, `Binary`, optionally with a `.custom` suffix).
-    pub data_type: Cow<'a, str>,
+    pub data_type: &'a str,
     /// The value.
     pub value: AttributeValue<'a>,
 }
@@ -99,9 +98,9 @@ impl Attribute<'_> {
 
     /// The attribute as the SDK sends it.
     pub fn to_sqs(&self) -> Result<MessageAttributeValue, ConnectorError> {
-        let builder = MessageAttributeValue::builder().data_type(self.data_type.as_ref());
+        let builder = MessageAttributeValue::builder().data_type(self.data_type);
         let builder = match &self.value {
-            AttributeValue::Text(text) => builder.string_value(text.as_ref()),
+            AttributeValue::Text(text) => builder.string_value(*text),
             AttributeValue::Bytes(bytes) => builder.binary_value(Blob::new(bytes.clone())),
         };
         builder.build().map_err(|e| {
@@ -123,11 +122,11 @@ impl Attribute<'_> {
                     .unwrap_or_default(),
             )
         } else {
-            AttributeValue::Text(Cow::Borrowed(value.string_value().unwrap_or_default()))
+            AttributeValue::Text(value.string_value().unwrap_or_default())
         };
         Attribute {
-            name: Cow::Borrowed(name),
-            data_type: Cow::Borrowed(data_type),
+            name,
+            data_type,
             value,
         }
     }
@@ -343,16 +342,16 @@ pub fn attributes_from_properties(
                         format!("number message attribute \"{name}\" is \"{value}\", which is not a number (property {key})"),
                     ));
                 }
-                AttributeValue::Text(Cow::Borrowed(value))
+                AttributeValue::Text(value)
             }
             _ => {
                 check_text(value, || format!("message attribute \"{name}\""))?;
-                AttributeValue::Text(Cow::Borrowed(value))
+                AttributeValue::Text(value)
             }
         };
         attributes.push(Attribute {
-            name: Cow::Borrowed(name),
-            data_type: Cow::Borrowed(data_type),
+            name,
+            data_type,
             value,
         });
     }
@@ -407,7 +406,7 @@ pub fn md5_of_attributes(attributes: &[Attribute]) -> String {
         hasher.update(bytes);
     }
     let mut sorted: Vec<&Attribute> = attributes.iter().collect();
-    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    sorted.sort_by(|a, b| a.name.cmp(b.name));
     let mut hasher = Md5::new();
     for attribute in sorted {
         put_prefixed(&mut hasher, attribute.name.as_bytes());
@@ -435,7 +434,7 @@ pub fn attributes_from_sqs(
         .flatten()
         .map(|(name, value)| Attribute::from_sqs(name, value))
         .collect();
-    attributes.sort_by(|a, b| a.name.cmp(&b.name));
+    attributes.sort_by(|a, b| a.name.cmp(b.name));
     attributes
 }
 
@@ -448,7 +447,7 @@ pub fn to_sqs_attributes(
     }
     attributes
         .iter()
-        .map(|a| Ok((a.name.clone().into_owned(), a.to_sqs()?)))
+        .map(|a| Ok((a.name.to_owned(), a.to_sqs()?)))
         .collect::<Result<HashMap<_, _>, ConnectorError>>()
         .map(Some)
 }
@@ -581,13 +580,13 @@ mod tests {
         // Computed independently: sorted names, 4-byte big-endian lengths, transport byte 1/2.
         let attributes = vec![
             Attribute {
-                name: "b".into(),
-                data_type: "String".into(),
-                value: AttributeValue::Text("x".into()),
+                name: "b",
+                data_type: "String",
+                value: AttributeValue::Text("x"),
             },
             Attribute {
-                name: "a".into(),
-                data_type: "Binary".into(),
+                name: "a",
+                data_type: "Binary",
                 value: AttributeValue::Bytes(vec![1]),
             },
         ];
