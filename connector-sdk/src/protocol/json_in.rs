@@ -14,7 +14,7 @@ use super::types::{ExecuteParams, ExecuteResult};
 use crate::component::Component;
 use crate::document::{Document, DocumentResult, ResultStatus};
 
-use super::json_out::needs_escape;
+use super::json_out::first_escape;
 
 /// A position in a line of JSON text.
 struct Reader<'a> {
@@ -48,45 +48,89 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<String> {
         self.expect("\"")?;
         let bytes = self.bytes();
-        let mut out = String::new();
-        let mut start = self.at;
+        let start = self.at;
+        // Most strings (names, ids, handles) have no escape: found whole, copied once.
         loop {
-            // Skip a word at a time while no byte of it needs attention.
-            while let Some(word) = bytes.get(self.at..self.at + 8) {
-                if needs_escape(u64::from_ne_bytes(word.try_into().ok()?)) {
-                    break;
-                }
-                self.at += 8;
-            }
-            let byte = *bytes.get(self.at)?;
-            match byte {
+            self.skip_to_escape();
+            match *bytes.get(self.at)? {
                 b'"' => {
-                    out.push_str(self.text.get(start..self.at)?);
+                    let text = self.text.get(start..self.at)?.to_owned();
                     self.at += 1;
-                    return Some(out);
+                    return Some(text);
                 }
-                b'\\' => {
-                    out.push_str(self.text.get(start..self.at)?);
-                    self.at += 1;
-                    let escaped = *bytes.get(self.at)?;
-                    self.at += 1;
-                    match escaped {
-                        b'"' => out.push('"'),
-                        b'\\' => out.push('\\'),
-                        b'/' => out.push('/'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'n' => out.push('\n'),
-                        b'r' => out.push('\r'),
-                        b't' => out.push('\t'),
-                        b'u' => out.push(self.unicode_escape()?),
-                        _ => return None,
-                    }
-                    start = self.at;
-                }
+                b'\\' => break,
                 // A raw control character is not valid JSON: serde_json says so.
                 0x00..=0x1f => return None,
                 _ => self.at += 1,
+            }
+        }
+        // Escapes (JSON bodies have one every few bytes): the text is rebuilt eight bytes at a
+        // time, each word copied whole and cut back to its first escape, which is decoded. The
+        // buffer starts with room for what is left of the line (at most 2 KiB) and is shrunk
+        // if it ends mostly empty: growing it by doubling costs more.
+        let mut out = Vec::with_capacity((bytes.len() - start).min(2048));
+        out.extend_from_slice(bytes.get(start..self.at)?);
+        loop {
+            if let Some(word) = bytes.get(self.at..self.at + 8) {
+                let word: [u8; 8] = word.try_into().ok()?;
+                out.extend_from_slice(&word);
+                match first_escape(word) {
+                    None => {
+                        self.at += 8;
+                        continue;
+                    }
+                    Some(position) => {
+                        out.truncate(out.len() - 8 + position);
+                        self.at += position;
+                    }
+                }
+            }
+            let byte = *bytes.get(self.at)?;
+            self.at += 1;
+            match byte {
+                b'"' => {
+                    if out.capacity() > 2 * out.len() {
+                        out.shrink_to_fit();
+                    }
+                    return String::from_utf8(out).ok();
+                }
+                b'\\' => {
+                    let escaped = *bytes.get(self.at)?;
+                    self.at += 1;
+                    let decoded = match escaped {
+                        b'"' => b'"',
+                        b'\\' => b'\\',
+                        b'/' => b'/',
+                        b'b' => 0x08,
+                        b'f' => 0x0c,
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'u' => {
+                            let c = self.unicode_escape()?;
+                            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                            continue;
+                        }
+                        _ => return None,
+                    };
+                    out.push(decoded);
+                }
+                0x00..=0x1f => return None,
+                _ => out.push(byte),
+            }
+        }
+    }
+
+    /// Moves to the first byte that needs attention in a string (a quote, a backslash, a
+    /// control character), or to within a word of the end of the line.
+    fn skip_to_escape(&mut self) {
+        while let Some(word) = self.bytes().get(self.at..self.at + 8) {
+            match first_escape(word.try_into().unwrap_or_default()) {
+                None => self.at += 8,
+                Some(position) => {
+                    self.at += position;
+                    return;
+                }
             }
         }
     }

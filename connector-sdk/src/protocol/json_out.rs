@@ -13,67 +13,85 @@ use crate::document::{Document, DocumentResult, ResultStatus};
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
 
-/// Whether some byte of the word is below `n` (`n` at most 0x80).
-fn has_byte_below(word: u64, n: u8) -> bool {
-    word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS != 0
+/// The high bit of each byte of the word below `n` (`n` at most 0x80). The lowest bit set is
+/// exact; above it a borrow may mark bytes that are not below `n`.
+fn bytes_below(word: u64, n: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS
 }
 
-/// Whether some byte of the word (eight bytes of text) is `"`, `\` or a control character: one
-/// JSON must escape. The reader uses it too, to skip what needs no unescaping.
-pub(super) fn needs_escape(word: u64) -> bool {
-    has_byte_below(word, 0x20)
-        || has_byte_below(word ^ (ONES * u64::from(b'"')), 1)
-        || has_byte_below(word ^ (ONES * u64::from(b'\\')), 1)
+/// Where the first byte JSON must escape (`"`, `\` or a control character) is among eight bytes
+/// of text, if one is. The reader uses it too, to skip what needs no unescaping.
+pub(super) fn first_escape(word: [u8; 8]) -> Option<usize> {
+    let word = u64::from_le_bytes(word);
+    let marks = bytes_below(word, 0x20)
+        | bytes_below(word ^ (ONES * u64::from(b'"')), 1)
+        | bytes_below(word ^ (ONES * u64::from(b'\\')), 1);
+    // Little-endian: the first byte is the lowest; its mark is exact (see `bytes_below`).
+    (marks != 0).then(|| (marks.trailing_zeros() / 8) as usize)
+}
+
+/// What JSON writes for each byte below 0x80 inside a string: 0 for the byte itself, the
+/// letter of a two-character escape (`\n`), or `u` for a `\u00XX` escape.
+const ESCAPES: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+/// Appends one byte of a string, escaped if JSON wants it escaped.
+#[inline]
+fn push_byte(out: &mut Vec<u8>, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match ESCAPES.get(usize::from(byte)).copied().unwrap_or(0) {
+        0 => out.push(byte),
+        b'u' => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(byte >> 4)],
+            HEX[usize::from(byte & 0x0f)],
+        ]),
+        letter => out.extend_from_slice(&[b'\\', letter]),
+    }
 }
 
 /// Appends `text` as a JSON string literal, quotes included.
+///
+/// Eight bytes at a time: each word is copied whole and, when it holds a byte to escape, cut
+/// back to that byte, which is written escaped. Bodies that are JSON have a quote every few
+/// bytes; copying the runs between escapes (a `memcpy` call for every few bytes) costs more.
 pub fn push_str(out: &mut Vec<u8>, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    // `start..i` is the run of bytes not yet copied that need no escape.
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(word) = bytes.get(i..i + 8) {
-            let word = u64::from_ne_bytes(word.try_into().unwrap_or([0; 8]));
-            if !needs_escape(word) {
-                i += 8;
-                continue;
+    let mut at = 0;
+    while let Some(word) = bytes.get(at..at + 8) {
+        let word: [u8; 8] = word.try_into().unwrap_or_default();
+        out.extend_from_slice(&word);
+        match first_escape(word) {
+            None => at += 8,
+            Some(position) => {
+                out.truncate(out.len() - 8 + position);
+                push_byte(out, word[position]);
+                at += position + 1;
             }
         }
-        let byte = bytes[i];
-        let short = match byte {
-            b'"' => Some(b'"'),
-            b'\\' => Some(b'\\'),
-            b'\n' => Some(b'n'),
-            b'\r' => Some(b'r'),
-            b'\t' => Some(b't'),
-            0x08 => Some(b'b'),
-            0x0c => Some(b'f'),
-            0x00..=0x1f => None,
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        match short {
-            Some(letter) => out.extend_from_slice(&[b'\\', letter]),
-            None => out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(byte >> 4)],
-                HEX[usize::from(byte & 0x0f)],
-            ]),
-        }
-        i += 1;
-        start = i;
     }
-    out.extend_from_slice(&bytes[start..]);
+    for &byte in &bytes[at..] {
+        push_byte(out, byte);
+    }
     out.push(b'"');
 }
 
@@ -246,6 +264,47 @@ pub(super) mod tests {
         let mut out = Vec::new();
         push_str(&mut out, text);
         String::from_utf8(out).unwrap()
+    }
+
+    /// Where a byte-by-byte look finds the first byte to escape.
+    fn first_escape_slowly(word: [u8; 8]) -> Option<usize> {
+        word.iter()
+            .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    }
+
+    #[test]
+    fn the_first_byte_to_escape_is_found_in_every_word() {
+        // Every byte at every position, among fillers that a borrow could confuse (bytes just
+        // above the limits, bytes with the high bit set).
+        for filler in [b'a', b' ', b'!', b'#', b']', 0x7f, 0x80, 0xc3, 0xff] {
+            for position in 0..8 {
+                for byte in 0..=255u8 {
+                    let mut word = [filler; 8];
+                    word[position] = byte;
+                    assert_eq!(first_escape(word), first_escape_slowly(word), "{word:?}");
+                }
+            }
+        }
+        // Words with several bytes to escape and anything around them (a fixed pseudo-random
+        // sequence, biased towards the bytes that matter).
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let interesting = [
+            0x00, 0x01, 0x1f, 0x20, b'"', b'#', b'\\', b']', 0x7f, 0x80, 0xff,
+        ];
+        for _ in 0..200_000 {
+            let mut word = [0u8; 8];
+            for byte in &mut word {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *byte = if state % 3 == 0 {
+                    interesting[(state >> 8) as usize % interesting.len()]
+                } else {
+                    (state >> 16) as u8
+                };
+            }
+            assert_eq!(first_escape(word), first_escape_slowly(word), "{word:?}");
+        }
     }
 
     #[test]

@@ -211,7 +211,8 @@ impl ReceiveOperation {
         let wanted = self.config.max_messages;
         let shared = Shared {
             unclaimed: Mutex::new((wanted != -1).then_some(wanted)),
-            received: Mutex::new(Vec::new()),
+            // Room for what was asked (bounded: -1 or a large count need not be met).
+            received: Mutex::new(Vec::with_capacity(wanted.clamp(0, 10_000) as usize)),
             problems: Mutex::new(Vec::new()),
             first_error: Mutex::new(None),
             calls: AtomicUsize::new(0),
