@@ -297,7 +297,7 @@ pub(super) mod tests {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
-                *byte = if state % 3 == 0 {
+                *byte = if state.is_multiple_of(3) {
                     interesting[(state >> 8) as usize % interesting.len()]
                 } else {
                     (state >> 16) as u8
