@@ -76,8 +76,9 @@ struct Args {
     /// The plugin executable (default: `sqs-connector` next to this one).
     #[arg(long)]
     plugin: Option<PathBuf>,
-    /// Another build of the plugin, measured as one more contender of SEND and RECEIVE right
-    /// after the plugin (to compare two builds in one run; not in the report).
+    /// Another build of the plugin, measured as one more contender of SEND and RECEIVE next to
+    /// the plugin, after it in odd rounds and before it in even ones (to compare two builds in
+    /// one run; not in the report).
     #[arg(long)]
     compare_plugin: Option<PathBuf>,
     /// The Roles Anywhere emulator's configuration.
@@ -413,7 +414,9 @@ impl Bench<'_> {
     }
 
     /// `repetitions` rounds of `runs`, interleaved (round 1 of each, then round 2, ...), each run
-    /// printed with its `name`; the samples of each, in the order of `runs`.
+    /// printed with its `name`; the samples of each, in the order of `runs`. Even rounds run the
+    /// contenders in reverse order: a contender measured right after another tends to do better
+    /// or worse for it (seen in A/B runs of two plugin builds), and alternating evens that out.
     async fn rounds<T: Copy>(
         &self,
         title: &str,
@@ -427,7 +430,12 @@ impl Bench<'_> {
                 "{title}, round {round} of {}",
                 self.args.repetitions
             ));
-            for (i, &one) in runs.iter().enumerate() {
+            let mut order: Vec<usize> = (0..runs.len()).collect();
+            if round % 2 == 0 {
+                order.reverse();
+            }
+            for i in order {
+                let one = runs[i];
                 let sample = run(one).await?;
                 say(format!("  {}: {}", name(one), sample.summary()));
                 samples[i].push(sample);
@@ -605,7 +613,7 @@ impl Bench<'_> {
             SendBy::RawSequential,
             SendBy::Boto3,
         ];
-        // Another build, right after the plugin; its figures are printed, not reported.
+        // Another build, next to the plugin; its figures are printed, not reported.
         let other = self.other_plugin.is_some();
         if other {
             contenders.insert(2, SendBy::OtherPlugin);
@@ -744,7 +752,7 @@ impl Bench<'_> {
             DrainBy::InProcess,
             DrainBy::Boto3,
         ];
-        // Another build, right after the plugin; its figures are printed, not reported.
+        // Another build, next to the plugin; its figures are printed, not reported.
         let other = self.other_plugin.is_some();
         if other {
             contenders.insert(2, DrainBy::OtherPlugin);

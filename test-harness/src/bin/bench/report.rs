@@ -398,7 +398,8 @@ impl Report {
         let _ = writeln!(
             md,
             "- Each figure is the median of {} runs; runs interleave the contenders (round 1 of every contender, \
-             then round 2, ...). Every run uses a fresh standard queue (600 s visibility timeout, so no \
+             then round 2, ...), in reverse order in even rounds so that no contender always follows \
+             the same one. Every run uses a fresh standard queue (600 s visibility timeout, so no \
              message read early in a long drain is delivered twice), deleted after it.",
             self.repetitions
         );
