@@ -61,6 +61,14 @@ where
         }
         // Reap finished tasks so the set does not grow without bound on long runs.
         while in_flight.try_join_next().is_some() {}
+        // An execute request (megabytes of documents) is read in its own task, off the runtime's
+        // thread, so that a plugin on one core keeps answering its HTTP responses and sending
+        // its next requests while it reads one.
+        if initialized && let Some(id) = execute_request_id(&buffer) {
+            let line = std::mem::replace(&mut buffer, super::buffers::take(usize::MAX));
+            in_flight.spawn(serve_execute_line(connector.clone(), tx.clone(), id, line));
+            continue;
+        }
         // A line that is not UTF-8 is not JSON: a malformed line, answered like any other.
         let line = match std::str::from_utf8(&buffer) {
             Ok(line) => line,
@@ -74,17 +82,6 @@ where
             }
         };
         if line.trim().is_empty() {
-            continue;
-        }
-        // The common case in one pass: an execute request as hosts using this SDK write it.
-        if initialized && let Some((id, params)) = parse_execute(line) {
-            in_flight.spawn(serve_call(
-                connector.clone(),
-                tx.clone(),
-                id,
-                method::EXECUTE.to_owned(),
-                Call::Execute(params),
-            ));
             continue;
         }
         let request = match parse_request(line) {
@@ -145,6 +142,70 @@ where
     Ok(())
 }
 
+/// The id of a line that starts as hosts write execute requests
+/// (`{"jsonrpc":"2.0","id":N,"method":"execute",`), before anything else is read of it.
+fn execute_request_id(line: &[u8]) -> Option<u64> {
+    let rest = line.strip_prefix(b"{\"jsonrpc\":\"2.0\",\"id\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    rest[digits..].strip_prefix(b",\"method\":\"execute\",")?;
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
+/// Reads an execute request line (off the runtime's thread) and serves it; the line's buffer
+/// goes back to the pool once read.
+async fn serve_execute_line(
+    connector: Arc<Connector>,
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    id: u64,
+    line: Vec<u8>,
+) {
+    let read = tokio::task::spawn_blocking(move || {
+        let read = read_execute_line(&line);
+        super::buffers::give_back(line);
+        read
+    })
+    .await;
+    match read {
+        Ok(Ok((id, call))) => serve_call(connector, tx, id, method::EXECUTE.to_owned(), call).await,
+        Ok(Err(answer)) => {
+            let _ = tx.send(answer);
+        }
+        Err(_) => {
+            let _ = tx.send(error_line(
+                &Value::from(id),
+                &RpcError::plain(
+                    INTERNAL,
+                    "internal error while reading an execute request; see the plugin's log",
+                ),
+            ));
+        }
+    }
+}
+
+/// An execute request line's id and call: read by hand in one pass when it has the shape hosts
+/// using this SDK write (see `json_in`), else by the general path, which gives any error its
+/// exact response line.
+fn read_execute_line(line: &[u8]) -> Result<(Option<Value>, Call), Vec<u8>> {
+    let line = std::str::from_utf8(line).map_err(|e| {
+        tracing::warn!("answered a line that is not UTF-8");
+        error_line(
+            &Value::Null,
+            &RpcError::plain(PARSE_ERROR, format!("the line is not UTF-8 text: {e}")),
+        )
+    })?;
+    if let Some((id, params)) = super::json_in::execute_request(line) {
+        return Ok((Some(Value::from(id)), Call::Execute(params)));
+    }
+    let request = parse_request(line).inspect_err(|_| {
+        tracing::warn!("answered a line that is not a valid request");
+    })?;
+    let id = request.id.clone();
+    match parse_call(&request, true) {
+        Ok(call) => Ok((id, call)),
+        Err(error) => Err(error_line(&id.unwrap_or(Value::Null), &error)),
+    }
+}
+
 /// Runs one call and queues its response line (none for a notification, which has no id).
 async fn serve_call(
     connector: Arc<Connector>,
@@ -171,13 +232,6 @@ async fn serve_call(
     if let Some(line) = line {
         let _ = tx.send(line);
     }
-}
-
-/// The id and params of an execute request written as hosts using this SDK write it, read by
-/// hand in one pass (see `json_in`); `None` for anything else, which then takes the general path
-/// (and gets its exact error there).
-fn parse_execute(line: &str) -> Option<(Option<Value>, ExecuteParams)> {
-    super::json_in::execute_request(line).map(|(id, params)| (Some(Value::from(id)), params))
 }
 
 async fn write_responses<W: AsyncWrite + Unpin>(
@@ -424,7 +478,10 @@ mod tests {
     #[test]
     fn an_execute_line_as_hosts_write_it_is_parsed_in_one_pass() {
         let line = format!(r#"{{"jsonrpc":"2.0","id":7,"method":"execute","params":{PARAMS}}}"#);
-        let (id, params) = parse_execute(&line).expect("parsed");
+        assert_eq!(execute_request_id(line.as_bytes()), Some(7));
+        let Ok((id, Call::Execute(params))) = read_execute_line(line.as_bytes()) else {
+            panic!("not read as an execute call: {line}");
+        };
         assert_eq!(id, Some(json!(7)));
         assert_eq!(params.execution_id, "e1");
         assert_eq!(params.documents[0].data, br#"{"a":1}"#);
@@ -432,17 +489,35 @@ mod tests {
     }
 
     #[test]
-    fn anything_else_takes_the_general_path() {
-        // Method after params, another method, a wrong version, bad params: not this path's to
-        // answer (the general path gives each its exact error).
+    fn other_requests_are_not_taken_for_execute_lines() {
+        // Method after params, another method, a wrong version: read by the general path, in
+        // order with the other requests.
         for line in [
             format!(r#"{{"jsonrpc":"2.0","id":1,"params":{PARAMS},"method":"execute"}}"#),
             format!(r#"{{"jsonrpc":"2.0","id":1,"method":"browse","params":{PARAMS}}}"#),
             format!(r#"{{"jsonrpc":"1.0","id":1,"method":"execute","params":{PARAMS}}}"#),
-            r#"{"jsonrpc":"2.0","id":1,"method":"execute","params":{"documents":7}}"#.to_owned(),
-            r#"{"jsonrpc":"2.0","id":1,"method":"execute","params":{PARAMS"#.to_owned(),
+            r#"{"jsonrpc":"2.0","id":"1","method":"execute","params":{}}"#.to_owned(),
         ] {
-            assert!(parse_execute(&line).is_none(), "{line}");
+            assert_eq!(execute_request_id(line.as_bytes()), None, "{line}");
         }
+    }
+
+    #[test]
+    fn a_bad_execute_line_gets_its_exact_error() {
+        let answer = |line: &[u8]| -> Value {
+            let Err(answer) = read_execute_line(line) else {
+                panic!("read: {}", String::from_utf8_lossy(line));
+            };
+            serde_json::from_slice(&answer).expect("an error response line")
+        };
+        let bad_params =
+            answer(br#"{"jsonrpc":"2.0","id":1,"method":"execute","params":{"documents":7}}"#);
+        assert_eq!(bad_params["id"], 1);
+        assert_eq!(bad_params["error"]["code"], INVALID_PARAMS);
+        let truncated = answer(br#"{"jsonrpc":"2.0","id":1,"method":"execute","params":{"#);
+        assert_eq!(truncated["id"], Value::Null);
+        assert_eq!(truncated["error"]["code"], PARSE_ERROR);
+        let not_text = answer(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"execute\",\xff}");
+        assert_eq!(not_text["error"]["code"], PARSE_ERROR);
     }
 }
