@@ -78,14 +78,15 @@ pub fn receive_operation_of(
 }
 
 impl Host<'_> {
-    /// One execute call: through the plugin the documents are serialized where they are; in
-    /// process `Connector::execute` takes them by value, so they are copied.
+    /// One execute call on documents the host owns, as a runtime owns the documents a step
+    /// passes on: through the plugin they are serialized where they are (and dropped once sent);
+    /// in process `Connector::execute` takes them (SEND's outputs are the same documents).
     pub async fn execute(
         &self,
         execution_id: &str,
         connection: &Component,
         operation: &Component,
-        documents: &[Document],
+        documents: Vec<Document>,
     ) -> Result<Vec<DocumentResult>, String> {
         match self {
             Host::Plugin(plugin) => plugin
@@ -94,7 +95,7 @@ impl Host<'_> {
                     process_name: "bench",
                     connection,
                     operation,
-                    documents,
+                    documents: &documents,
                 })
                 .await
                 .map(|r| r.results)
@@ -102,7 +103,7 @@ impl Host<'_> {
             Host::InProcess(connector) => {
                 let ctx = ExecutionContext::new(execution_id, "bench");
                 connector
-                    .execute(&ctx, connection, operation, documents.to_vec())
+                    .execute(&ctx, connection, operation, documents)
                     .await
                     .map_err(|e| format!("execute in-process: {}", e.display_chain()))
             }
@@ -131,7 +132,7 @@ async fn send_part(
     execution_id: String,
     connection: &Component,
     operation: &Component,
-    documents: &[Document],
+    documents: Vec<Document>,
 ) -> Result<(), String> {
     let expected = documents.len();
     let results = host
@@ -149,19 +150,27 @@ async fn send_part(
     }
 }
 
-/// SEND of `documents`, `chunk` documents per execute call, `in_flight` calls at once. Fails
-/// unless every document got a SUCCESS.
+/// The documents of a SEND cut into execute calls of `chunk` documents, owned by the host (made
+/// before a measurement starts, as a runtime has its documents before a step runs).
+pub fn execute_calls(documents: &[Document], chunk: usize) -> Vec<Vec<Document>> {
+    documents
+        .chunks(chunk.max(1))
+        .map(<[Document]>::to_vec)
+        .collect()
+}
+
+/// SEND of the documents of `calls` (see [`execute_calls`]), `in_flight` execute calls at once.
+/// Fails unless every document got a SUCCESS.
 pub async fn send(
     host: Host<'_>,
     connection: &Component,
     operation: &Component,
-    documents: &[Document],
-    chunk: usize,
+    calls: Vec<Vec<Document>>,
     in_flight: usize,
 ) -> Result<(), String> {
     let tag = operation.id.as_str();
-    let calls = documents
-        .chunks(chunk.max(1))
+    let calls = calls
+        .into_iter()
         .enumerate()
         .map(|(n, part)| send_part(host, format!("{tag}-{n}"), connection, operation, part));
     crate::limited(calls, in_flight).await
@@ -179,7 +188,7 @@ pub async fn receive(
             &format!("{}-receive", operation.id),
             connection,
             operation,
-            &[Document::default()],
+            vec![Document::default()],
         )
         .await?;
     if let Some(problem) = first_problem(&results) {
@@ -215,7 +224,7 @@ pub async fn receive_all(
             calls += 1;
             running.push(async move {
                 let results = host
-                    .execute(&execution, connection, operation, &[Document::default()])
+                    .execute(&execution, connection, operation, vec![Document::default()])
                     .await?;
                 if let Some(problem) = first_problem(&results) {
                     return Err(problem);

@@ -486,18 +486,17 @@ impl Bench<'_> {
         raw::send_batches(&self.client, &warm, &self.messages[..1_000], c).await?;
         raw::send_sequential(&self.client, &warm, &self.messages[..100]).await?;
         let op = self.send_operation(&warm);
-        let docs = &self.documents[..2_000];
+        let calls = || connector::execute_calls(&self.documents[..2_000], 1_000);
         connector::send(
             Host::Plugin(&self.plugin),
             &self.connection,
             &op,
-            docs,
-            1_000,
+            calls(),
             2,
         )
         .await?;
         let host = Host::InProcess(&self.in_process);
-        connector::send(host, &self.connection, &op, docs, 1_000, 2).await?;
+        connector::send(host, &self.connection, &op, calls(), 2).await?;
         raw::expect_count(&self.client, &warm, 5_100).await?;
         let receive = self.receive_operation(&warm);
         connector::receive(Host::Plugin(&self.plugin), &self.connection, &receive).await?;
@@ -576,10 +575,10 @@ impl Bench<'_> {
                     _ => Host::InProcess(&self.in_process),
                 };
                 let op = self.send_operation(&queue);
-                let docs = &self.documents[..count];
+                let calls = connector::execute_calls(&self.documents[..count], chunk);
                 self.timed(
                     count,
-                    connector::send(host, &self.connection, &op, docs, chunk, in_flight),
+                    connector::send(host, &self.connection, &op, calls, in_flight),
                 )
                 .await?
             }
