@@ -79,7 +79,7 @@ pub fn receive_operation_of(
 
 impl Host<'_> {
     /// One execute call on documents the host owns, as a runtime owns the documents a step
-    /// passes on: through the plugin they are serialized where they are (and dropped once sent);
+    /// passes on: through the plugin they are serialized where they are (and dropped after the call);
     /// in process `Connector::execute` takes them (SEND's outputs are the same documents).
     pub async fn execute(
         &self,

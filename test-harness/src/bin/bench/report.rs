@@ -409,7 +409,7 @@ impl Report {
              {in_flight} call(s) in flight: the fastest of the sweep below. The in-process figure uses the same \
              chunking on `sqs_connector::connector()` and `Connector::execute` in the benchmark's process. \
              Both get documents the benchmark owns, cut into execute calls before the clock starts: \
-             `Connector::execute` takes them, the plugin's host serializes them and drops them once sent.",
+             `Connector::execute` takes them, the plugin's host serializes them and drops them after the call.",
             self.concurrency
         );
         let _ = writeln!(
