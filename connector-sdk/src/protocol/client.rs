@@ -98,12 +98,9 @@ struct ResponseId {
 /// read from its first bytes, so a response of megabytes is not scanned twice; `None` for any
 /// other shape (then the line is parsed to find it).
 fn leading_id(line: &[u8]) -> Option<u64> {
-    let rest = line.strip_prefix(br#"{"jsonrpc":"2.0","id":"#)?;
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    if !matches!(rest.get(digits), Some(b',' | b'}')) {
-        return None;
-    }
-    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+    super::json_in::head_id(line)
+        .filter(|(_, rest)| matches!(rest.first(), Some(b',' | b'}')))
+        .map(|(id, _)| id)
 }
 
 /// A response line decoded straight into the caller's result type.

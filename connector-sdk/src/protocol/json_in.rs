@@ -281,6 +281,16 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The numeric id at the head of a line that starts as this SDK writes JSON-RPC lines
+/// (`{"jsonrpc":"2.0","id":N`), and the rest of the line; read from the first bytes, so a line of
+/// megabytes need not be parsed to route it.
+pub fn head_id(line: &[u8]) -> Option<(u64, &[u8])> {
+    let rest = line.strip_prefix(br#"{"jsonrpc":"2.0","id":"#)?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let id = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    Some((id, &rest[digits..]))
+}
+
 /// The result of a response line `{"jsonrpc":"2.0","id":N,"result":{"results":[…]}}` as a
 /// plugin writes it; `None` for anything else (an error response included).
 pub fn execute_response(line: &str) -> Option<ExecuteResult> {
@@ -327,7 +337,7 @@ pub fn execute_request(line: &str) -> Option<(u64, ExecuteParams)> {
 mod tests {
     use super::*;
     use crate::protocol::json_out;
-    use crate::protocol::json_out::tests::{components, tricky_strings};
+    use crate::protocol::json_out::tests::{components, results, tricky_strings};
     use crate::protocol::types::ExecuteParamsRef;
 
     fn documents() -> Vec<Document> {
@@ -347,31 +357,7 @@ mod tests {
 
     #[test]
     fn responses_as_plugins_write_them_read_as_serde_json_reads_them() {
-        let result = ExecuteResult {
-            results: vec![
-                DocumentResult {
-                    index: 0,
-                    status: ResultStatus::Success,
-                    status_code: None,
-                    message: None,
-                    outputs: documents(),
-                },
-                DocumentResult {
-                    index: 1,
-                    status: ResultStatus::ApplicationError,
-                    status_code: Some("InvalidCharacter".into()),
-                    message: Some("document 1: \"the body\" has U+0000".into()),
-                    outputs: Vec::new(),
-                },
-                DocumentResult {
-                    index: 10,
-                    status: ResultStatus::Failure,
-                    status_code: None,
-                    message: Some("timed out".into()),
-                    outputs: vec![Document::new("x")],
-                },
-            ],
-        };
+        let result = results(documents());
         let mut line = br#"{"jsonrpc":"2.0","id":42,"result":"#.to_vec();
         json_out::push_execute_result(&mut line, &result);
         line.push(b'}');

@@ -260,6 +260,35 @@ pub(super) mod tests {
         (connection, operation)
     }
 
+    /// An execute result with one result of each status; the first carries `outputs`.
+    pub(in crate::protocol) fn results(outputs: Vec<Document>) -> ExecuteResult {
+        ExecuteResult {
+            results: vec![
+                DocumentResult {
+                    index: 0,
+                    status: ResultStatus::Success,
+                    status_code: None,
+                    message: None,
+                    outputs,
+                },
+                DocumentResult {
+                    index: 1,
+                    status: ResultStatus::ApplicationError,
+                    status_code: Some("InvalidCharacter".into()),
+                    message: Some("document 1: \"the body\" contains U+0000".into()),
+                    outputs: Vec::new(),
+                },
+                DocumentResult {
+                    index: 12345,
+                    status: ResultStatus::Failure,
+                    status_code: None,
+                    message: Some("timed out".into()),
+                    outputs: vec![Document::new("x")],
+                },
+            ],
+        }
+    }
+
     fn written(text: &str) -> String {
         let mut out = Vec::new();
         push_str(&mut out, text);
@@ -339,31 +368,7 @@ pub(super) mod tests {
         push_execute_params(&mut out, &params).unwrap();
         assert_eq!(out, serde_json::to_vec(&params).unwrap());
 
-        let result = ExecuteResult {
-            results: vec![
-                DocumentResult {
-                    index: 0,
-                    status: ResultStatus::Success,
-                    status_code: None,
-                    message: None,
-                    outputs: documents.clone(),
-                },
-                DocumentResult {
-                    index: 1,
-                    status: ResultStatus::ApplicationError,
-                    status_code: Some("InvalidCharacter".into()),
-                    message: Some("document 1: \"the body\" contains U+0000".into()),
-                    outputs: Vec::new(),
-                },
-                DocumentResult {
-                    index: 12345,
-                    status: ResultStatus::Failure,
-                    status_code: None,
-                    message: Some("timed out".into()),
-                    outputs: Vec::new(),
-                },
-            ],
-        };
+        let result = results(documents.clone());
         let mut out = Vec::new();
         push_execute_result(&mut out, &result);
         assert_eq!(out, serde_json::to_vec(&result).unwrap());

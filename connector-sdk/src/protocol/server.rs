@@ -69,15 +69,10 @@ where
             in_flight.spawn(serve_execute_line(connector.clone(), tx.clone(), id, line));
             continue;
         }
-        // A line that is not UTF-8 is not JSON: a malformed line, answered like any other.
-        let line = match std::str::from_utf8(&buffer) {
+        let line = match text_of(&buffer) {
             Ok(line) => line,
-            Err(e) => {
-                tracing::warn!("answered a line that is not UTF-8");
-                let _ = tx.send(error_line(
-                    &Value::Null,
-                    &RpcError::plain(PARSE_ERROR, format!("the line is not UTF-8 text: {e}")),
-                ));
+            Err(answer) => {
+                let _ = tx.send(answer);
                 continue;
             }
         };
@@ -86,9 +81,8 @@ where
         }
         let request = match parse_request(line) {
             Ok(request) => request,
-            Err(line) => {
-                tracing::warn!("answered a line that is not a valid request");
-                let _ = tx.send(line);
+            Err(answer) => {
+                let _ = tx.send(answer);
                 continue;
             }
         };
@@ -145,10 +139,8 @@ where
 /// The id of a line that starts as hosts write execute requests
 /// (`{"jsonrpc":"2.0","id":N,"method":"execute",`), before anything else is read of it.
 fn execute_request_id(line: &[u8]) -> Option<u64> {
-    let rest = line.strip_prefix(b"{\"jsonrpc\":\"2.0\",\"id\":")?;
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    rest[digits..].strip_prefix(b",\"method\":\"execute\",")?;
-    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+    let (id, rest) = super::json_in::head_id(line)?;
+    rest.starts_with(b",\"method\":\"execute\",").then_some(id)
 }
 
 /// Reads an execute request line (off the runtime's thread) and serves it; the line's buffer
@@ -186,19 +178,11 @@ async fn serve_execute_line(
 /// using this SDK write (see `json_in`), else by the general path, which gives any error its
 /// exact response line.
 fn read_execute_line(line: &[u8]) -> Result<(Option<Value>, Call), Vec<u8>> {
-    let line = std::str::from_utf8(line).map_err(|e| {
-        tracing::warn!("answered a line that is not UTF-8");
-        error_line(
-            &Value::Null,
-            &RpcError::plain(PARSE_ERROR, format!("the line is not UTF-8 text: {e}")),
-        )
-    })?;
+    let line = text_of(line)?;
     if let Some((id, params)) = super::json_in::execute_request(line) {
         return Ok((Some(Value::from(id)), Call::Execute(params)));
     }
-    let request = parse_request(line).inspect_err(|_| {
-        tracing::warn!("answered a line that is not a valid request");
-    })?;
+    let request = parse_request(line)?;
     let id = request.id.clone();
     match parse_call(&request, true) {
         Ok(call) => Ok((id, call)),
@@ -303,8 +287,28 @@ impl Answer {
     }
 }
 
+/// The text of a line; a line that is not UTF-8 is not JSON, and gets the error response line of
+/// a malformed line instead.
+fn text_of(line: &[u8]) -> Result<&str, Vec<u8>> {
+    std::str::from_utf8(line).map_err(|e| {
+        tracing::warn!("answered a line that is not UTF-8");
+        error_line(
+            &Value::Null,
+            &RpcError::plain(PARSE_ERROR, format!("the line is not UTF-8 text: {e}")),
+        )
+    })
+}
+
 /// Reads a request line; a line that is not one gets its error response line instead.
 fn parse_request(line: &str) -> Result<Envelope<'_>, Vec<u8>> {
+    let request = parse_envelope(line);
+    if request.is_err() {
+        tracing::warn!("answered a line that is not a valid request");
+    }
+    request
+}
+
+fn parse_envelope(line: &str) -> Result<Envelope<'_>, Vec<u8>> {
     match serde_json::from_str::<Envelope<'_>>(line) {
         Ok(envelope) if envelope.jsonrpc == "2.0" => Ok(envelope),
         Ok(envelope) => Err(error_line(

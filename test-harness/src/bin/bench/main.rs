@@ -409,6 +409,11 @@ impl Bench<'_> {
         )
     }
 
+    /// The `--compare-plugin` build's host (its contender is measured only when there is one).
+    fn other_host(&self) -> Host<'_> {
+        Host::Plugin(self.other_plugin.as_ref().unwrap_or(&self.plugin))
+    }
+
     fn server(&self) -> Option<u32> {
         self.args.server_pid
     }
@@ -440,6 +445,31 @@ impl Bench<'_> {
                 say(format!("  {}: {}", name(one), sample.summary()));
                 samples[i].push(sample);
             }
+        }
+        Ok(samples)
+    }
+
+    /// [`Bench::rounds`] of `contenders` (the plugin second), with `other`, the
+    /// `--compare-plugin` build, measured next to the plugin when there is one: its figures are
+    /// printed, and its samples left out of those returned (one list per contender).
+    async fn rounds_with_other<T: Copy + std::fmt::Debug>(
+        &self,
+        title: &str,
+        contenders: &[T],
+        other: T,
+        run: impl AsyncFn(T) -> Result<Sample, String>,
+    ) -> Result<Vec<Vec<Sample>>, String> {
+        const OTHER_SLOT: usize = 2;
+        let mut all = contenders.to_vec();
+        let compared = self.other_plugin.is_some();
+        if compared {
+            all.insert(OTHER_SLOT, other);
+        }
+        let mut samples = self
+            .rounds(title, &all, |contender| format!("{contender:?}"), run)
+            .await?;
+        if compared {
+            samples.remove(OTHER_SLOT);
         }
         Ok(samples)
     }
@@ -569,9 +599,9 @@ impl Bench<'_> {
                 .await?
             }
             SendBy::Plugin | SendBy::OtherPlugin | SendBy::InProcess => {
-                let host = match (contender, &self.other_plugin) {
-                    (SendBy::Plugin, _) => Host::Plugin(&self.plugin),
-                    (SendBy::OtherPlugin, Some(other)) => Host::Plugin(other),
+                let host = match contender {
+                    SendBy::Plugin => Host::Plugin(&self.plugin),
+                    SendBy::OtherPlugin => self.other_host(),
                     _ => Host::InProcess(&self.in_process),
                 };
                 let op = self.send_operation(&queue);
@@ -605,32 +635,24 @@ impl Bench<'_> {
         chunk: usize,
         in_flight: usize,
     ) -> Result<(), String> {
-        let mut contenders = vec![
+        let contenders = [
             SendBy::RawBest,
             SendBy::Plugin,
             SendBy::InProcess,
             SendBy::RawSequential,
             SendBy::Boto3,
         ];
-        // Another build, next to the plugin; its figures are printed, not reported.
-        let other = self.other_plugin.is_some();
-        if other {
-            contenders.insert(2, SendBy::OtherPlugin);
-        }
-        let mut samples = self
-            .rounds(
+        let samples = self
+            .rounds_with_other(
                 "SEND",
                 &contenders,
-                |contender| format!("{contender:?}"),
+                SendBy::OtherPlugin,
                 async |contender| self.send_once(contender, chunk, in_flight).await,
             )
             .await?;
         let n = report::thousands(self.n() as u64);
         let c = self.args.concurrency;
         let chunking = format!("{chunk} documents per execute call, {in_flight} in flight");
-        if other {
-            samples.remove(2);
-        }
         let mut samples = samples.into_iter();
         let mut next = || samples.next().unwrap_or_default();
         report.add(Row::rates(
@@ -705,9 +727,9 @@ impl Bench<'_> {
                 .await?
             }
             DrainBy::Plugin | DrainBy::OtherPlugin | DrainBy::InProcess => {
-                let host = match (contender, &self.other_plugin) {
-                    (DrainBy::Plugin, _) => Host::Plugin(&self.plugin),
-                    (DrainBy::OtherPlugin, Some(other)) => Host::Plugin(other),
+                let host = match contender {
+                    DrainBy::Plugin => Host::Plugin(&self.plugin),
+                    DrainBy::OtherPlugin => self.other_host(),
                     _ => Host::InProcess(&self.in_process),
                 };
                 // Executions of RECEIVE_PER_CALL messages, RECEIVE_CALLS_IN_FLIGHT at once, their
@@ -745,30 +767,22 @@ impl Bench<'_> {
     }
 
     async fn drains(&self, report: &mut Report) -> Result<(), String> {
-        let mut contenders = vec![
+        let contenders = [
             DrainBy::RawBest,
             DrainBy::Plugin,
             DrainBy::InProcess,
             DrainBy::Boto3,
         ];
-        // Another build, next to the plugin; its figures are printed, not reported.
-        let other = self.other_plugin.is_some();
-        if other {
-            contenders.insert(2, DrainBy::OtherPlugin);
-        }
-        let mut samples = self
-            .rounds(
+        let samples = self
+            .rounds_with_other(
                 "RECEIVE with delete",
                 &contenders,
-                |contender| format!("{contender:?}"),
+                DrainBy::OtherPlugin,
                 async |contender| self.drain_once(contender).await,
             )
             .await?;
         let n = report::thousands(self.n() as u64);
         let c = self.args.concurrency;
-        if other {
-            samples.remove(2);
-        }
         let mut samples = samples.into_iter();
         let mut next = || samples.next().unwrap_or_default();
         report.add(Row::rates(
