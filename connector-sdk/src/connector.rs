@@ -160,7 +160,14 @@ pub trait Operation: Send + Sync + Sized + 'static {
     ///
     /// Documents left without an outcome become `FAILURE`s: with the returned error's message
     /// when it returns an error, or with a message naming the document when it returns `Ok`.
-    /// A panic fails the documents it left without a result, and never the host.
+    /// A panic fails the documents it left without a result, and never the host. When the
+    /// operation takes input ([`OperationInfo::takes_input`]), a result other than `SUCCESS`
+    /// that has no outputs gets the input document, unchanged, as its one output.
+    ///
+    /// The batch holds only the documents of the request that could be read; a message that
+    /// names a document should use [`Batch::input_index`], the index the host knows it by.
+    /// Work that must wait until the results reached the host (deleting what was received)
+    /// goes to [`ExecutionContext::after_delivery`].
     fn execute(
         &self,
         ctx: &ExecutionContext,

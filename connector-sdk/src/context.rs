@@ -1,8 +1,10 @@
-//! The execution context: which execution this is, cancellation, and an injectable clock.
+//! The execution context: which execution this is, cancellation, work to run once the results
+//! were delivered, and an injectable clock.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -52,6 +54,26 @@ impl Clock for ManualClock {
     }
 }
 
+/// One piece of work registered with [`ExecutionContext::after_delivery`].
+pub(crate) type DeliveryWork = Box<dyn FnOnce(bool) -> BoxFuture<'static, ()> + Send>;
+
+/// The work registered with [`ExecutionContext::after_delivery`], shared by a context's clones.
+#[derive(Clone, Default)]
+pub(crate) struct AfterDelivery(Arc<Mutex<Vec<DeliveryWork>>>);
+
+impl AfterDelivery {
+    /// Takes every piece of work registered so far.
+    pub(crate) fn take(&self) -> Vec<DeliveryWork> {
+        std::mem::take(&mut *self.0.lock())
+    }
+}
+
+impl std::fmt::Debug for AfterDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AfterDelivery({} registered)", self.0.lock().len())
+    }
+}
+
 /// What an operation knows about the execution it runs in.
 #[derive(Debug, Clone)]
 pub struct ExecutionContext {
@@ -59,12 +81,17 @@ pub struct ExecutionContext {
     pub execution_id: String,
     /// The name of the process being executed.
     pub process_name: String,
-    /// For hosts that embed a connector in-process and want to stop an execution early;
-    /// operations check it between calls. Protocol 1.0 has no cancel method, and `shutdown`
-    /// lets in-flight executions finish, so the plugin server never cancels it.
+    /// Cancelled when the execution should stop early: operations check it between calls,
+    /// start no new service call once it is cancelled, and give the documents they did not
+    /// finish a `FAILURE` result. The plugin server cancels it when the host sends
+    /// `$/cancelRequest` for the request, and when the plugin's stdout is closed or broken;
+    /// hosts that embed a connector in-process cancel it themselves. `shutdown` and a closed
+    /// stdin let in-flight executions finish, so they do not cancel it.
     pub cancellation: CancellationToken,
     /// The clock to read time from.
     pub clock: Arc<dyn Clock>,
+    /// Work to run once the results were handed to the host.
+    after_delivery: AfterDelivery,
 }
 
 impl ExecutionContext {
@@ -75,7 +102,44 @@ impl ExecutionContext {
             process_name: process_name.into(),
             cancellation: CancellationToken::new(),
             clock: Arc::new(SystemClock),
+            after_delivery: AfterDelivery::default(),
         }
+    }
+
+    /// The same context with another cancellation token.
+    pub fn with_cancellation(mut self, cancellation: CancellationToken) -> Self {
+        self.cancellation = cancellation;
+        self
+    }
+
+    /// Registers work to run once this execution's results have been handed to the host
+    /// (written and flushed to the plugin's stdout, or returned to an in-process caller):
+    /// `delivered` is true then, and false when they could not be (stdout closed or broken, the
+    /// call cancelled): the work must then undo or skip what depends on delivery.
+    ///
+    /// RECEIVE with delete-after-read, for instance, deletes its messages here, so that a message
+    /// is deleted only once the answer carrying it has reached the host. The work must be
+    /// registered before the operation's `execute` returns; it runs once, in the order
+    /// registered, in the task that serves the request (so `shutdown` waits for it).
+    pub fn after_delivery<F>(&self, work: F)
+    where
+        F: FnOnce(bool) -> BoxFuture<'static, ()> + Send + 'static,
+    {
+        self.after_delivery.0.lock().push(Box::new(work));
+    }
+
+    /// The same context with an empty list of work after delivery, its own: one execution's work
+    /// is then never run by another that shares the caller's context.
+    pub(crate) fn for_one_execution(&self) -> Self {
+        Self {
+            after_delivery: AfterDelivery::default(),
+            ..self.clone()
+        }
+    }
+
+    /// The work registered with [`ExecutionContext::after_delivery`].
+    pub(crate) fn deliveries(&self) -> &AfterDelivery {
+        &self.after_delivery
     }
 
     /// The same context with another clock.
@@ -102,5 +166,27 @@ mod tests {
         assert_eq!(ctx.now(), start);
         clock.advance(Duration::from_secs(61));
         assert_eq!(ctx.now(), start + Duration::from_secs(61));
+    }
+
+    #[tokio::test]
+    async fn work_after_delivery_is_shared_by_clones_and_taken_once() {
+        let ctx = ExecutionContext::new("e1", "p");
+        let told = Arc::new(Mutex::new(Vec::new()));
+        for n in 0..2 {
+            let told = told.clone();
+            ctx.clone().after_delivery(move |delivered| {
+                Box::pin(async move { told.lock().push((n, delivered)) })
+            });
+        }
+        let works = ctx.deliveries().take();
+        assert_eq!(works.len(), 2);
+        assert!(ctx.deliveries().take().is_empty());
+        for work in works {
+            work(true).await;
+        }
+        assert_eq!(*told.lock(), vec![(0, true), (1, true)]);
+        // Another execution's context starts with nothing registered.
+        ctx.after_delivery(|_| Box::pin(async {}));
+        assert!(ctx.for_one_execution().deliveries().take().is_empty());
     }
 }

@@ -132,9 +132,41 @@ pub struct DocumentResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// The documents this input produced.
+    ///
+    /// For an operation that takes input (its [`OperationInfo::takes_input`](crate::OperationInfo)
+    /// is true: SEND, DELETE) every result carries at least one: a `SUCCESS` its outputs, an
+    /// `APPLICATION_ERROR` or `FAILURE` the input document itself, unchanged (unless the
+    /// operation gave other outputs). The one exception is a document that could not be read
+    /// (`statusCode` `InvalidDocument`): there is no document to give back, so it has none.
     #[serde(default)]
     pub outputs: Vec<Document>,
 }
+
+/// An input document as the plugin read it off the wire: the document, or, when it could not
+/// be read, why.
+///
+/// A document that cannot be read (`dataBase64` that is not base64, a property value that is
+/// not a string, text that is not UTF-8) fails alone:
+/// [`Connector::execute_deferred`](crate::Connector::execute_deferred) gives it an
+/// `APPLICATION_ERROR` with `statusCode` `InvalidDocument` and runs the operation over the
+/// other documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputDocument {
+    /// A document that was read.
+    Document(Document),
+    /// A document that could not be read: what is wrong with it and what to send instead
+    /// (`"dataBase64" is not valid base64 (…); send bytes as standard base64`).
+    Malformed(String),
+}
+
+impl From<Document> for InputDocument {
+    fn from(document: Document) -> Self {
+        InputDocument::Document(document)
+    }
+}
+
+/// The `statusCode` of the result of a document that could not be read.
+pub const INVALID_DOCUMENT: &str = "InvalidDocument";
 
 /// What an operation records for one document; the index is added by [`Batch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,7 +177,8 @@ pub struct Outcome {
     pub status_code: Option<String>,
     /// What happened, in words.
     pub message: Option<String>,
-    /// The documents produced.
+    /// The documents produced. For an operation that takes input, an outcome other than
+    /// success with no outputs gets the input document itself as its one output.
     pub outputs: Vec<Document>,
     /// When set, the input document itself, with these properties added, is the one output
     /// (it is moved, not copied, once the operation is done).
@@ -220,6 +253,9 @@ impl Outcome {
 #[derive(Debug)]
 pub struct Batch {
     documents: Vec<Document>,
+    /// Each document's position in the execute request, when documents that could not be read
+    /// were taken out (else a document's index is its position).
+    input_indexes: Option<Vec<usize>>,
     outcomes: Mutex<Vec<Option<Outcome>>>,
 }
 
@@ -229,8 +265,29 @@ impl Batch {
         let outcomes = Mutex::new(vec![None; documents.len()]);
         Self {
             documents,
+            input_indexes: None,
             outcomes,
         }
+    }
+
+    /// A batch over the documents of an execute request that could be read; `input_indexes`
+    /// holds each one's position in the request.
+    pub(crate) fn with_input_indexes(documents: Vec<Document>, input_indexes: Vec<usize>) -> Self {
+        debug_assert_eq!(documents.len(), input_indexes.len());
+        Self {
+            input_indexes: Some(input_indexes),
+            ..Self::new(documents)
+        }
+    }
+
+    /// The position of document `index` in the execute request, which is what the host calls
+    /// it (messages that name a document should use this). It differs from `index` when
+    /// documents of the request that could not be read were left out of the batch.
+    pub fn input_index(&self, index: usize) -> usize {
+        self.input_indexes
+            .as_ref()
+            .and_then(|indexes| indexes.get(index).copied())
+            .unwrap_or(index)
     }
 
     /// The input documents, in input order.
@@ -305,18 +362,39 @@ impl Batch {
     }
 
     /// Exactly one result per input document, in input order; a document without a recorded
-    /// outcome gets `missing(index)`.
-    pub fn into_results(self, mut missing: impl FnMut(usize) -> Outcome) -> Vec<DocumentResult> {
+    /// outcome gets `missing(index)`. Results (and `missing`) carry each document's
+    /// [`Batch::input_index`].
+    pub fn into_results(self, missing: impl FnMut(usize) -> Outcome) -> Vec<DocumentResult> {
+        self.into_results_echoing(missing, false)
+    }
+
+    /// [`Batch::into_results`]; with `echo_input`, a result other than success that has no
+    /// outputs gets the input document, unchanged, as its one output.
+    pub(crate) fn into_results_echoing(
+        self,
+        mut missing: impl FnMut(usize) -> Outcome,
+        echo_input: bool,
+    ) -> Vec<DocumentResult> {
+        let input_indexes = self.input_indexes;
         self.documents
             .into_iter()
             .zip(self.outcomes.into_inner())
             .enumerate()
             .map(|(index, (document, outcome))| {
+                let index = input_indexes
+                    .as_ref()
+                    .and_then(|indexes| indexes.get(index).copied())
+                    .unwrap_or(index);
                 let mut outcome = outcome.unwrap_or_else(|| missing(index));
                 if let Some(properties) = outcome.input_with.take() {
                     let mut output = document;
                     output.properties.extend(properties);
                     outcome.outputs.insert(0, output);
+                } else if echo_input
+                    && outcome.status != ResultStatus::Success
+                    && outcome.outputs.is_empty()
+                {
+                    outcome.outputs.push(document);
                 }
                 DocumentResult {
                     index,
@@ -396,5 +474,38 @@ mod tests {
             results.iter().map(|r| r.index).collect::<Vec<_>>(),
             vec![0, 1, 2]
         );
+    }
+
+    #[test]
+    fn results_carry_input_indexes_and_non_successes_echo_their_input_when_asked() {
+        let batch = Batch::with_input_indexes(
+            vec![
+                Document::new("a"),
+                Document::new("b").with_property("k", "v"),
+            ],
+            vec![1, 3],
+        );
+        assert_eq!((batch.input_index(0), batch.input_index(1)), (1, 3));
+        batch.application_error(0, "Rule", "refused");
+        let results =
+            batch.into_results_echoing(|i| Outcome::failure(format!("missing {i}")), true);
+        assert_eq!(results.len(), 2);
+        assert_eq!(
+            (results[0].index, &results[0].outputs),
+            (1, &vec![Document::new("a")])
+        );
+        assert_eq!(results[1].index, 3);
+        assert_eq!(results[1].message.as_deref(), Some("missing 3"));
+        assert_eq!(
+            results[1].outputs,
+            vec![Document::new("b").with_property("k", "v")]
+        );
+
+        // Without echo (operations without input), and a success's outputs are its own.
+        let batch = Batch::new(vec![Document::new("a"), Document::new("b")]);
+        batch.succeed(0, vec![Document::new("out")]);
+        let results = batch.into_results(|_| Outcome::failure("missing"));
+        assert_eq!(results[0].outputs, vec![Document::new("out")]);
+        assert!(results[1].outputs.is_empty());
     }
 }

@@ -27,9 +27,11 @@ pub use connector::{
     TestStep,
 };
 pub use context::{Clock, ExecutionContext, ManualClock, SystemClock};
-pub use document::{Batch, Document, DocumentResult, Outcome, ResultStatus};
+pub use document::{
+    Batch, Document, DocumentResult, INVALID_DOCUMENT, InputDocument, Outcome, ResultStatus,
+};
 pub use error::{ConnectorError, ErrorKind, FieldError};
-pub use runtime::{Connector, ConnectorBuilder, PROTOCOL_VERSION};
+pub use runtime::{Connector, ConnectorBuilder, Deferred, PROTOCOL_VERSION};
 pub use secret::Secret;
 
 /// Re-exported so config types can derive `JsonSchema` with the same version the SDK uses.

@@ -18,8 +18,10 @@ use crate::component::{Component, ComponentId, ComponentKind};
 use crate::connector::{
     Connection, ConnectorInfo, ObjectType, Operation, OperationInfo, StepStatus, TestStep,
 };
-use crate::context::ExecutionContext;
-use crate::document::{Batch, Document, DocumentResult, Outcome};
+use crate::context::{DeliveryWork, ExecutionContext};
+use crate::document::{
+    Batch, Document, DocumentResult, INVALID_DOCUMENT, InputDocument, Outcome, ResultStatus,
+};
 use crate::error::{ConnectorError, FieldError};
 use crate::schema::config_schema;
 use crate::validate::FieldValidator;
@@ -94,6 +96,7 @@ type BuildFn = fn(Map<String, Value>) -> Result<Arc<dyn ErasedOperation>, Connec
 struct OperationType {
     validator: FieldValidator,
     build: BuildFn,
+    takes_input: bool,
 }
 
 fn deserialize_config<T: serde::de::DeserializeOwned>(
@@ -176,6 +179,7 @@ impl ConnectorBuilder {
                 OperationType {
                     validator,
                     build: *build,
+                    takes_input: info.takes_input,
                 },
             );
         }
@@ -511,6 +515,11 @@ impl Connector {
     /// Runs an operation over a batch of documents: exactly one result per input document, in
     /// input order, whatever the operation does (returns early, fails, or panics).
     ///
+    /// For an operation that takes input, a result other than `SUCCESS` carries the input
+    /// document, unchanged, as its one output. The work the operation registered with
+    /// [`ExecutionContext::after_delivery`] runs (with `delivered` true) before this returns:
+    /// the results are delivered by being returned.
+    ///
     /// An error is returned only when the request cannot be served at all (invalid components).
     pub async fn execute(
         &self,
@@ -519,47 +528,236 @@ impl Connector {
         operation: &Component,
         documents: Vec<Document>,
     ) -> Result<Vec<DocumentResult>, ConnectorError> {
+        let documents = documents.into_iter().map(InputDocument::Document).collect();
+        let (results, deferred) = self
+            .execute_deferred(ctx, connection, operation, documents)
+            .await?;
+        deferred.run(true).await;
+        Ok(results)
+    }
+
+    /// [`Connector::execute`] over documents as read off the wire, without running the work
+    /// registered with [`ExecutionContext::after_delivery`]: it comes back as a [`Deferred`],
+    /// for the caller to run once it knows whether the results reached the host.
+    ///
+    /// A document that could not be read ([`InputDocument::Malformed`]) gets an
+    /// `APPLICATION_ERROR` with `statusCode` `InvalidDocument`, a message naming its index and
+    /// what is wrong, and no output; the operation runs over the other documents only (its
+    /// [`Batch`] holds them alone, [`Batch::input_index`] gives each one's index in the
+    /// request), and their results keep their indexes in the request.
+    pub async fn execute_deferred(
+        &self,
+        ctx: &ExecutionContext,
+        connection: &Component,
+        operation: &Component,
+        documents: Vec<InputDocument>,
+    ) -> Result<(Vec<DocumentResult>, Deferred), ConnectorError> {
         let built_connection = self.connection_for(connection)?;
         let built_operation = self.operation_for(operation)?;
         let op_name = operation.operation_type.clone().unwrap_or_default();
-        let batch = Batch::new(documents);
-        let outcome = AssertUnwindSafe(built_operation.execute(ctx, &*built_connection, &batch))
+        let takes_input = self
+            .operations
+            .get(&op_name)
+            .is_some_and(|op_type| op_type.takes_input);
+        // The work registered during this call is this call's alone, even when the caller shares
+        // one context between calls.
+        let ctx = ctx.for_one_execution();
+
+        let total = documents.len();
+        let mut readable = Vec::with_capacity(total);
+        let mut input_indexes = Vec::new();
+        let mut unreadable = Vec::new();
+        for (index, document) in documents.into_iter().enumerate() {
+            match document {
+                InputDocument::Document(document) => {
+                    readable.push(document);
+                    input_indexes.push(index);
+                }
+                InputDocument::Malformed(why) => unreadable.push(unreadable_result(index, why)),
+            }
+        }
+        let results = if readable.is_empty() && !unreadable.is_empty() {
+            // Nothing to run the operation over (not even a trigger document).
+            Vec::new()
+        } else {
+            let batch = if unreadable.is_empty() {
+                Batch::new(readable)
+            } else {
+                Batch::with_input_indexes(readable, input_indexes)
+            };
+            self.run_operation(
+                &ctx,
+                &*built_connection,
+                &*built_operation,
+                &op_name,
+                batch,
+                takes_input,
+            )
+            .await
+        };
+        if unreadable.is_empty() {
+            return Ok((results, Deferred::new(&ctx)));
+        }
+        let deferred = Deferred::new(&ctx);
+        // Both lists are in input order: merged by index.
+        let mut merged = Vec::with_capacity(total);
+        let mut results = results.into_iter().peekable();
+        for unreadable in unreadable {
+            while let Some(result) = results.next_if(|r| r.index < unreadable.index) {
+                merged.push(result);
+            }
+            merged.push(unreadable);
+        }
+        merged.extend(results);
+        Ok((merged, deferred))
+    }
+
+    /// Runs the operation over `batch` and turns what it recorded into one result per document;
+    /// with `echo_input`, results other than success carry their input document.
+    async fn run_operation(
+        &self,
+        ctx: &ExecutionContext,
+        built_connection: &dyn ErasedConnection,
+        built_operation: &dyn ErasedOperation,
+        op_name: &str,
+        batch: Batch,
+        echo_input: bool,
+    ) -> Vec<DocumentResult> {
+        let outcome = AssertUnwindSafe(built_operation.execute(ctx, built_connection, &batch))
             .catch_unwind()
             .await;
-        let results = match outcome {
-            Ok(Ok(())) => batch.into_results(|index| {
-                Outcome::failure(format!(
-                    "the {op_name} operation returned no result for document {index}; \
-                     this is a bug in the connector, and the document was not processed"
-                ))
-            }),
+        match outcome {
+            Ok(Ok(())) => batch.into_results_echoing(
+                |index| {
+                    Outcome::failure(format!(
+                        "the {op_name} operation returned no result for document {index}; \
+                         this is a bug in the connector, and the document was not processed"
+                    ))
+                },
+                echo_input,
+            ),
             Ok(Err(err)) => {
                 tracing::warn!(
                     execution = %ctx.execution_id,
                     error = %err.display_chain(),
                     "the {op_name} operation failed"
                 );
-                batch.into_results(|index| {
-                    let mut outcome = Outcome::from_error(&err);
-                    outcome.message = Some(format!(
-                        "document {index} was not processed: {}",
-                        err.display_chain()
-                    ));
-                    outcome
-                })
+                batch.into_results_echoing(
+                    |index| {
+                        let mut outcome = Outcome::from_error(&err);
+                        outcome.message = Some(format!(
+                            "document {index} was not processed: {}",
+                            err.display_chain()
+                        ));
+                        outcome
+                    },
+                    echo_input,
+                )
             }
             Err(panic) => {
                 let reason = panic_message(&panic);
                 tracing::error!(execution = %ctx.execution_id, reason = %reason, "the {op_name} operation panicked");
-                batch.into_results(|index| {
-                    Outcome::failure(format!(
-                        "internal error in the {op_name} operation ({reason}); document {index} \
-                         was not processed"
-                    ))
-                })
+                batch.into_results_echoing(
+                    |index| {
+                        Outcome::failure(format!(
+                            "internal error in the {op_name} operation ({reason}); document \
+                             {index} was not processed"
+                        ))
+                    },
+                    echo_input,
+                )
             }
-        };
-        Ok(results)
+        }
+    }
+}
+
+/// The result of document `index`, which could not be read.
+fn unreadable_result(index: usize, why: String) -> DocumentResult {
+    DocumentResult {
+        index,
+        status: ResultStatus::ApplicationError,
+        status_code: Some(INVALID_DOCUMENT.to_owned()),
+        message: Some(format!("document {index} could not be read: {why}")),
+        outputs: Vec::new(),
+    }
+}
+
+/// The work an execution registered with [`ExecutionContext::after_delivery`], to run once the
+/// caller knows whether the results reached the host. Returned by
+/// [`Connector::execute_deferred`].
+#[must_use = "the work must be run, with whether the results were delivered"]
+pub struct Deferred {
+    execution_id: String,
+    works: Vec<DeliveryWork>,
+}
+
+impl std::fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deferred")
+            .field("execution_id", &self.execution_id)
+            .field("works", &self.works.len())
+            .finish()
+    }
+}
+
+impl Deferred {
+    fn new(ctx: &ExecutionContext) -> Self {
+        Self {
+            execution_id: ctx.execution_id.clone(),
+            works: ctx.deliveries().take(),
+        }
+    }
+
+    /// How many pieces of work were registered.
+    pub fn len(&self) -> usize {
+        self.works.len()
+    }
+
+    /// Whether no work was registered.
+    pub fn is_empty(&self) -> bool {
+        self.works.is_empty()
+    }
+
+    /// Runs every piece of work, in the order registered, telling each whether the results were
+    /// `delivered`. A panicking piece is logged and the others still run.
+    pub async fn run(mut self, delivered: bool) {
+        let works = std::mem::take(&mut self.works);
+        if works.is_empty() {
+            return;
+        }
+        if !delivered {
+            tracing::warn!(
+                execution = %self.execution_id,
+                skipped = works.len(),
+                "the results were not delivered; {} piece(s) of work that depend on delivery \
+                 are told to skip or undo",
+                works.len()
+            );
+        }
+        for work in works {
+            let ran = AssertUnwindSafe(async move { work(delivered).await })
+                .catch_unwind()
+                .await;
+            if let Err(panic) = ran {
+                tracing::error!(
+                    execution = %self.execution_id,
+                    reason = %panic_message(&panic),
+                    "work registered to run after delivery panicked"
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Deferred {
+    fn drop(&mut self) {
+        if !self.works.is_empty() {
+            tracing::warn!(
+                execution = %self.execution_id,
+                dropped = self.works.len(),
+                "work registered to run after delivery was dropped without being run"
+            );
+        }
     }
 }
 

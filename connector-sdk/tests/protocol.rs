@@ -73,7 +73,11 @@ async fn initialize_returns_the_descriptor_of_the_connector() {
             "PANICKING",
             "SLOW",
             "DOUBLE",
-            "CRASH"
+            "CRASH",
+            "DEFERRED",
+            "WAIT",
+            "REFUSING",
+            "POLL"
         ],
         "expected the descriptor's operations in the order they were added"
     );
@@ -305,9 +309,9 @@ async fn execute_turns_missing_results_errors_and_panics_into_failures() {
         .expect("expected execute to answer with results");
     assert_one_result_per_document(&partial.results, 4);
     assert_echoed(&partial.results[0], &inputs[0]);
-    assert_failure_mentions(&partial.results[1], &["document 1", "PARTIAL"]);
+    assert_failure_mentions(&partial.results[1], &inputs[1], &["document 1", "PARTIAL"]);
     assert_echoed(&partial.results[2], &inputs[2]);
-    assert_failure_mentions(&partial.results[3], &["document 3", "PARTIAL"]);
+    assert_failure_mentions(&partial.results[3], &inputs[3], &["document 3", "PARTIAL"]);
 
     let failing = process
         .execute(&execute_params(
@@ -319,9 +323,10 @@ async fn execute_turns_missing_results_errors_and_panics_into_failures() {
         .expect("expected an operation error to become results, not a JSON-RPC error");
     assert_one_result_per_document(&failing.results, 4);
     assert_echoed(&failing.results[0], &inputs[0]);
-    for index in 1..4 {
+    for (index, input) in inputs.iter().enumerate().skip(1) {
         assert_failure_mentions(
             &failing.results[index],
+            input,
             &[&format!("document {index}"), FAILING_MESSAGE],
         );
     }
@@ -336,9 +341,10 @@ async fn execute_turns_missing_results_errors_and_panics_into_failures() {
         .expect("expected a panic to become results, not a JSON-RPC error");
     assert_one_result_per_document(&panicking.results, 4);
     assert_echoed(&panicking.results[0], &inputs[0]);
-    for index in 1..4 {
+    for (index, input) in inputs.iter().enumerate().skip(1) {
         assert_failure_mentions(
             &panicking.results[index],
+            input,
             &[&format!("document {index}"), PANIC_MESSAGE],
         );
     }
@@ -396,7 +402,18 @@ async fn a_line_that_is_not_utf8_gets_a_parse_error_and_the_plugin_keeps_serving
     raw.send(&initialize_request(1, "1.0")).await;
     response_result(&raw.next_response().await);
 
+    // The id at the line's head can be read: the error carries it.
     raw.send_bytes(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"\xff\xfe\"}\n")
+        .await;
+    let response = raw.next_response().await;
+    assert_eq!(
+        response.id,
+        json!(2),
+        "expected the id read from the line's head; got {response:?}"
+    );
+    response_error(&response, PARSE_ERROR);
+    // Not at the head, and not readable otherwise: id null.
+    raw.send_bytes(b"{\"method\":\"\xff\",\"id\":4,\"jsonrpc\":\"2.0\"}\n")
         .await;
     let response = raw.next_response().await;
     assert_eq!(
@@ -404,6 +421,22 @@ async fn a_line_that_is_not_utf8_gets_a_parse_error_and_the_plugin_keeps_serving
         Value::Null,
         "expected id null; got {response:?}"
     );
+    response_error(&response, PARSE_ERROR);
+    // Bytes that are not UTF-8 outside an execute request's documents are a parse error, with
+    // the request's id.
+    let line = [
+        &b"{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"execute\",\"params\":{\"executionId\":\"\xff\",\"processName\":\"p\",\"connection\":"[..],
+        serde_json::to_string(&conn).expect("serializes").as_bytes(),
+        b",\"operation\":",
+        serde_json::to_string(&operation("ECHO", json!({})))
+            .expect("serializes")
+            .as_bytes(),
+        b",\"documents\":[]}}\n",
+    ]
+    .concat();
+    raw.send_bytes(&line).await;
+    let response = raw.next_response().await;
+    assert_eq!(response.id, json!(5), "got {response:?}");
     response_error(&response, PARSE_ERROR);
 
     raw.send(&request(3, "testConnection", json!({"connection": conn})))
@@ -783,5 +816,312 @@ exec cat >/dev/null"#;
     assert!(
         matches!(raw, Err(ClientError::Exited { .. })),
         "expected ClientError::Exited for a raw line too; got {raw:?}"
+    );
+}
+
+/// A document that cannot be read, as the bytes of its JSON, and the words its result's message
+/// must hold.
+const MALFORMED: [(&[u8], &str); 11] = [
+    (
+        br#"{"dataBase64":"not base64!","properties":{}}"#,
+        "\"dataBase64\" is not valid base64",
+    ),
+    (
+        br#"{"data":"a","dataBase64":"YQ==","properties":{}}"#,
+        "both \"data\" and \"dataBase64\"",
+    ),
+    (
+        br#"{"data":"a","properties":{"x":1}}"#,
+        "property \"x\" is a number; property values are strings",
+    ),
+    (
+        br#"{"data":"a","properties":{"x":null}}"#,
+        "property \"x\" is null",
+    ),
+    (
+        br#"{"data":"a","properties":{"x":{"y":"z"}}}"#,
+        "property \"x\" is an object",
+    ),
+    (
+        br#"{"data":"a\ud800b","properties":{}}"#,
+        "\"data\" is not valid UTF-8",
+    ),
+    (
+        br#"{"data":"a","properties":{"x":"\udc00"}}"#,
+        "property \"x\" is not valid UTF-8",
+    ),
+    (
+        b"{\"data\":\"a\xffb\",\"properties\":{}}",
+        "\"data\" is not valid UTF-8",
+    ),
+    (
+        b"{\"data\":\"a\",\"properties\":{\"x\":\"\xc3\"}}",
+        "property \"x\" is not valid UTF-8",
+    ),
+    (
+        b"{\"data\":\"\xed\xa0\x80\",\"properties\":{}}",
+        "\"data\" is not valid UTF-8",
+    ),
+    (b"7", "it is a number; a document is an object"),
+];
+
+/// An execute request line with `documents` (the bytes of each) as hosts using the SDK write it
+/// (read by the plugin's fast path) or, with `reordered`, with every object's keys in another
+/// order (read by its general path).
+fn execute_line(id: u64, op: &str, documents: &[Vec<u8>], reordered: bool) -> Vec<u8> {
+    let conn = serde_json::to_string(&connection("conn-malformed", API_KEY)).expect("serializes");
+    let op = serde_json::to_string(&operation(op, json!({}))).expect("serializes");
+    let documents = [&b"["[..], &documents.join(&b","[..]), b"]"].concat();
+    let (head, params) = if reordered {
+        (
+            format!(r#"{{"id":{id},"method":"execute","jsonrpc":"2.0","params":{{"#),
+            [
+                &b"\"documents\": "[..],
+                &documents,
+                format!(r#", "operation": {op}, "connection": {conn}, "processName": "p", "executionId": "e-{id}"}}}}"#).as_bytes(),
+            ]
+            .concat(),
+        )
+    } else {
+        (
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"execute","params":{{"#),
+            [
+                format!(r#""executionId":"e-{id}","processName":"p","connection":{conn},"operation":{op},"documents":"#).as_bytes(),
+                &documents,
+                b"}}",
+            ]
+            .concat(),
+        )
+    };
+    [head.as_bytes(), &params, b"\n"].concat()
+}
+
+/// Good document `index`, as `fixtures::documents` makes it, and its JSON (keys reordered or not).
+fn good_document(index: usize, reordered: bool) -> (Document, Vec<u8>) {
+    let json = if reordered {
+        format!(r#"{{"properties": {{"source": "test-{index}"}}, "data": "doc-{index}"}}"#)
+    } else {
+        format!(r#"{{"data":"doc-{index}","properties":{{"source":"test-{index}"}}}}"#)
+    };
+    (documents(index + 1).remove(index), json.into_bytes())
+}
+
+#[tokio::test]
+async fn a_document_that_cannot_be_read_gets_its_own_error_and_its_neighbours_are_served() {
+    let mut raw = RawPlugin::spawn();
+    raw.send(&initialize_request(1, "1.0")).await;
+    response_result(&raw.next_response().await);
+    let mut id = 1;
+    for reordered in [false, true] {
+        // In the middle of three good documents: at index 1, and at index 2.
+        let bad_at = if reordered { 2 } else { 1 };
+        for (bad, expected) in MALFORMED {
+            id += 1;
+            let mut inputs = Vec::new();
+            let mut lines = Vec::new();
+            for index in 0..4 {
+                let (document, json) = good_document(index, reordered);
+                inputs.push(document);
+                lines.push(if index == bad_at { bad.to_vec() } else { json });
+            }
+            raw.send_bytes(&execute_line(id, "ECHO", &lines, reordered))
+                .await;
+            let response = raw.next_response().await;
+            let case = format!("{} (reordered: {reordered})", String::from_utf8_lossy(bad));
+            assert_eq!(response.id, json!(id), "{case}: got {response:?}");
+            let result: connector_sdk::protocol::ExecuteResult =
+                serde_json::from_value(response_result(&response))
+                    .unwrap_or_else(|e| panic!("{case}: not an execute result ({e})"));
+            assert_one_result_per_document(&result.results, 4);
+            for index in (0..4).filter(|i| *i != bad_at) {
+                assert_echoed(&result.results[index], &inputs[index]);
+            }
+            let refused = &result.results[bad_at];
+            assert_eq!(
+                (refused.status, refused.status_code.as_deref()),
+                (ResultStatus::ApplicationError, Some("InvalidDocument")),
+                "{case}: got {refused:#?}"
+            );
+            let message = refused.message.as_deref().unwrap_or_default();
+            let prefix = format!("document {bad_at} could not be read: ");
+            assert!(
+                message.starts_with(&prefix) && message.contains(expected),
+                "{case}: expected a message starting {prefix:?} and holding {expected:?}; got \
+                 {message:?}"
+            );
+            assert!(refused.outputs.is_empty(), "{case}: {refused:#?}");
+        }
+    }
+
+    // Problems of the request itself are still errors of the request, with its id.
+    let conn = serde_json::to_value(connection("conn-malformed", API_KEY)).expect("serializes");
+    let echo = serde_json::to_value(operation("ECHO", json!({}))).expect("serializes");
+    for (documents, connection) in [(json!({}), conn.clone()), (json!([]), json!(7))] {
+        raw.send(&request(
+            90,
+            "execute",
+            json!({"executionId": "e", "processName": "p", "connection": connection,
+                   "operation": echo, "documents": documents}),
+        ))
+        .await;
+        let response = raw.next_response().await;
+        assert_eq!(response.id, json!(90), "got {response:?}");
+        response_error(&response, INVALID_PARAMS);
+    }
+
+    raw.close_stdin();
+    let Finished {
+        status, responses, ..
+    } = raw.finish().await;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "expected exit status 0; got {status}"
+    );
+    assert!(
+        responses.is_empty(),
+        "expected no more responses; got {responses:?}"
+    );
+}
+
+#[tokio::test]
+async fn results_other_than_success_carry_the_input_document_through_the_plugin() {
+    let process = plugin().await;
+    let inputs = vec![
+        Document::new("text").with_property("k", "v"),
+        Document::new(vec![0xff, 0x01]),
+    ];
+    let refused = process
+        .execute(&execute_params(
+            &connection("conn-refusing", API_KEY),
+            &operation("REFUSING", json!({})),
+            inputs.clone(),
+        ))
+        .await
+        .expect("expected execute to succeed");
+    assert_one_result_per_document(&refused.results, 2);
+    for (result, input) in refused.results.iter().zip(&inputs) {
+        assert_eq!(
+            (result.status, &result.outputs),
+            (ResultStatus::ApplicationError, &vec![input.clone()]),
+            "expected an APPLICATION_ERROR carrying its input; got {result:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cancel_request_cancels_a_running_execute_and_an_unknown_or_finished_id_does_nothing() {
+    let conn = serde_json::to_value(connection("conn-cancel", API_KEY)).expect("serializes");
+    let wait = serde_json::to_value(operation("WAIT", json!({}))).expect("serializes");
+    let cancel =
+        |id: u64| json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": id}});
+    let mut raw = RawPlugin::spawn();
+    raw.send(&initialize_request(1, "1.0")).await;
+    response_result(&raw.next_response().await);
+
+    // Unknown: no answer (the next line read is the execute's).
+    raw.send(&cancel(99)).await;
+    raw.send(&request(
+        2,
+        "execute",
+        json!({"executionId": "e-cancel", "processName": "p", "connection": conn,
+               "operation": wait, "documents": [{"data": "a"}, {"data": "b"}]}),
+    ))
+    .await;
+    raw.send(&cancel(2)).await;
+    let started = std::time::Instant::now();
+    let response = raw.next_response().await;
+    assert_eq!(response.id, json!(2), "got {response:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "expected the cancel to end the WAIT at once"
+    );
+    let results = response_result(&response)["results"].clone();
+    let codes: Vec<(Value, Value)> = results
+        .as_array()
+        .expect("results is a list")
+        .iter()
+        .map(|r| (r["status"].clone(), r["statusCode"].clone()))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![(json!("FAILURE"), json!("CANCELLED")); 2],
+        "expected every document cancelled; got {results}"
+    );
+
+    // Finished: nothing happens; a cancel sent as a request is answered with null.
+    raw.send(&cancel(2)).await;
+    raw.send(
+        &json!({"jsonrpc": "2.0", "id": 3, "method": "$/cancelRequest", "params": {"id": 77}}),
+    )
+    .await;
+    let response = raw.next_response().await;
+    assert_eq!(response.id, json!(3), "got {response:?}");
+    assert_eq!(response_result(&response), Value::Null);
+    raw.send(&request(4, "testConnection", json!({"connection": conn})))
+        .await;
+    let response = raw.next_response().await;
+    assert_eq!(response.id, json!(4), "got {response:?}");
+    assert_eq!(response_result(&response)["ok"], json!(true));
+
+    raw.close_stdin();
+    let Finished {
+        status,
+        responses,
+        stderr,
+        ..
+    } = raw.finish().await;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "expected exit status 0; got {status}"
+    );
+    assert!(
+        responses.is_empty(),
+        "expected no more responses; got {responses:?}"
+    );
+    let told: Vec<&String> = stderr
+        .iter()
+        .filter(|l| l.contains("work after delivery ran") && l.contains("e-cancel"))
+        .collect();
+    assert!(
+        told.len() == 1 && told[0].contains("\"delivered\":false"),
+        "expected the cancelled execute's work after delivery to be told false; got {told:?}"
+    );
+}
+
+#[tokio::test]
+async fn work_after_delivery_is_told_true_once_the_response_was_written() {
+    let conn = serde_json::to_value(connection("conn-deferred", API_KEY)).expect("serializes");
+    let deferred = serde_json::to_value(operation("DEFERRED", json!({}))).expect("serializes");
+    let mut raw = RawPlugin::spawn();
+    raw.send(&initialize_request(1, "1.0")).await;
+    response_result(&raw.next_response().await);
+    raw.send(&request(
+        2,
+        "execute",
+        json!({"executionId": "e-deferred", "processName": "p", "connection": conn,
+               "operation": deferred, "documents": [{"data": "a"}]}),
+    ))
+    .await;
+    let response = raw.next_response().await;
+    assert_eq!(
+        response_result(&response)["results"][0]["status"],
+        json!("SUCCESS")
+    );
+    raw.close_stdin();
+    let Finished { status, stderr, .. } = raw.finish().await;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "expected exit status 0; got {status}"
+    );
+    let told: Vec<&String> = stderr
+        .iter()
+        .filter(|l| l.contains("work after delivery ran") && l.contains("e-deferred"))
+        .collect();
+    assert!(
+        told.len() == 1 && told[0].contains("\"delivered\":true"),
+        "expected the work after delivery to be told true; got {told:?}"
     );
 }

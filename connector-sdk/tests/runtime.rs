@@ -11,7 +11,7 @@ mod fixtures;
 
 use connector_sdk::{
     Component, Connector, ConnectorError, Document, DocumentResult, ErrorKind, ExecutionContext,
-    ResultStatus,
+    INVALID_DOCUMENT, InputDocument, ResultStatus,
 };
 use serde_json::json;
 
@@ -77,6 +77,7 @@ async fn documents_left_without_a_result_become_failures_naming_them() {
     for index in [1, 3] {
         assert_failure_mentions(
             &results[index],
+            &inputs[index],
             &[&format!("document {index}"), "PARTIAL", "no result"],
         );
     }
@@ -92,6 +93,7 @@ async fn an_error_fails_the_remaining_documents_with_its_message() {
     for index in [1, 2] {
         assert_failure_mentions(
             &results[index],
+            &inputs[index],
             &[&format!("document {index}"), FAILING_MESSAGE],
         );
     }
@@ -107,6 +109,7 @@ async fn a_panic_fails_the_remaining_documents_and_the_connector_keeps_working()
     for index in [1, 2] {
         assert_failure_mentions(
             &results[index],
+            &inputs[index],
             &[&format!("document {index}"), PANIC_MESSAGE],
         );
     }
@@ -268,4 +271,160 @@ async fn the_least_recently_used_connection_is_dropped_beyond_the_capacity() {
         4,
         "expected 4 connections built with a capacity of 2"
     );
+}
+
+#[tokio::test]
+async fn results_other_than_success_carry_the_input_document_when_the_operation_takes_input() {
+    let connector = echo::connector();
+    let inputs = vec![
+        Document::new("first").with_property("k", "v"),
+        Document::new(vec![0xff, 0x00]).with_property("bytes", "yes"),
+    ];
+    let refused = results(&connector, "REFUSING", &inputs).await;
+    assert_one_result_per_document(&refused, 2);
+    for (result, input) in refused.iter().zip(&inputs) {
+        assert_eq!(
+            (
+                result.status,
+                result.status_code.as_deref(),
+                &result.outputs
+            ),
+            (
+                ResultStatus::ApplicationError,
+                Some(echo::REFUSED),
+                &vec![input.clone()]
+            ),
+            "expected an APPLICATION_ERROR carrying its input document unchanged; got {result:#?}"
+        );
+    }
+
+    // An operation that takes no input has no input document to give back.
+    let polled = results(&connector, "POLL", &[Document::default()]).await;
+    assert_eq!(statuses(&polled), vec![ResultStatus::Failure]);
+    assert!(
+        polled[0].outputs.is_empty(),
+        "expected no output for the trigger document of an operation without input; got {:?}",
+        polled[0].outputs
+    );
+}
+
+#[tokio::test]
+async fn a_document_that_could_not_be_read_fails_alone_and_the_operation_sees_the_others() {
+    let connector = echo::connector();
+    let inputs = documents(4);
+    let mut read: Vec<InputDocument> = inputs.iter().cloned().map(Into::into).collect();
+    read[2] = InputDocument::Malformed(
+        "\"dataBase64\" is not valid base64 (x); send bytes as standard base64".into(),
+    );
+    let (results, deferred) = connector
+        .execute_deferred(
+            &ctx(),
+            &connection("conn-rt", API_KEY),
+            &operation("ECHO", json!({})),
+            read,
+        )
+        .await
+        .expect("expected ECHO to give results");
+    assert!(deferred.is_empty(), "ECHO registers no work after delivery");
+    deferred.run(true).await;
+    assert_one_result_per_document(&results, 4);
+    for index in [0, 1, 3] {
+        assert_echoed(&results[index], &inputs[index]);
+    }
+    assert_eq!(
+        results[2],
+        DocumentResult {
+            index: 2,
+            status: ResultStatus::ApplicationError,
+            status_code: Some(INVALID_DOCUMENT.to_owned()),
+            message: Some(
+                "document 2 could not be read: \"dataBase64\" is not valid base64 (x); send \
+                 bytes as standard base64"
+                    .to_owned()
+            ),
+            outputs: Vec::new(),
+        }
+    );
+
+    // Missing results name the documents by their index in the request too.
+    let mut read: Vec<InputDocument> = inputs.iter().cloned().map(Into::into).collect();
+    read[0] = InputDocument::Malformed("bad".into());
+    let (results, deferred) = connector
+        .execute_deferred(
+            &ctx(),
+            &connection("conn-rt", API_KEY),
+            &operation("PARTIAL", json!({})),
+            read,
+        )
+        .await
+        .expect("expected PARTIAL to give results");
+    deferred.run(true).await;
+    assert_one_result_per_document(&results, 4);
+    assert_eq!(results[0].status_code.as_deref(), Some(INVALID_DOCUMENT));
+    // The batch holds documents 1, 2, 3; PARTIAL answers its positions 0 and 2.
+    assert_echoed(&results[1], &inputs[1]);
+    assert_failure_mentions(&results[2], &inputs[2], &["document 2", "PARTIAL"]);
+    assert_echoed(&results[3], &inputs[3]);
+
+    // With no document left, the operation is not run at all.
+    let (results, deferred) = connector
+        .execute_deferred(
+            &ctx(),
+            &connection("conn-rt", API_KEY),
+            &operation("FAILING", json!({})),
+            vec![InputDocument::Malformed("bad".into())],
+        )
+        .await
+        .expect("expected results");
+    deferred.run(true).await;
+    assert_eq!(
+        results[0].message.as_deref(),
+        Some("document 0 could not be read: bad")
+    );
+}
+
+#[tokio::test]
+async fn work_after_delivery_runs_once_the_results_are_returned_or_when_told() {
+    let connector = echo::connector();
+    let conn = connection("conn-rt", API_KEY);
+    let deferred_op = operation("DEFERRED", json!({}));
+
+    let ctx = ExecutionContext::new("exec-rt-returned", "runtime tests");
+    let results = connector
+        .execute(&ctx, &conn, &deferred_op, documents(2))
+        .await
+        .expect("expected DEFERRED to give results");
+    assert_eq!(statuses(&results), vec![ResultStatus::Success; 2]);
+    let told: Vec<bool> = echo::deliveries("exec-rt-returned")
+        .into_iter()
+        .map(|(_, delivered)| delivered)
+        .collect();
+    assert_eq!(told, vec![true], "expected the work to run once, told true");
+
+    // Deferred: nothing runs until the caller says whether the results were delivered; two
+    // calls sharing one context keep their work apart.
+    let ctx = ExecutionContext::new("exec-rt-deferred", "runtime tests");
+    let inputs: Vec<InputDocument> = documents(1).into_iter().map(Into::into).collect();
+    let (_, first) = connector
+        .execute_deferred(&ctx, &conn, &deferred_op, inputs.clone())
+        .await
+        .expect("expected results");
+    let (_, second) = connector
+        .execute_deferred(&ctx, &conn, &deferred_op, inputs)
+        .await
+        .expect("expected results");
+    assert_eq!((first.len(), second.len()), (1, 1));
+    assert!(echo::deliveries("exec-rt-deferred").is_empty());
+    first.run(false).await;
+    let told: Vec<bool> = echo::deliveries("exec-rt-deferred")
+        .into_iter()
+        .map(|(_, delivered)| delivered)
+        .collect();
+    assert_eq!(told, vec![false]);
+    second.run(true).await;
+    let told: Vec<bool> = echo::deliveries("exec-rt-deferred")
+        .into_iter()
+        .map(|(_, delivered)| delivered)
+        .collect();
+    assert_eq!(told, vec![false, true]);
 }

@@ -6,10 +6,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
 use aws_sdk_sqs::config::{BehaviorVersion, IdentityCache, Region};
-use connector_sdk::ComponentId;
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use connector_sdk::{ComponentId, ConnectorError};
+
+use crate::errors::SqsFailure;
+use crate::operations::batching::CallError;
 
 use crate::config::regions::is_china;
 
@@ -17,6 +22,31 @@ use crate::config::regions::is_china;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one attempt of a call may take; above the 20 s long-polling maximum.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(35);
+
+/// The environment variable that shortens (or lengthens) [`ATTEMPT_TIMEOUT`], in milliseconds:
+/// for tests that make a server answer too late, and for runtimes that must fail faster.
+pub const ATTEMPT_TIMEOUT_ENV: &str = "SQS_CONNECTOR_ATTEMPT_TIMEOUT_MS";
+
+/// The attempt timeout in force: [`ATTEMPT_TIMEOUT`], or the value of [`ATTEMPT_TIMEOUT_ENV`]
+/// (read once per process; at least 100 ms).
+pub fn attempt_timeout() -> Duration {
+    static TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *TIMEOUT.get_or_init(|| {
+        std::env::var(ATTEMPT_TIMEOUT_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|ms| Duration::from_millis(ms.max(100)))
+            .unwrap_or(ATTEMPT_TIMEOUT)
+    })
+}
+
+/// A per-call override that turns the SDK's retries off, for calls the connector retries itself
+/// (SendMessageBatch, SendMessage, DeleteMessageBatch): only the connector knows which
+/// documents an attempt that broke off may have sent, and says so in their results.
+pub fn without_sdk_retries() -> aws_sdk_sqs::config::Builder {
+    aws_sdk_sqs::config::Config::builder()
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+}
 /// How long Test Connection waits for its check call: a user is waiting for the answer.
 pub const TEST_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many attempts a call gets (the first, and retries with backoff for retryable errors).
@@ -51,6 +81,26 @@ impl SqsTarget {
     }
 }
 
+impl SqsTarget {
+    /// The connector error for a failed SDK call to this target.
+    pub fn error(&self, failure: SqsFailure) -> ConnectorError {
+        failure.into_error(&self.endpoint(), &self.region)
+    }
+
+    /// A failed batch call to this target, with whether it may be made again.
+    pub fn call_error<E>(&self, err: &SdkError<E, HttpResponse>) -> CallError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let failure = SqsFailure::classify(err);
+        let retry = failure.retry();
+        CallError {
+            error: self.error(failure),
+            retry,
+        }
+    }
+}
+
 /// Builds the SQS client for a connection. No I/O happens here.
 pub fn build_client(
     component: &ComponentId,
@@ -67,7 +117,7 @@ pub fn build_client(
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_attempt_timeout(attempt_timeout())
                 .build(),
         );
     if let Some(url) = &target.endpoint_url {

@@ -15,6 +15,7 @@ use crate::auth::roles_anywhere::{RolesAnywhereAuth, RolesAnywhereProvider};
 use crate::client::{CONNECT_TIMEOUT, SqsTarget, TEST_CONNECTION_TIMEOUT, build_client};
 use crate::config::{AccessKeysConfig, Authentication, SqsConnectionConfig};
 use crate::errors::SqsFailure;
+use crate::operations::batching::CallError;
 use crate::queue::QueueCache;
 
 /// A connection to Amazon SQS (or an SQS-compatible server), built once per connection component
@@ -51,7 +52,18 @@ impl SqsConnection {
 
     /// The connector error for a failed SDK call on this connection.
     pub fn error(&self, failure: SqsFailure) -> ConnectorError {
-        failure.into_error(&self.target.endpoint(), &self.target.region)
+        self.target.error(failure)
+    }
+
+    /// A failed batch call on this connection, with whether it may be made again.
+    pub fn call_error<E>(
+        &self,
+        err: &aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+    ) -> CallError
+    where
+        E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        self.target.call_error(err)
     }
 }
 
@@ -192,6 +204,7 @@ impl SqsConnection {
                 match failure {
                     SqsFailure::Unreachable(_)
                     | SqsFailure::Timeout(_)
+                    | SqsFailure::ConnectionLost(_)
                     | SqsFailure::NotSqs { .. }
                     | SqsFailure::Construction(_) => vec![
                         TestStep::failed(REACHABLE, message),

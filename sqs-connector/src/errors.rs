@@ -12,12 +12,17 @@ use connector_sdk::{ConnectorError, ErrorKind};
 pub enum SqsFailure {
     /// No HTTP answer: connection refused, DNS failure, TLS failure.
     Unreachable(String),
-    /// No answer in time.
+    /// No answer in time; the request may have reached SQS and taken effect.
     Timeout(String),
+    /// The connection broke after the request was sent, before the whole answer arrived (a reset,
+    /// a truncated body): the request may have taken effect.
+    ConnectionLost(String),
     /// Something answered, but not as SQS.
     NotSqs {
         /// The HTTP status.
         status: u16,
+        /// The start of what it answered, printable characters only.
+        excerpt: String,
     },
     /// AWS refused the credentials.
     CredentialsRefused {
@@ -77,6 +82,99 @@ const NO_QUEUE_CODES: &[&str] = &[
     "QueueDoesNotExist",
     "AWS.SimpleQueueService.NonExistentQueue",
 ];
+/// Codes that mean the request itself is at fault, whatever a server says in `SenderFault`
+/// (LocalStack, for one, answers a bogus receipt handle with `SenderFault: false`): retrying
+/// the same request cannot help.
+pub const SENDER_CODES: &[&str] = &[
+    "ReceiptHandleIsInvalid",
+    "InvalidParameterValue",
+    "InvalidParameterCombination",
+    "MissingParameter",
+    "MessageTooLong",
+    "InvalidMessageContents",
+    "InvalidAttributeName",
+    "InvalidAttributeValue",
+    "InvalidBatchEntryId",
+    "BatchEntryIdsNotDistinct",
+    "TooManyEntriesInBatchRequest",
+    "BatchRequestTooLong",
+    "EmptyBatchRequest",
+    "InvalidIdFormat",
+    "UnsupportedOperation",
+    "MessageNotInflight",
+    "OverLimit",
+    "QueueDoesNotExist",
+    "NonExistentQueue",
+    "AccessDenied",
+    "AccessDeniedException",
+    "KmsDisabled",
+    "KmsInvalidKeyUsage",
+    "KmsInvalidState",
+    "KmsNotFound",
+    "KmsOptInRequired",
+    "KmsAccessDenied",
+    "InvalidAddress",
+    "InvalidSecurity",
+];
+
+/// Whether a batch entry's failure is the sender's: the service's flag, or a code that is the
+/// sender's fault whatever the flag says.
+pub fn is_sender_fault(code: &str, sender_fault_flag: bool) -> bool {
+    sender_fault_flag || SENDER_CODES.contains(&strip_prefix(code))
+}
+
+/// At most `max` printable characters of a server's answer, for messages: control characters
+/// become spaces, and a cut is marked.
+pub fn excerpt(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().count() > max {
+        out.push('…');
+    }
+    out.trim().to_owned()
+}
+
+/// Whether the chain of an error says a connection could not be made (nothing was sent).
+fn is_connect_failure(err: &(dyn StdError + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::AddrNotAvailable
+                    | std::io::ErrorKind::HostUnreachable
+                    | std::io::ErrorKind::NetworkUnreachable
+            )
+        {
+            return true;
+        }
+        // hyper-util's connect errors say so in their text: "client error (Connect)".
+        if e.to_string().contains("(Connect)") || e.to_string().contains("dns error") {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// How a failed call may be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Not at all: the request is refused for what it holds, or a setting is wrong.
+    Never,
+    /// Safely: the service did not act on the request (throttled, unavailable, not reached).
+    Safe,
+    /// The request may have taken effect (the connection broke after it was sent, or no answer
+    /// came in time): a retry may repeat it.
+    Ambiguous,
+}
+
 const UNAVAILABLE_CODES: &[&str] = &[
     "ThrottlingException",
     "RequestThrottled",
@@ -138,9 +236,18 @@ impl SqsFailure {
             SdkError::ConstructionFailure(_) => SqsFailure::Construction(chain(err)),
             SdkError::TimeoutError(_) => SqsFailure::Timeout(chain(err)),
             SdkError::DispatchFailure(d) if d.is_timeout() => SqsFailure::Timeout(chain(err)),
-            SdkError::DispatchFailure(_) => SqsFailure::Unreachable(root_cause(err)),
-            SdkError::ResponseError(r) => SqsFailure::NotSqs {
-                status: r.raw().status().as_u16(),
+            SdkError::DispatchFailure(_) if is_connect_failure(err) => {
+                SqsFailure::Unreachable(root_cause(err))
+            }
+            SdkError::DispatchFailure(_) => SqsFailure::ConnectionLost(root_cause(err)),
+            // The body could not be read to its end (the SDK leaves it unread then): the
+            // connection broke while the answer arrived; not a wrong endpoint.
+            SdkError::ResponseError(r) => match r.raw().body().bytes() {
+                None => SqsFailure::ConnectionLost(chain(err)),
+                Some(body) => SqsFailure::NotSqs {
+                    status: r.raw().status().as_u16(),
+                    excerpt: excerpt(body, 160),
+                },
             },
             SdkError::ServiceError(s) => {
                 let status = s.raw().status().as_u16();
@@ -153,7 +260,15 @@ impl SqsFailure {
                             message,
                         }
                     } else {
-                        SqsFailure::NotSqs { status }
+                        SqsFailure::NotSqs {
+                            status,
+                            excerpt: s
+                                .raw()
+                                .body()
+                                .bytes()
+                                .map(|b| excerpt(b, 160))
+                                .unwrap_or_default(),
+                        }
                     };
                 };
                 let short = strip_prefix(&code);
@@ -178,12 +293,22 @@ impl SqsFailure {
         match self {
             SqsFailure::Unreachable(_)
             | SqsFailure::Timeout(_)
+            | SqsFailure::ConnectionLost(_)
             | SqsFailure::Unavailable { .. } => ErrorKind::Transient,
             SqsFailure::NotSqs { .. } | SqsFailure::Construction(_) => ErrorKind::Config,
             SqsFailure::CredentialsRefused { .. } | SqsFailure::NoCredentials(_) => ErrorKind::Auth,
             SqsFailure::AccessDenied { .. }
             | SqsFailure::NoSuchQueue(_)
             | SqsFailure::Service { .. } => ErrorKind::Application,
+        }
+    }
+
+    /// How the failed call may be retried.
+    pub fn retry(&self) -> Retry {
+        match self {
+            SqsFailure::Unreachable(_) | SqsFailure::Unavailable { .. } => Retry::Safe,
+            SqsFailure::Timeout(_) | SqsFailure::ConnectionLost(_) => Retry::Ambiguous,
+            _ => Retry::Never,
         }
     }
 
@@ -210,10 +335,21 @@ impl SqsFailure {
                 "SQS at {endpoint} did not answer in time ({detail}); check that the host is \
                  reachable from this runtime and not blocked by a firewall"
             ),
-            SqsFailure::NotSqs { status } => format!(
-                "{endpoint} answered HTTP {status}, but not as Amazon SQS; check the SQS endpoint \
-                 URL (leave it empty to use the region's endpoint)"
+            SqsFailure::ConnectionLost(detail) => format!(
+                "the connection to SQS at {endpoint} broke before its whole answer arrived \
+                 ({detail}); the request may or may not have taken effect"
             ),
+            SqsFailure::NotSqs { status, excerpt } => {
+                let said = if excerpt.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (it said: {excerpt})")
+                };
+                format!(
+                    "{endpoint} answered HTTP {status}, but not as Amazon SQS{said}; check the SQS \
+                     endpoint URL (leave it empty to use the region's endpoint)"
+                )
+            }
             SqsFailure::CredentialsRefused { code, message } => format!(
                 "AWS refused the credentials in region {region} ({code}: {message}); check the \
                  access key and secret key (and the session token for temporary keys), and that \

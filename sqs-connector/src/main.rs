@@ -51,7 +51,11 @@ fn main() -> ExitCode {
                 }
             };
             let connector = Arc::new(sqs_connector::connector());
-            match runtime.block_on(connector_sdk::protocol::serve(connector)) {
+            let served = runtime.block_on(connector_sdk::protocol::serve(connector));
+            // A read of stdin cannot be cancelled: when the plugin stops because its stdout broke,
+            // the blocking thread reading an open stdin must not keep the process alive.
+            runtime.shutdown_background();
+            match served {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     tracing::error!(error = %err, "the plugin stopped on an I/O error");

@@ -38,6 +38,12 @@ pub mod props {
     pub const APPROXIMATE_RECEIVE_COUNT: &str = "sqs.approximateReceiveCount";
     /// When the message was sent (milliseconds since the epoch).
     pub const SENT_TIMESTAMP: &str = "sqs.sentTimestamp";
+    /// SEND: `"true"` when the message may be on a standard queue twice (sent again after an
+    /// attempt of unknown outcome).
+    pub const POSSIBLE_DUPLICATE: &str = "sqs.possibleDuplicate";
+    /// RECEIVE, on the trigger document: the FIFO receive request attempt id of the first
+    /// ReceiveMessage call (a host that retries a whole execution passes the same one).
+    pub const RECEIVE_REQUEST_ATTEMPT_ID: &str = "sqs.receiveRequestAttemptId";
 }
 
 /// The most message attributes a message may carry.

@@ -6,6 +6,7 @@ pub mod components;
 pub mod descriptor;
 pub mod descriptors;
 pub mod emulator;
+pub mod fault_proxy;
 pub mod plugin;
 pub mod process;
 pub mod run;

@@ -79,6 +79,27 @@ enum Command {
         #[arg(long, value_name = "CERT_OUT")]
         tls: Option<PathBuf>,
     },
+    /// Serve a fault-injecting HTTP proxy in front of an SQS-compatible server (the docs of
+    /// test_harness::fault_proxy). Prints `listening on http://127.0.0.1:PORT` first.
+    FaultProxy {
+        /// The server to forward to: http://host:port (plain HTTP).
+        #[arg(long)]
+        upstream: String,
+        /// Where to listen (loopback only).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// A fault rule, KIND[:RATE][@Action1,Action2][#MAX], e.g. reset-after:0.25@SendMessageBatch;
+        /// repeat for several, tried in order. Kinds: internal-error, throttling, reset-before,
+        /// reset-after, delay, truncate, corrupt-md5.
+        #[arg(long = "fault", value_name = "RULE")]
+        faults: Vec<test_harness::fault_proxy::FaultRule>,
+        /// The seed of the draws against the rates (the same seed, the same faults).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// How long a `delay` fault holds the answer, in milliseconds.
+        #[arg(long, default_value_t = 3000)]
+        delay_ms: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -165,6 +186,22 @@ fn main() -> ExitCode {
             listen,
             tls,
         } => ExitCode::from(test_harness::emulator::run_cli(&config, listen, tls)),
+        Command::FaultProxy {
+            upstream,
+            listen,
+            faults,
+            seed,
+            delay_ms,
+        } => {
+            let config = test_harness::fault_proxy::FaultProxyConfig {
+                upstream,
+                listen,
+                rules: faults,
+                seed,
+                delay: std::time::Duration::from_millis(delay_ms),
+            };
+            ExitCode::from(test_harness::fault_proxy::run_cli(config))
+        }
     }
 }
 

@@ -303,12 +303,14 @@ async fn receive_all_available_reads_35_messages_and_delete_after_read_empties_t
     bodies.sort();
     bodies.dedup();
     assert_eq!(bodies.len(), 35, "all 35 distinct messages were returned");
+    assert_eq!(results[0].outputs.len(), 35, "each message is one output");
+    // The messages are deleted once the answer has been written: shutting down waits for that.
+    plugin.shutdown().await.unwrap();
     assert_eq!(
         queue_depth(&url).await,
         (0, 0),
         "deleteAfterRead left the queue empty"
     );
-    plugin.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

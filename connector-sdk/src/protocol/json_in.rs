@@ -4,15 +4,21 @@
 //! `serde_json` instead, which has the last word on what the line means and on any error. The
 //! point is speed on the common path: bodies that are JSON carry an escape every few bytes, and
 //! each document's properties are built into their map in one go.
+//!
+//! Two problems of a request's document are its own, not the line's, and are reported for it
+//! alone (in the words of [`input`](super::input), which reads any other shape): `dataBase64`
+//! that is not base64, and an unpaired surrogate escape in its data or properties (which is
+//! also how a line's bytes that are not UTF-8 arrive here, see `input::repair_utf8`).
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::types::{ExecuteParams, ExecuteResult};
+use super::input::{IncomingExecuteParams, why};
+use super::types::ExecuteResult;
 use crate::component::Component;
-use crate::document::{Document, DocumentResult, ResultStatus};
+use crate::document::{Document, DocumentResult, InputDocument, ResultStatus};
 
 use super::json_out::first_escape;
 
@@ -44,8 +50,16 @@ impl<'a> Reader<'a> {
         self.bytes().get(self.at).copied()
     }
 
-    /// A string value, quotes included in the text, escapes decoded.
+    /// A string value, quotes included in the text, escapes decoded; `None` also for a string
+    /// holding an unpaired surrogate escape.
     fn string(&mut self) -> Option<String> {
+        self.text_or_unpaired()?
+    }
+
+    /// A string value, quotes included in the text, escapes decoded: `Some(None)` when the
+    /// string is valid JSON but holds an unpaired surrogate escape, so it is not text (it is
+    /// read to its end all the same), `None` when it is not a JSON string.
+    fn text_or_unpaired(&mut self) -> Option<Option<String>> {
         self.expect("\"")?;
         let bytes = self.bytes();
         let start = self.at;
@@ -56,7 +70,7 @@ impl<'a> Reader<'a> {
                 b'"' => {
                     let text = self.text.get(start..self.at)?.to_owned();
                     self.at += 1;
-                    return Some(text);
+                    return Some(Some(text));
                 }
                 b'\\' => break,
                 // A raw control character is not valid JSON: serde_json says so.
@@ -70,6 +84,7 @@ impl<'a> Reader<'a> {
         // if it ends mostly empty: growing it by doubling costs more.
         let mut out = Vec::with_capacity((bytes.len() - start).min(2048));
         out.extend_from_slice(bytes.get(start..self.at)?);
+        let mut unpaired = false;
         loop {
             if let Some(word) = bytes.get(self.at..self.at + 8) {
                 let word: [u8; 8] = word.try_into().ok()?;
@@ -89,10 +104,13 @@ impl<'a> Reader<'a> {
             self.at += 1;
             match byte {
                 b'"' => {
+                    if unpaired {
+                        return Some(None);
+                    }
                     if out.capacity() > 2 * out.len() {
                         out.shrink_to_fit();
                     }
-                    return String::from_utf8(out).ok();
+                    return String::from_utf8(out).ok().map(Some);
                 }
                 b'\\' => {
                     let escaped = *bytes.get(self.at)?;
@@ -107,8 +125,12 @@ impl<'a> Reader<'a> {
                         b'r' => b'\r',
                         b't' => b'\t',
                         b'u' => {
-                            let c = self.unicode_escape()?;
-                            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                            match self.unicode_escape()? {
+                                Some(c) => {
+                                    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes())
+                                }
+                                None => unpaired = true,
+                            }
                             continue;
                         }
                         _ => return None,
@@ -135,18 +157,26 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The character of a `\uXXXX` escape (the `\u` read), with its low surrogate if it has one.
-    fn unicode_escape(&mut self) -> Option<char> {
+    /// The character of a `\uXXXX` escape (the `\u` read), with its low surrogate if it has one:
+    /// `Some(None)` for a surrogate without its other half (an escape that follows a lone high
+    /// surrogate is left to be read on its own), `None` for digits that are not hex.
+    fn unicode_escape(&mut self) -> Option<Option<char>> {
         let first = self.hex4()?;
         if (0xD800..0xDC00).contains(&first) {
-            self.expect("\\u")?;
-            let second = self.hex4()?;
-            if !(0xDC00..0xE000).contains(&second) {
-                return None;
+            let before = self.at;
+            if self.eat("\\u") {
+                let second = self.hex4()?;
+                if (0xDC00..0xE000).contains(&second) {
+                    return Some(char::from_u32(
+                        0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00),
+                    ));
+                }
+                self.at = before;
             }
-            char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))
+            Some(None)
         } else {
-            char::from_u32(first)
+            // `None` for a low surrogate without its high one: every other value is a char.
+            Some(char::from_u32(first))
         }
     }
 
@@ -194,29 +224,62 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// `{"data":"…","properties":{…}}`, or `dataBase64`.
-    fn document(&mut self) -> Option<Document> {
+    /// `{"data":"…","properties":{…}}`, or `dataBase64`: the document, or why it cannot be read
+    /// when that is its own problem (see the module's comment).
+    fn input_document(&mut self) -> Option<InputDocument> {
         let data = if self.eat("{\"data\":") {
-            self.string()?.into_bytes()
+            self.text_or_unpaired()?
+                .map(String::into_bytes)
+                .ok_or_else(why::data_not_text)
         } else {
             self.expect("{\"dataBase64\":")?;
-            BASE64.decode(self.string()?).ok()?
+            BASE64.decode(self.string()?).map_err(why::bad_base64)
         };
         self.expect(",\"properties\":{")?;
+        let mut problem = data.as_ref().err().cloned();
         let pairs = self.items("}", |reader| {
-            let name = reader.string()?;
+            let name = reader.text_or_unpaired()?;
             reader.expect(":")?;
-            Some((name, reader.string()?))
+            let value = reader.text_or_unpaired()?;
+            match (name, value) {
+                (Some(name), Some(value)) => return Some(Some((name, value))),
+                (None, _) => {
+                    problem.get_or_insert_with(why::property_name_not_text);
+                }
+                (Some(name), None) => {
+                    problem.get_or_insert_with(|| why::property_not_text(&name));
+                }
+            }
+            Some(None)
         })?;
         self.expect("}")?;
+        if let Some(problem) = problem {
+            return Some(InputDocument::Malformed(problem));
+        }
         // Built in one go (sorted pairs, a later duplicate winning as with inserts).
-        let properties: BTreeMap<String, String> = pairs.into_iter().collect();
-        Some(Document { data, properties })
+        let properties: BTreeMap<String, String> = pairs.into_iter().flatten().collect();
+        Some(InputDocument::Document(Document {
+            data: data.ok()?,
+            properties,
+        }))
+    }
+
+    /// A document that can be read whole (an output, which the plugin wrote).
+    fn document(&mut self) -> Option<Document> {
+        match self.input_document()? {
+            InputDocument::Document(document) => Some(document),
+            InputDocument::Malformed(_) => None,
+        }
     }
 
     fn documents(&mut self) -> Option<Vec<Document>> {
         self.expect("[")?;
         self.items("]", Self::document)
+    }
+
+    fn input_documents(&mut self) -> Option<Vec<InputDocument>> {
+        self.expect("[")?;
+        self.items("]", Self::input_document)
     }
 
     fn result(&mut self) -> Option<DocumentResult> {
@@ -305,7 +368,7 @@ pub fn execute_response(line: &str) -> Option<ExecuteResult> {
 
 /// The id and params of a request line `{"jsonrpc":"2.0","id":N,"method":"execute",
 /// "params":{…}}` as a host writes it; `None` for anything else.
-pub fn execute_request(line: &str) -> Option<(u64, ExecuteParams)> {
+pub fn execute_request(line: &str) -> Option<(u64, IncomingExecuteParams)> {
     let mut reader = Reader { text: line, at: 0 };
     reader.expect("{\"jsonrpc\":\"2.0\",\"id\":")?;
     let id = u64::try_from(reader.index()?).ok()?;
@@ -318,12 +381,12 @@ pub fn execute_request(line: &str) -> Option<(u64, ExecuteParams)> {
     reader.expect(",\"operation\":")?;
     let operation = reader.component()?;
     reader.expect(",\"documents\":")?;
-    let documents = reader.documents()?;
+    let documents = reader.input_documents()?;
     reader.expect("}}")?;
     let end = line.trim_end_matches(['\n', '\r']).len();
     (reader.at == end).then_some((
         id,
-        ExecuteParams {
+        IncomingExecuteParams {
             execution_id,
             process_name,
             connection,
@@ -336,6 +399,7 @@ pub fn execute_request(line: &str) -> Option<(u64, ExecuteParams)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::input::IncomingExecuteParams;
     use crate::protocol::json_out;
     use crate::protocol::json_out::tests::{components, results, tricky_strings};
     use crate::protocol::types::ExecuteParamsRef;
@@ -388,7 +452,7 @@ mod tests {
         line.extend_from_slice(b"}\n");
         let line = String::from_utf8(line).unwrap();
         let (id, read) = execute_request(&line).expect("read");
-        let reference: ExecuteParams =
+        let reference: IncomingExecuteParams =
             serde_json::from_str(&serde_json::to_string(&params).unwrap()).unwrap();
         assert_eq!(id, 7);
         assert_eq!(read.execution_id, reference.execution_id);
@@ -396,6 +460,77 @@ mod tests {
         assert_eq!(read.connection, reference.connection);
         assert_eq!(read.operation, reference.operation);
         assert_eq!(read.documents, reference.documents);
+        let expected: Vec<InputDocument> = documents.into_iter().map(Into::into).collect();
+        assert_eq!(read.documents, expected);
+    }
+
+    /// An execute request line as hosts write it, with `documents` (JSON text) as given.
+    fn request_line(documents: &str) -> String {
+        let (connection, operation) = components();
+        format!(
+            r#"{{"jsonrpc":"2.0","id":9,"method":"execute","params":{{"executionId":"e","processName":"p","connection":{},"operation":{},"documents":{documents}}}}}"#,
+            serde_json::to_string(&connection).unwrap(),
+            serde_json::to_string(&operation).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_document_that_cannot_be_read_fails_alone_with_the_words_of_the_general_reader() {
+        let good = r#"{"data":"ok","properties":{"k":"v"}}"#;
+        for (bad, expected) in [
+            (
+                r#"{"dataBase64":"not base64!","properties":{}}"#,
+                "\"dataBase64\" is not valid base64",
+            ),
+            (
+                r#"{"data":"a\ud800b","properties":{}}"#,
+                "\"data\" is not valid UTF-8",
+            ),
+            (
+                r#"{"data":"a\udc00b","properties":{}}"#,
+                "\"data\" is not valid UTF-8",
+            ),
+            (
+                r#"{"data":"\ud800\u0041","properties":{}}"#,
+                "\"data\" is not valid UTF-8",
+            ),
+            (
+                r#"{"data":"a\udfff\udfffb","properties":{}}"#,
+                "\"data\" is not valid UTF-8",
+            ),
+            (
+                r#"{"data":"a","properties":{"x":"\ud800","y":"\udc00"}}"#,
+                "property \"x\" is not valid UTF-8",
+            ),
+            (
+                r#"{"data":"a","properties":{"\ud800":"v"}}"#,
+                "a property name is not valid UTF-8",
+            ),
+        ] {
+            let line = request_line(&format!("[{good},{bad},{good}]"));
+            let (_, fast) = execute_request(&line).unwrap_or_else(|| panic!("read: {bad}"));
+            #[derive(serde::Deserialize)]
+            struct Line<'a> {
+                #[serde(borrow)]
+                params: &'a serde_json::value::RawValue,
+            }
+            let general: Line<'_> = serde_json::from_str(&line).unwrap();
+            let general: IncomingExecuteParams =
+                serde_json::from_str(general.params.get()).unwrap();
+            assert_eq!(fast.documents, general.documents, "{bad}");
+            let good = InputDocument::Document(Document::new("ok").with_property("k", "v"));
+            assert_eq!(fast.documents[0], good, "{bad}");
+            assert_eq!(fast.documents[2], good, "{bad}");
+            assert!(
+                matches!(&fast.documents[1], InputDocument::Malformed(why) if why.starts_with(expected)),
+                "{bad}: {:?}",
+                fast.documents[1]
+            );
+        }
+        // Paired surrogates are text.
+        let line = request_line(r#"[{"data":"\ud83d\ude00\n","properties":{}}]"#);
+        let (_, read) = execute_request(&line).unwrap();
+        assert_eq!(read.documents, vec![Document::new("😀\n").into()]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod buffers;
 mod client;
+mod input;
 mod json_in;
 mod json_out;
 mod server;

@@ -1,29 +1,41 @@
 //! The plugin side: reads requests from stdin, serves them concurrently, answers on stdout.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::FutureExt as _;
-use std::borrow::Cow;
-
+use parking_lot::Mutex;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
+use super::input::{IncomingExecuteParams, repair_utf8};
 use super::json_out::execute_result_size_hint;
 use super::types::*;
 use crate::context::ExecutionContext;
-use crate::runtime::{Connector, PROTOCOL_VERSION};
+use crate::runtime::{Connector, Deferred, PROTOCOL_VERSION};
 
 /// The read buffer of the plugin's stdin.
 const IO_BUFFER: usize = 1 << 20;
 
 /// Serves `connector` on this process's stdin and stdout until `shutdown` or until stdin closes,
-/// then waits for in-flight requests. Logs go to stderr (see [`crate::logging`]).
+/// then waits for in-flight requests (and the work they registered to run after delivery).
+/// Logs go to stderr (see [`crate::logging`]).
+///
+/// `$/cancelRequest` cancels the running request with that id (its context's `cancellation`).
+/// When stdout is closed or broken, it reads no further request, cancels the requests that run
+/// (their work after delivery runs with `delivered` false), waits for them and returns `Ok`;
+/// the blocking read of stdin may then still hold the runtime until stdin closes, so a plugin's
+/// `main` should end the process once this returns. An error only when stdin cannot be read
+/// (after the requests in flight finished).
 pub async fn serve(connector: Arc<Connector>) -> std::io::Result<()> {
     // Large buffers: tokio's stdin and stdout go through a blocking thread per read or write, so
     // a request of a few megabytes should take a few reads, not hundreds.
@@ -35,19 +47,154 @@ pub async fn serve(connector: Arc<Connector>) -> std::io::Result<()> {
     .await
 }
 
+/// A response line for the writer task, and, when someone waits for it, whom to tell whether
+/// it was written and flushed.
+struct Outgoing {
+    line: Vec<u8>,
+    delivered: Option<oneshot::Sender<bool>>,
+}
+
+/// The writer task's queue.
+type Responses = mpsc::UnboundedSender<Outgoing>;
+
+/// Queues a response line that nobody waits for.
+fn send(tx: &Responses, line: Vec<u8>) {
+    let _ = tx.send(Outgoing {
+        line,
+        delivered: None,
+    });
+}
+
+/// Queues a response line and waits until it was written and flushed: true then, false when it
+/// could not be.
+async fn deliver(tx: &Responses, line: Vec<u8>) -> bool {
+    let (delivered, acknowledged) = oneshot::channel();
+    if tx
+        .send(Outgoing {
+            line,
+            delivered: Some(delivered),
+        })
+        .is_err()
+    {
+        return false;
+    }
+    acknowledged.await.unwrap_or(false)
+}
+
+/// The requests being served, by id, each with its cancellation token (`$/cancelRequest`).
+#[derive(Default)]
+struct Running {
+    state: Mutex<RunningState>,
+    serial: AtomicU64,
+}
+
+#[derive(Default)]
+struct RunningState {
+    /// By the id's JSON text: the registration's serial and the request's token.
+    requests: HashMap<String, (u64, CancellationToken)>,
+    /// Set once the output broke: every request is cancelled, also one starting late.
+    all_cancelled: bool,
+}
+
+impl Running {
+    /// Registers a request about to be served (under its id, when it has one).
+    fn start(self: &Arc<Self>, id: Option<&Value>) -> Registration {
+        let token = CancellationToken::new();
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        let key = id.map(Value::to_string);
+        let mut state = self.state.lock();
+        if state.all_cancelled {
+            token.cancel();
+        }
+        if let Some(key) = &key {
+            // A host that reuses an id in flight cancels the later request with it.
+            state.requests.insert(key.clone(), (serial, token.clone()));
+        }
+        Registration {
+            running: self.clone(),
+            key,
+            serial,
+            token,
+        }
+    }
+
+    /// Cancels the request with this id; an unknown or finished id does nothing.
+    fn cancel(&self, id: &Value) -> bool {
+        match self.state.lock().requests.get(&id.to_string()) {
+            Some((_, token)) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Cancels every request, and every request registered from now on.
+    fn cancel_all(&self) {
+        let mut state = self.state.lock();
+        state.all_cancelled = true;
+        for (_, token) in state.requests.values() {
+            token.cancel();
+        }
+    }
+}
+
+/// A request's place in [`Running`]; removed when it is finished (or dropped).
+struct Registration {
+    running: Arc<Running>,
+    key: Option<String>,
+    serial: u64,
+    token: CancellationToken,
+}
+
+impl Registration {
+    /// Marks the request finished (a cancel for its id does nothing from now on) and says
+    /// whether it was cancelled.
+    fn finish(self) -> bool {
+        self.token.is_cancelled()
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(key) = &self.key {
+            let mut state = self.running.state.lock();
+            if state
+                .requests
+                .get(key)
+                .is_some_and(|(serial, _)| *serial == self.serial)
+            {
+                state.requests.remove(key);
+            }
+        }
+    }
+}
+
 /// [`serve`] over any reader and writer, for tests and for hosts that embed a connector.
 pub async fn serve_io<R, W>(connector: Arc<Connector>, reader: R, writer: W) -> std::io::Result<()>
 where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let writer_task = tokio::spawn(write_responses(rx, writer));
+    let (tx, rx) = mpsc::unbounded_channel::<Outgoing>();
+    let output_broken = CancellationToken::new();
+    let writer_task = tokio::spawn(write_responses(rx, writer, output_broken.clone()));
+    let running = Arc::new(Running::default());
+    // Once the output broke, whatever runs is cancelled, whatever the reading loop is doing.
+    let canceller = tokio::spawn({
+        let running = running.clone();
+        let output_broken = output_broken.clone();
+        async move {
+            output_broken.cancelled().await;
+            running.cancel_all();
+        }
+    });
     let mut initialized = false;
     let mut in_flight = JoinSet::new();
     let mut reader = reader;
     let mut buffer = Vec::new();
     let mut shutdown_id: Option<Value> = None;
+    let mut read_error = None;
 
     tracing::info!(
         connector = connector.info().id,
@@ -56,37 +203,82 @@ where
     );
     loop {
         buffer.clear();
-        if reader.read_until(b'\n', &mut buffer).await? == 0 {
+        let read = tokio::select! {
+            biased;
+            () = output_broken.cancelled() => {
+                tracing::warn!(
+                    "the plugin's output is closed or broken; it reads no further request and \
+                     cancels the requests that run"
+                );
+                break;
+            }
+            read = reader.read_until(b'\n', &mut buffer) => match read {
+                Ok(read) => read,
+                Err(error) => {
+                    read_error = Some(error);
+                    break;
+                }
+            },
+        };
+        if read == 0 {
             break;
         }
         // Reap finished tasks so the set does not grow without bound on long runs.
         while in_flight.try_join_next().is_some() {}
         // An execute request (megabytes of documents) is read in its own task, off the runtime's
         // thread, so that a plugin on one core keeps answering its HTTP responses and sending
-        // its next requests while it reads one.
+        // its next requests while it reads one. It is registered here, so that a cancel written
+        // right behind it finds it.
         if initialized && let Some(id) = execute_request_id(&buffer) {
             let line = std::mem::replace(&mut buffer, super::buffers::take(usize::MAX));
-            in_flight.spawn(serve_execute_line(connector.clone(), tx.clone(), id, line));
+            let registration = running.start(Some(&Value::from(id)));
+            in_flight.spawn(serve_execute_line(
+                connector.clone(),
+                tx.clone(),
+                registration,
+                id,
+                line,
+            ));
             continue;
         }
-        let line = match text_of(&buffer) {
+        let (line, repaired) = match line_text(&buffer) {
             Ok(line) => line,
             Err(answer) => {
-                let _ = tx.send(answer);
+                send(&tx, answer);
                 continue;
             }
         };
         if line.trim().is_empty() {
             continue;
         }
-        let request = match parse_request(line) {
+        let request = match parse_request(&line) {
             Ok(request) => request,
             Err(answer) => {
-                let _ = tx.send(answer);
+                send(
+                    &tx,
+                    if repaired {
+                        not_utf8(&buffer, None)
+                    } else {
+                        answer
+                    },
+                );
                 continue;
             }
         };
         let id = request.id.clone();
+        // Bytes that are not UTF-8 are served only inside an execute request's documents.
+        if repaired && request.method != method::EXECUTE {
+            send(&tx, not_utf8(&buffer, id.as_ref()));
+            continue;
+        }
+        if request.method == method::CANCEL_REQUEST {
+            cancel(&running, &request);
+            // A notification gets no answer; sent as a request, it gets `null`.
+            if let Some(id) = &id {
+                send(&tx, response_line(id, Ok(&Value::Null)));
+            }
+            continue;
+        }
         if request.method == method::SHUTDOWN {
             shutdown_id = Some(id.unwrap_or(Value::Null));
             break;
@@ -98,7 +290,7 @@ where
                 initialized = true;
             });
             if let Some(id) = &id {
-                let _ = tx.send(response_line(id, outcome.as_ref()));
+                send(&tx, response_line(id, outcome.as_ref()));
             }
             continue;
         }
@@ -107,15 +299,19 @@ where
         let call = match parse_call(&request, initialized) {
             Ok(call) => call,
             Err(error) => {
-                if let Some(id) = &id {
-                    let _ = tx.send(error_line(id, &error));
+                if repaired {
+                    send(&tx, not_utf8(&buffer, id.as_ref()));
+                } else if let Some(id) = &id {
+                    send(&tx, error_line(id, &error));
                 }
                 continue;
             }
         };
+        let registration = running.start(id.as_ref());
         in_flight.spawn(serve_call(
             connector.clone(),
             tx.clone(),
+            registration,
             id,
             request.method.into_owned(),
             call,
@@ -123,17 +319,35 @@ where
     }
 
     while in_flight.join_next().await.is_some() {}
+    canceller.abort();
     if let Some(id) = shutdown_id {
         if !id.is_null() {
-            let _ = tx.send(response_line(&id, Ok(&Value::Null)));
+            send(&tx, response_line(&id, Ok(&Value::Null)));
         }
         tracing::info!("plugin shutting down on request");
+    } else if output_broken.is_cancelled() {
+        tracing::info!("output closed; plugin exiting");
+    } else if let Some(error) = &read_error {
+        tracing::error!(error = %error, "stdin could not be read; plugin exiting");
     } else {
         tracing::info!("stdin closed; plugin exiting");
     }
     drop(tx);
-    writer_task.await.map_err(std::io::Error::other)??;
-    Ok(())
+    if let Some(error) = writer_task.await.map_err(std::io::Error::other)? {
+        tracing::warn!(error = %error, "the plugin's output was closed or broken");
+    }
+    read_error.map_or(Ok(()), Err)
+}
+
+/// Serves `$/cancelRequest`: cancels the running request with `params.id`, if there is one.
+fn cancel(running: &Running, request: &Envelope<'_>) {
+    match request.params::<CancelParams>() {
+        Ok(params) => {
+            let found = running.cancel(&params.id);
+            tracing::info!(id = %params.id, found, "cancel requested");
+        }
+        Err(error) => tracing::warn!(error = %error, "ignored a cancel without a request id"),
+    }
 }
 
 /// The id of a line that starts as hosts write execute requests
@@ -147,7 +361,8 @@ fn execute_request_id(line: &[u8]) -> Option<u64> {
 /// goes back to the pool once read.
 async fn serve_execute_line(
     connector: Arc<Connector>,
-    tx: mpsc::UnboundedSender<Vec<u8>>,
+    tx: Responses,
+    registration: Registration,
     id: u64,
     line: Vec<u8>,
 ) {
@@ -158,79 +373,146 @@ async fn serve_execute_line(
     })
     .await;
     match read {
-        Ok(Ok((id, call))) => serve_call(connector, tx, id, method::EXECUTE.to_owned(), call).await,
-        Ok(Err(answer)) => {
-            let _ = tx.send(answer);
+        Ok(Ok((id, call))) => {
+            serve_call(
+                connector,
+                tx,
+                registration,
+                id,
+                method::EXECUTE.to_owned(),
+                call,
+            )
+            .await
         }
-        Err(_) => {
-            let _ = tx.send(error_line(
+        Ok(Err(answer)) => send(&tx, answer),
+        Err(_) => send(
+            &tx,
+            error_line(
                 &Value::from(id),
                 &RpcError::plain(
                     INTERNAL,
                     "internal error while reading an execute request; see the plugin's log",
                 ),
-            ));
-        }
+            ),
+        ),
     }
 }
 
 /// An execute request line's id and call: read by hand in one pass when it has the shape hosts
 /// using this SDK write (see `json_in`), else by the general path, which gives any error its
-/// exact response line.
+/// exact response line. A line that is not UTF-8 is served when its only such bytes are inside
+/// documents' strings (those documents alone are refused); otherwise it gets a parse error.
 fn read_execute_line(line: &[u8]) -> Result<(Option<Value>, Call), Vec<u8>> {
-    let line = text_of(line)?;
-    if let Some((id, params)) = super::json_in::execute_request(line) {
+    let (text, repaired) = line_text(line)?;
+    if let Some((id, params)) = super::json_in::execute_request(&text) {
         return Ok((Some(Value::from(id)), Call::Execute(params)));
     }
-    let request = parse_request(line)?;
+    let request = parse_request(&text).map_err(|answer| match repaired {
+        true => not_utf8(line, None),
+        false => answer,
+    })?;
     let id = request.id.clone();
+    if repaired && request.method != method::EXECUTE {
+        return Err(not_utf8(line, id.as_ref()));
+    }
     match parse_call(&request, true) {
         Ok(call) => Ok((id, call)),
+        Err(_) if repaired => Err(not_utf8(line, id.as_ref())),
         Err(error) => Err(error_line(&id.unwrap_or(Value::Null), &error)),
     }
 }
 
 /// Runs one call and queues its response line (none for a notification, which has no id).
+/// The work an execute registered to run after delivery runs here, once the writer said whether
+/// the line was written (false also when the call was cancelled or has no response).
 async fn serve_call(
     connector: Arc<Connector>,
-    tx: mpsc::UnboundedSender<Vec<u8>>,
+    tx: Responses,
+    registration: Registration,
     id: Option<Value>,
     method: String,
     call: Call,
 ) {
-    let handled = AssertUnwindSafe(handle(&connector, call))
+    let cancellation = registration.token.clone();
+    let handled = AssertUnwindSafe(handle(&connector, call, cancellation))
         .catch_unwind()
         .await;
-    let line = match handled {
-        Ok(outcome) => id.as_ref().map(|id| outcome.line(id)),
-        Err(_) => id.as_ref().map(|id| {
-            error_line(
-                id,
-                &RpcError::plain(
-                    INTERNAL,
-                    format!("internal error while serving {method}; see the plugin's log"),
-                ),
-            )
-        }),
+    let cancelled = registration.finish();
+    let (line, deferred) = match handled {
+        Ok((outcome, deferred)) => (id.as_ref().map(|id| outcome.line(id)), deferred),
+        Err(_) => (
+            id.as_ref().map(|id| {
+                error_line(
+                    id,
+                    &RpcError::plain(
+                        INTERNAL,
+                        format!("internal error while serving {method}; see the plugin's log"),
+                    ),
+                )
+            }),
+            None,
+        ),
     };
-    if let Some(line) = line {
-        let _ = tx.send(line);
+    let Some(deferred) = deferred.filter(|deferred| !deferred.is_empty()) else {
+        if let Some(line) = line {
+            send(&tx, line);
+        }
+        return;
+    };
+    let delivered = match line {
+        Some(line) => deliver(&tx, line).await,
+        None => false,
+    };
+    if cancelled {
+        let id = id.as_ref().map(ToString::to_string).unwrap_or_default();
+        tracing::info!(
+            id = %id,
+            "the request was cancelled; its work after delivery is told the results were not delivered"
+        );
     }
+    deferred.run(delivered && !cancelled).await;
 }
 
+/// Writes the response lines in the order queued. A line someone waits for is flushed at once
+/// and acknowledged (true once written and flushed); others are flushed when nothing else is
+/// queued, so a burst of responses costs one flush. After a failed write it writes nothing
+/// more, acknowledges every later line with false, cancels `broken`, and returns the error
+/// once the queue closes.
 async fn write_responses<W: AsyncWrite + Unpin>(
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
     mut writer: W,
-) -> std::io::Result<()> {
-    while let Some(line) = rx.recv().await {
-        writer.write_all(&line).await?;
+    broken: CancellationToken,
+) -> Option<std::io::Error> {
+    let mut failure = None;
+    while let Some(Outgoing { line, delivered }) = rx.recv().await {
+        if failure.is_none() {
+            let flush = delivered.is_some() || rx.is_empty();
+            let written = async {
+                writer.write_all(&line).await?;
+                if flush {
+                    writer.flush().await?;
+                }
+                Ok::<(), std::io::Error>(())
+            }
+            .await;
+            if let Err(error) = written {
+                tracing::warn!(error = %error, "could not write a response to the plugin's output");
+                broken.cancel();
+                failure = Some(error);
+            }
+        }
         super::buffers::give_back(line);
-        // Flush when nothing else is queued, so a burst of responses costs one flush.
-        if rx.is_empty() {
-            writer.flush().await?;
+        if let Some(delivered) = delivered {
+            let _ = delivered.send(failure.is_none());
         }
     }
-    writer.flush().await
+    if failure.is_none()
+        && let Err(error) = writer.flush().await
+    {
+        broken.cancel();
+        failure = Some(error);
+    }
+    failure
 }
 
 #[derive(Deserialize)]
@@ -260,7 +542,7 @@ impl Envelope<'_> {
 enum Call {
     TestConnection(TestConnectionParams),
     Browse(BrowseParams),
-    Execute(ExecuteParams),
+    Execute(IncomingExecuteParams),
 }
 
 /// The answer of a call, serialized when its line is written.
@@ -287,16 +569,43 @@ impl Answer {
     }
 }
 
-/// The text of a line; a line that is not UTF-8 is not JSON, and gets the error response line of
-/// a malformed line instead.
-fn text_of(line: &[u8]) -> Result<&str, Vec<u8>> {
-    std::str::from_utf8(line).map_err(|e| {
-        tracing::warn!("answered a line that is not UTF-8");
-        error_line(
-            &Value::Null,
-            &RpcError::plain(PARSE_ERROR, format!("the line is not UTF-8 text: {e}")),
-        )
-    })
+/// The text of a line, and whether it had to be repaired: a line that is not UTF-8 is not JSON,
+/// but when its only such bytes are inside strings it is read with them marked (see
+/// `input::repair_utf8`), so that an execute request refuses the documents holding them alone.
+/// A line that cannot be repaired gets the response line of a malformed line instead.
+fn line_text(line: &[u8]) -> Result<(Cow<'_, str>, bool), Vec<u8>> {
+    match std::str::from_utf8(line) {
+        Ok(text) => Ok((Cow::Borrowed(text), false)),
+        Err(_) => match repair_utf8(line) {
+            Some(text) => Ok((Cow::Owned(text), true)),
+            None => Err(not_utf8(line, None)),
+        },
+    }
+}
+
+/// The parse error response line of a line that is not UTF-8, for the request `id`, else the id
+/// at the line's head when it can be read there, else `null`.
+fn not_utf8(line: &[u8], id: Option<&Value>) -> Vec<u8> {
+    tracing::warn!("answered a line that is not UTF-8");
+    let error = std::str::from_utf8(line)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    let id = id
+        .cloned()
+        .or_else(|| super::json_in::head_id(line).map(|(id, _)| Value::from(id)))
+        .unwrap_or(Value::Null);
+    error_line(
+        &id,
+        &RpcError::plain(
+            PARSE_ERROR,
+            format!(
+                "the line is not UTF-8 text ({error}); only an execute request's document data \
+                 and properties may hold such bytes (that document alone is then refused): send \
+                 bytes as dataBase64"
+            ),
+        ),
+    )
 }
 
 /// Reads a request line; a line that is not one gets its error response line instead.
@@ -393,13 +702,24 @@ fn error_line(id: &Value, error: &RpcError) -> Vec<u8> {
     line
 }
 
-async fn handle(connector: &Connector, call: Call) -> Answer {
+async fn handle(
+    connector: &Connector,
+    call: Call,
+    cancellation: CancellationToken,
+) -> (Answer, Option<Deferred>) {
     match call {
-        Call::TestConnection(params) => {
-            Answer::TestConnection(test_connection(connector, params).await)
+        Call::TestConnection(params) => (
+            Answer::TestConnection(test_connection(connector, params, cancellation).await),
+            None,
+        ),
+        Call::Browse(params) => (
+            Answer::Browse(browse(connector, params, cancellation).await),
+            None,
+        ),
+        Call::Execute(params) => {
+            let (outcome, deferred) = execute(connector, params, cancellation).await;
+            (Answer::Execute(outcome), deferred)
         }
-        Call::Browse(params) => Answer::Browse(browse(connector, params).await),
-        Call::Execute(params) => Answer::Execute(execute(connector, params).await),
     }
 }
 
@@ -423,17 +743,23 @@ fn initialize(connector: &Connector, request: &Envelope<'_>) -> Result<Initializ
     })
 }
 
-fn context(execution_id: &str, process_name: &str) -> ExecutionContext {
-    ExecutionContext::new(execution_id, process_name)
+fn context(
+    execution_id: &str,
+    process_name: &str,
+    cancellation: CancellationToken,
+) -> ExecutionContext {
+    ExecutionContext::new(execution_id, process_name).with_cancellation(cancellation)
 }
 
 async fn test_connection(
     connector: &Connector,
     params: TestConnectionParams,
+    cancellation: CancellationToken,
 ) -> Result<TestConnectionResult, RpcError> {
     let ctx = context(
         &format!("test-connection-{}", params.connection.id),
         "Test Connection",
+        cancellation,
     );
     let steps = connector
         .test_connection(&ctx, &params.connection)
@@ -445,8 +771,16 @@ async fn test_connection(
     })
 }
 
-async fn browse(connector: &Connector, params: BrowseParams) -> Result<BrowseResult, RpcError> {
-    let ctx = context(&format!("browse-{}", params.connection.id), "Browse");
+async fn browse(
+    connector: &Connector,
+    params: BrowseParams,
+    cancellation: CancellationToken,
+) -> Result<BrowseResult, RpcError> {
+    let ctx = context(
+        &format!("browse-{}", params.connection.id),
+        "Browse",
+        cancellation,
+    );
     let object_types = connector
         .browse(
             &ctx,
@@ -459,23 +793,30 @@ async fn browse(connector: &Connector, params: BrowseParams) -> Result<BrowseRes
     Ok(BrowseResult { object_types })
 }
 
-async fn execute(connector: &Connector, params: ExecuteParams) -> Result<ExecuteResult, RpcError> {
-    let ctx = context(&params.execution_id, &params.process_name);
-    let results = connector
-        .execute(
+async fn execute(
+    connector: &Connector,
+    params: IncomingExecuteParams,
+    cancellation: CancellationToken,
+) -> (Result<ExecuteResult, RpcError>, Option<Deferred>) {
+    let ctx = context(&params.execution_id, &params.process_name, cancellation);
+    match connector
+        .execute_deferred(
             &ctx,
             &params.connection,
             &params.operation,
             params.documents,
         )
         .await
-        .map_err(|e| RpcError::from(&e))?;
-    Ok(ExecuteResult { results })
+    {
+        Ok((results, deferred)) => (Ok(ExecuteResult { results }), Some(deferred)),
+        Err(error) => (Err(RpcError::from(&error)), None),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::document::{Document, InputDocument};
 
     const PARAMS: &str = r#"{"executionId":"e1","processName":"p","connection":{"id":"c","connector":"x","kind":"connection","fields":{}},"operation":{"id":"o","connector":"x","kind":"operation","operationType":"SEND","fields":{}},"documents":[{"data":"{\"a\":1}","properties":{"k":"v"}}]}"#;
 
@@ -488,8 +829,12 @@ mod tests {
         };
         assert_eq!(id, Some(json!(7)));
         assert_eq!(params.execution_id, "e1");
-        assert_eq!(params.documents[0].data, br#"{"a":1}"#);
-        assert_eq!(params.documents[0].property("k"), Some("v"));
+        assert_eq!(
+            params.documents,
+            vec![InputDocument::Document(
+                Document::new(r#"{"a":1}"#).with_property("k", "v")
+            )]
+        );
     }
 
     #[test]
@@ -523,5 +868,119 @@ mod tests {
         assert_eq!(truncated["error"]["code"], PARSE_ERROR);
         let not_text = answer(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"execute\",\xff}");
         assert_eq!(not_text["error"]["code"], PARSE_ERROR);
+    }
+
+    /// A writer whose every write fails.
+    struct Broken;
+
+    impl AsyncWrite for Broken {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            _buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            std::task::Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()))
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Queues three lines waiting for their acknowledgement, and one that does not wait.
+    fn queue_lines(tx: &Responses) -> Vec<oneshot::Receiver<bool>> {
+        let mut acknowledgements = Vec::new();
+        for n in 0..3 {
+            let (delivered, acknowledged) = oneshot::channel();
+            tx.send(Outgoing {
+                line: format!("line {n}\n").into_bytes(),
+                delivered: Some(delivered),
+            })
+            .unwrap();
+            acknowledgements.push(acknowledged);
+        }
+        send(tx, b"not waited for\n".to_vec());
+        acknowledgements
+    }
+
+    #[tokio::test]
+    async fn lines_are_acknowledged_once_written_and_every_line_after_a_failure_as_not() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let broken = CancellationToken::new();
+        let writer = tokio::spawn(write_responses(rx, Vec::new(), broken.clone()));
+        let acknowledgements = queue_lines(&tx);
+        drop(tx);
+        for acknowledged in acknowledgements {
+            assert_eq!(acknowledged.await, Ok(true));
+        }
+        assert!(writer.await.unwrap().is_none());
+        assert!(!broken.is_cancelled());
+
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_responses(rx, Broken, broken.clone()));
+        let acknowledgements = queue_lines(&tx);
+        for acknowledged in acknowledgements {
+            let acknowledged =
+                tokio::time::timeout(std::time::Duration::from_secs(10), acknowledged)
+                    .await
+                    .expect("every line is acknowledged, none waits forever");
+            assert_eq!(acknowledged, Ok(false));
+        }
+        assert!(
+            broken.is_cancelled(),
+            "a failed write marks the output broken"
+        );
+        drop(tx);
+        assert!(writer.await.unwrap().is_some());
+    }
+
+    #[test]
+    fn an_execute_line_not_utf8_only_inside_documents_is_still_read() {
+        // A document whose data holds the byte 0xff, written as U+0001 and swapped.
+        let params = PARAMS.replace(r#""documents":["#, "\"documents\":[{\"data\":\"a\u{1}b\"},");
+        let line: Vec<u8> =
+            format!(r#"{{"jsonrpc":"2.0","id":3,"method":"execute","params":{params}}}"#)
+                .bytes()
+                .map(|b| if b == 1 { 0xff } else { b })
+                .collect();
+        let Ok((id, Call::Execute(params))) = read_execute_line(&line) else {
+            panic!("not read: {}", String::from_utf8_lossy(&line));
+        };
+        assert_eq!(id, Some(json!(3)));
+        assert!(
+            matches!(&params.documents[0], InputDocument::Malformed(why) if why.contains("not valid UTF-8")),
+            "{:?}",
+            params.documents
+        );
+        assert_eq!(
+            params.documents[1],
+            InputDocument::Document(Document::new(r#"{"a":1}"#).with_property("k", "v"))
+        );
+        // Bytes that are not UTF-8 elsewhere: a parse error with the id from the line's head.
+        let line = [
+            &br#"{"jsonrpc":"2.0","id":4,"method":"execute","params":{"executionId":""#[..],
+            b"\xff",
+            &PARAMS.as_bytes()[r#"{"executionId":"e1"#.len()..],
+            b"}",
+        ]
+        .concat();
+        let Err(answer) = read_execute_line(&line) else {
+            panic!("read: {}", String::from_utf8_lossy(&line));
+        };
+        let answer: Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(
+            (&answer["id"], &answer["error"]["code"]),
+            (&json!(4), &json!(PARSE_ERROR))
+        );
     }
 }

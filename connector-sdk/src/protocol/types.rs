@@ -40,6 +40,8 @@ pub mod method {
     pub const EXECUTE: &str = "execute";
     /// Finish in-flight requests and exit.
     pub const SHUTDOWN: &str = "shutdown";
+    /// Notification (protocol 1.1): cancel the running request with `params.id`.
+    pub const CANCEL_REQUEST: &str = "$/cancelRequest";
 }
 
 /// A request line.
@@ -294,7 +296,16 @@ pub struct BrowseResult {
     pub object_types: Vec<ObjectType>,
 }
 
-/// `execute` params.
+/// `$/cancelRequest` params: the id of the request to cancel. Cancelling a finished or unknown
+/// id does nothing, and the notification gets no answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancelParams {
+    /// The id of the request to cancel, as the request carried it.
+    pub id: Value,
+}
+
+/// `execute` params, as a host writes them. (The plugin reads each document on its own, so
+/// that one it cannot read fails alone.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecuteParams {

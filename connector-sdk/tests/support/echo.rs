@@ -3,16 +3,19 @@
 //! Its connection has a secret (`apiKey`, which must start with `key-`), a required endpoint, and
 //! a region choice whose `CUSTOM` value makes `customRegion` required. Each operation misbehaves
 //! in one way the SDK must absorb: missing results, an error, a panic, a slow batch, a duplicate
-//! record, a process crash.
+//! record, a process crash, refused documents, a wait for cancellation; DEFERRED and WAIT
+//! register work to run after delivery, which records what it was told in [`deliveries`].
 
 use std::borrow::Cow;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use connector_sdk::schema::{Variant, switch};
 use connector_sdk::{
     Batch, ComponentId, Connection, Connector, ConnectorBuilder, ConnectorError, ConnectorInfo,
-    Document, ExecutionContext, ObjectType, Operation, OperationInfo, PropertyInfo, Secret,
-    TestStep,
+    Document, ExecutionContext, ObjectType, Operation, OperationInfo, Outcome, PropertyInfo,
+    Secret, TestStep,
 };
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
@@ -31,6 +34,54 @@ pub(crate) const PANIC_MESSAGE: &str = "the echo operation lost its mind";
 
 /// The log message the SLOW operation writes when it starts waiting.
 pub(crate) const SLOW_STARTED: &str = "SLOW operation started";
+
+/// The log message the WAIT operation writes when it starts waiting for cancellation.
+pub(crate) const WAIT_STARTED: &str = "WAIT operation started";
+
+/// The status code WAIT gives the documents of a cancelled execution.
+pub(crate) const CANCELLED: &str = "CANCELLED";
+
+/// The status code REFUSING gives every document.
+pub(crate) const REFUSED: &str = "Refused";
+
+/// What work after delivery was told, in the order it ran: the tick it ran at (see [`tick`]), the
+/// execution id and `delivered`.
+static DELIVERIES: Mutex<Vec<(u64, String, bool)>> = Mutex::new(Vec::new());
+
+/// A counter shared by everything a test wants to put in order (writes, work after delivery).
+static TICKS: AtomicU64 = AtomicU64::new(0);
+
+/// The next tick of the shared counter.
+pub(crate) fn tick() -> u64 {
+    TICKS.fetch_add(1, Ordering::SeqCst)
+}
+
+/// What work after delivery of `execution_id` was told so far: the tick it ran at and
+/// `delivered`, in the order it ran.
+#[allow(dead_code)]
+pub(crate) fn deliveries(execution_id: &str) -> Vec<(u64, bool)> {
+    DELIVERIES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .filter(|(_, id, _)| id == execution_id)
+        .map(|(tick, _, delivered)| (*tick, *delivered))
+        .collect()
+}
+
+/// Registers work after delivery that records (and logs) what it is told.
+fn record_delivery(ctx: &ExecutionContext) {
+    let execution_id = ctx.execution_id.clone();
+    ctx.after_delivery(move |delivered| {
+        Box::pin(async move {
+            tracing::info!(execution = %execution_id, delivered, "work after delivery ran");
+            DELIVERIES
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((tick(), execution_id, delivered));
+        })
+    });
+}
 
 /// The objects `browse` knows, by label.
 pub(crate) const QUEUES: [&str; 3] = ["orders", "orders-dlq", "invoices"];
@@ -236,7 +287,7 @@ impl Operation for Echo {
             connection.api_key
         );
         for (index, document) in batch.documents().iter().enumerate() {
-            batch.succeed(index, vec![echoed(index, document)]);
+            batch.succeed(index, vec![echoed(batch.input_index(index), document)]);
         }
         Ok(())
     }
@@ -264,7 +315,7 @@ impl Operation for Partial {
         batch: &Batch,
     ) -> Result<(), ConnectorError> {
         for (index, document) in batch.documents().iter().enumerate().step_by(2) {
-            batch.succeed(index, vec![echoed(index, document)]);
+            batch.succeed(index, vec![echoed(batch.input_index(index), document)]);
         }
         Ok(())
     }
@@ -296,7 +347,7 @@ impl Operation for Failing {
         batch: &Batch,
     ) -> Result<(), ConnectorError> {
         if let Some(first) = batch.documents().first() {
-            batch.succeed(0, vec![echoed(0, first)]);
+            batch.succeed(0, vec![echoed(batch.input_index(0), first)]);
         }
         Err(ConnectorError::transient(FAILING_MESSAGE))
     }
@@ -328,7 +379,7 @@ impl Operation for Panicking {
         batch: &Batch,
     ) -> Result<(), ConnectorError> {
         if let Some(first) = batch.documents().first() {
-            batch.succeed(0, vec![echoed(0, first)]);
+            batch.succeed(0, vec![echoed(batch.input_index(0), first)]);
         }
         panic!("{PANIC_MESSAGE}");
     }
@@ -366,7 +417,7 @@ impl Operation for Slow {
         );
         tokio::time::sleep(self.delay).await;
         for (index, document) in batch.documents().iter().enumerate() {
-            batch.succeed(index, vec![echoed(index, document)]);
+            batch.succeed(index, vec![echoed(batch.input_index(index), document)]);
         }
         Ok(())
     }
@@ -398,7 +449,7 @@ impl Operation for Double {
         batch: &Batch,
     ) -> Result<(), ConnectorError> {
         for (index, document) in batch.documents().iter().enumerate() {
-            batch.succeed(index, vec![echoed(index, document)]);
+            batch.succeed(index, vec![echoed(batch.input_index(index), document)]);
         }
         for index in 0..batch.len() {
             batch.fail(index, "a second result that must be ignored");
@@ -433,6 +484,150 @@ impl Operation for Crash {
     }
 }
 
+/// DEFERRED: echoes every document and registers work to run after delivery.
+struct Deferred;
+
+impl Operation for Deferred {
+    type Connection = EchoConnection;
+    type Config = NoOptions;
+
+    fn info() -> OperationInfo {
+        info(
+            "DEFERRED",
+            "Deferred",
+            "Echoes every document; records whether its results were delivered.",
+        )
+    }
+
+    fn build(_config: NoOptions) -> Result<Self, ConnectorError> {
+        Ok(Self)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExecutionContext,
+        _connection: &EchoConnection,
+        batch: &Batch,
+    ) -> Result<(), ConnectorError> {
+        for (index, document) in batch.documents().iter().enumerate() {
+            batch.succeed(index, vec![echoed(batch.input_index(index), document)]);
+        }
+        record_delivery(ctx);
+        Ok(())
+    }
+}
+
+/// WAIT: registers work after delivery, then waits (at most 30 s) for the execution to be
+/// cancelled; every document then fails with `CANCELLED`.
+struct Wait;
+
+impl Operation for Wait {
+    type Connection = EchoConnection;
+    type Config = NoOptions;
+
+    fn info() -> OperationInfo {
+        info(
+            "WAIT",
+            "Wait",
+            "Waits until the execution is cancelled, then fails every document.",
+        )
+    }
+
+    fn build(_config: NoOptions) -> Result<Self, ConnectorError> {
+        Ok(Self)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExecutionContext,
+        _connection: &EchoConnection,
+        batch: &Batch,
+    ) -> Result<(), ConnectorError> {
+        record_delivery(ctx);
+        tracing::info!(execution = %ctx.execution_id, "{WAIT_STARTED}");
+        let cancelled =
+            tokio::time::timeout(Duration::from_secs(30), ctx.cancellation.cancelled()).await;
+        for index in 0..batch.len() {
+            let outcome = match cancelled {
+                Ok(()) => Outcome {
+                    status_code: Some(CANCELLED.to_owned()),
+                    ..Outcome::failure("the execution was cancelled")
+                },
+                Err(_) => Outcome::failure("the execution was never cancelled"),
+            };
+            batch.record(index, outcome);
+        }
+        Ok(())
+    }
+}
+
+/// REFUSING: refuses every document with an application error, and gives no output.
+struct Refusing;
+
+impl Operation for Refusing {
+    type Connection = EchoConnection;
+    type Config = NoOptions;
+
+    fn info() -> OperationInfo {
+        info("REFUSING", "Refusing", "Refuses every document.")
+    }
+
+    fn build(_config: NoOptions) -> Result<Self, ConnectorError> {
+        Ok(Self)
+    }
+
+    async fn execute(
+        &self,
+        _ctx: &ExecutionContext,
+        _connection: &EchoConnection,
+        batch: &Batch,
+    ) -> Result<(), ConnectorError> {
+        for index in 0..batch.len() {
+            batch.application_error(
+                index,
+                REFUSED,
+                format!("document {} is refused", batch.input_index(index)),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// POLL: takes no input (like a receive); fails its trigger document.
+struct Poll;
+
+impl Operation for Poll {
+    type Connection = EchoConnection;
+    type Config = NoOptions;
+
+    fn info() -> OperationInfo {
+        OperationInfo {
+            takes_input: false,
+            ..info(
+                "POLL",
+                "Poll",
+                "Takes no input; fails its trigger document.",
+            )
+        }
+    }
+
+    fn build(_config: NoOptions) -> Result<Self, ConnectorError> {
+        Ok(Self)
+    }
+
+    async fn execute(
+        &self,
+        _ctx: &ExecutionContext,
+        _connection: &EchoConnection,
+        batch: &Batch,
+    ) -> Result<(), ConnectorError> {
+        for index in 0..batch.len() {
+            batch.fail(index, "the echo service has nothing to poll");
+        }
+        Ok(())
+    }
+}
+
 /// The echo connector's builder, with every operation added.
 pub(crate) fn builder() -> ConnectorBuilder {
     Connector::builder::<EchoConnection>(INFO)
@@ -443,6 +638,10 @@ pub(crate) fn builder() -> ConnectorBuilder {
         .operation::<Slow>()
         .operation::<Double>()
         .operation::<Crash>()
+        .operation::<Deferred>()
+        .operation::<Wait>()
+        .operation::<Refusing>()
+        .operation::<Poll>()
 }
 
 /// The echo connector.

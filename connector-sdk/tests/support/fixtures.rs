@@ -121,8 +121,10 @@ pub(crate) fn assert_echoed(result: &DocumentResult, input: &Document) {
     );
 }
 
-/// Checks that result `index` is a FAILURE whose message contains every one of `needles`.
-pub(crate) fn assert_failure_mentions(result: &DocumentResult, needles: &[&str]) {
+/// Checks that result `index` is a FAILURE whose message contains every one of `needles`, and
+/// whose one output is its input document, unchanged (the operations of the echo connector take
+/// input).
+pub(crate) fn assert_failure_mentions(result: &DocumentResult, input: &Document, needles: &[&str]) {
     assert_eq!(
         result.status,
         ResultStatus::Failure,
@@ -137,9 +139,9 @@ pub(crate) fn assert_failure_mentions(result: &DocumentResult, needles: &[&str])
             result.index
         );
     }
-    assert!(
-        result.outputs.is_empty(),
-        "expected a FAILURE to have no outputs; got {:?}",
-        result.outputs
+    assert_eq!(
+        result.outputs,
+        vec![input.clone()],
+        "expected a FAILURE of an operation that takes input to carry its input document"
     );
 }

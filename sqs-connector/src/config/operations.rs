@@ -18,6 +18,13 @@ fn default_max_messages() -> i64 {
     1
 }
 
+/// How long a RECEIVE reads by default: well below the 120 s a host typically waits for a call.
+pub const DEFAULT_EXECUTION_TIMEOUT_SECONDS: u32 = 60;
+
+fn default_execution_timeout() -> u32 {
+    DEFAULT_EXECUTION_TIMEOUT_SECONDS
+}
+
 /// SEND: send each document as a message.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -61,9 +68,9 @@ pub struct ReceiveConfig {
     #[schemars(title = "Queue", length(min = 1, max = 1024), extend("x-order" = 1, "x-widget" = "browse"))]
     pub queue: String,
 
-    /// How many messages to read: 1 or more (above 10 the connector reads repeatedly), or -1 for
-    /// every message available now.
-    #[schemars(title = "Maximum messages", range(min = -1), extend("not" = {"const": 0}, "x-order" = 2, "x-widget" = "number"))]
+    /// How many messages to read: 1 to 10000 (above 10 the connector reads repeatedly), or -1 for
+    /// every message available now (at most 10000, and at most 64 MiB of bodies, per execution).
+    #[schemars(title = "Maximum messages", range(min = -1, max = 10000), extend("not" = {"const": 0}, "x-order" = 2, "x-widget" = "number"))]
     #[serde(default = "default_max_messages")]
     pub max_messages: i64,
 
@@ -92,6 +99,12 @@ pub struct ReceiveConfig {
     #[schemars(title = "Concurrent requests", range(min = 1, max = 64), extend("x-order" = 7, "x-widget" = "number"))]
     #[serde(default = "default_concurrency")]
     pub max_concurrent_requests: u32,
+
+    /// Stop reading after this many seconds, 1 to 3600, and return what was read: a busy queue
+    /// read with -1 never keeps an execution running longer.
+    #[schemars(title = "Execution timeout (in seconds)", range(min = 1, max = 3600), extend("x-order" = 8, "x-widget" = "number"))]
+    #[serde(default = "default_execution_timeout")]
+    pub execution_timeout_seconds: u32,
 }
 
 /// DELETE: delete the messages the documents name by receipt handle.

@@ -1,6 +1,7 @@
 //! What SEND and DELETE share: grouping documents into batch calls (at most 10 entries and a byte
 //! budget), and mapping a batch answer back to documents, retrying only the entries the service
-//! failed without the sender's fault, so no entry that succeeded is ever sent twice.
+//! failed without the sender's fault (so no entry SQS reported done is sent twice), and whole
+//! calls that failed on the way, saying so when such a call may have taken effect.
 
 use std::future::Future;
 use std::time::Duration;
@@ -8,12 +9,16 @@ use std::time::Duration;
 use aws_sdk_sqs::types::BatchResultErrorEntry;
 use connector_sdk::{Batch, ConnectorError, ErrorKind, Outcome};
 
+use crate::errors::{Retry, is_sender_fault};
+
 /// The most entries in one batch call.
 pub const MAX_BATCH_ENTRIES: usize = 10;
 /// The most bytes of message content in one SendMessageBatch.
 pub const MAX_BATCH_BYTES: usize = 1_048_576;
-/// How many times an entry the service failed without sender fault is sent again.
-pub const ENTRY_RETRIES: u32 = 3;
+/// How many attempts a batch call, or an entry the service failed without the sender's fault,
+/// gets in all (the SDK's own retries are off for these calls: the connector retries them, so
+/// that it knows which attempts may have taken effect).
+pub const MAX_ATTEMPTS: u32 = 4;
 
 /// An entry of a batch call: the document's index and what to send for it.
 #[derive(Debug, Clone)]
@@ -98,46 +103,169 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100u64 << attempt.min(6))
 }
 
+/// The status code of a document whose call may or may not have taken effect.
+pub const OUTCOME_UNKNOWN: &str = "OUTCOME_UNKNOWN";
+/// The status code of a document left undone because the execution was cancelled.
+pub const CANCELLED: &str = "CANCELLED";
+
+/// A batch call that failed as a whole, and whether it may be made again.
+#[derive(Debug)]
+pub struct CallError {
+    /// What went wrong.
+    pub error: ConnectorError,
+    /// Whether, and how safely, the call may be made again.
+    pub retry: Retry,
+}
+
+impl From<ConnectorError> for CallError {
+    fn from(error: ConnectorError) -> Self {
+        Self {
+            error,
+            retry: Retry::Never,
+        }
+    }
+}
+
+/// How an operation's results are worded, and what a document that succeeded after an attempt
+/// of unknown outcome becomes.
+#[derive(Debug, Clone, Copy)]
+pub struct Action {
+    /// What the operation does to a document, in the past tense: "sent", "deleted".
+    pub done: &'static str,
+    /// The outcome of a document that succeeded after an earlier attempt of unknown outcome,
+    /// given the success and how many attempts it took.
+    pub after_ambiguity: fn(Outcome, u32) -> Outcome,
+}
+
+/// A FAILURE whose outcome is unknown: the call may have taken effect.
+fn unknown(index: usize, action: &Action, why: &str) -> Outcome {
+    Outcome {
+        status_code: Some(OUTCOME_UNKNOWN.into()),
+        ..Outcome::failure(format!(
+            "document {index} may or may not have been {} (perhaps more than once): {why}",
+            action.done
+        ))
+    }
+}
+
+/// One call still to make: its entries, how many attempts they have had, and whether an earlier
+/// attempt for them ended without knowing whether it took effect.
+struct Pending<T> {
+    entries: Vec<Entry<T>>,
+    attempt: u32,
+    uncertain: bool,
+}
+
 /// Sends `entries` with `call`, records each entry's outcome in `batch`, and sends again, with
-/// backoff, only the entries that failed without the sender's fault. When a whole call is refused
-/// for a reason of the request's content (an application error) and it held several entries,
-/// each entry is sent alone, so one bad document cannot fail its neighbours: nothing of a refused
-/// call was accepted, so nothing is sent twice.
-pub async fn send_with_retries<T, F, Fut>(batch: &Batch, entries: Vec<Entry<T>>, mut call: F)
-where
+/// backoff, what may be sent again:
+/// - entries the service failed without the sender's fault (by its flag and by the error codes
+///   that are the sender's whatever the flag says), alone;
+/// - a whole call that failed where the service did not act (throttled, unavailable, not
+///   reached), or where it may have acted (the connection broke after sending, no answer in
+///   time). Entries of such a call that then succeed are passed through
+///   `action.after_ambiguity` (SEND marks them as possibly sent twice), and entries that never
+///   succeed get `OUTCOME_UNKNOWN`, never "not sent".
+///
+/// When a whole call is refused for a reason of the request's content (an application error)
+/// and it held several entries, each entry is sent alone, so one bad document cannot fail its
+/// neighbours: nothing of a refused call was accepted, so nothing is sent twice. When
+/// `cancelled()` turns true no new attempt starts: what is left gets `CANCELLED` (or
+/// `OUTCOME_UNKNOWN`).
+pub async fn send_with_retries<T, F, Fut>(
+    batch: &Batch,
+    entries: Vec<Entry<T>>,
+    action: &Action,
+    cancelled: &(dyn Fn() -> bool + Sync),
+    mut call: F,
+) where
     F: FnMut(Vec<Entry<T>>) -> Fut,
-    Fut: Future<Output = Result<BatchAnswer, ConnectorError>>,
+    Fut: Future<Output = Result<BatchAnswer, CallError>>,
     T: Clone,
 {
-    // Each group is one call to make, with the number of retries it has had.
-    let mut groups: Vec<(Vec<Entry<T>>, u32)> = vec![(entries, 0)];
-    while let Some((pending, attempt)) = groups.pop() {
+    let mut work: Vec<Pending<T>> = vec![Pending {
+        entries,
+        attempt: 0,
+        uncertain: false,
+    }];
+    while let Some(Pending {
+        entries: pending,
+        attempt,
+        uncertain,
+    }) = work.pop()
+    {
         if pending.is_empty() {
             continue;
         }
         if attempt > 0 {
+            if cancelled() {
+                for entry in &pending {
+                    batch.record(
+                        entry.index,
+                        if uncertain {
+                            unknown(batch.input_index(entry.index), action, "the execution was cancelled before a retry, and an earlier attempt may have reached SQS")
+                        } else {
+                            Outcome {
+                                status_code: Some(CANCELLED.into()),
+                                ..Outcome::failure(format!(
+                                    "document {} was not {}: the execution was cancelled",
+                                    batch.input_index(entry.index),
+                                    action.done
+                                ))
+                            }
+                        },
+                    );
+                }
+                continue;
+            }
             tracing::info!(
                 entries = pending.len(),
                 attempt,
-                "retrying batch entries SQS failed without sender fault"
+                "retrying what SQS did not do without the sender's fault"
             );
             tokio::time::sleep(backoff(attempt)).await;
         }
         let answer = match call(pending.clone()).await {
             Ok(answer) => answer,
-            Err(err) if err.kind() == ErrorKind::Application && pending.len() > 1 => {
-                tracing::info!(entries = pending.len(), error = %err, "a batch call was refused; sending its entries one by one");
-                groups.extend(
-                    pending
-                        .into_iter()
-                        .rev()
-                        .map(|entry| (vec![entry], attempt)),
-                );
+            Err(CallError {
+                error,
+                retry: Retry::Never,
+            }) if error.kind() == ErrorKind::Application && pending.len() > 1 => {
+                tracing::info!(entries = pending.len(), error = %error, "a batch call was refused; sending its entries one by one");
+                work.extend(pending.into_iter().rev().map(|entry| Pending {
+                    entries: vec![entry],
+                    attempt,
+                    uncertain,
+                }));
                 continue;
             }
-            Err(err) => {
+            Err(CallError { error, retry }) => {
+                let uncertain = uncertain || retry == Retry::Ambiguous;
+                if retry != Retry::Never && attempt + 1 < MAX_ATTEMPTS {
+                    tracing::warn!(entries = pending.len(), attempt, uncertain, error = %error.display_chain(), "a batch call failed; it will be made again");
+                    work.push(Pending {
+                        entries: pending,
+                        attempt: attempt + 1,
+                        uncertain,
+                    });
+                    continue;
+                }
                 for entry in &pending {
-                    batch.record(entry.index, Outcome::from_error(&err));
+                    batch.record(
+                        entry.index,
+                        if uncertain {
+                            unknown(
+                                batch.input_index(entry.index),
+                                action,
+                                &format!(
+                                    "{} attempt(s) failed, and at least one after the request may have reached SQS; the last: {}",
+                                    attempt + 1,
+                                    error.display_chain()
+                                ),
+                            )
+                        } else {
+                            Outcome::from_error(&error)
+                        },
+                    );
                 }
                 continue;
             }
@@ -145,6 +273,11 @@ where
         let index_of = |id: &str| entry_index(&pending, id);
         for (id, outcome) in answer.succeeded {
             if let Some(index) = index_of(&id) {
+                let outcome = if uncertain {
+                    (action.after_ambiguity)(outcome, attempt + 1)
+                } else {
+                    outcome
+                };
                 batch.record(index, outcome);
             }
         }
@@ -153,21 +286,50 @@ where
             let Some(index) = index_of(&failure.id) else {
                 continue;
             };
-            if failure.sender_fault {
-                batch.application_error(
-                    index,
-                    failure.code,
-                    format!("SQS refused document {index}: {}", failure.message),
-                );
-            } else if attempt >= ENTRY_RETRIES {
-                batch.fail(
-                    index,
-                    format!(
-                        "SQS failed document {index} {} times without the sender's fault ({}: {}); it was not delivered",
-                        attempt + 1,
+            if is_sender_fault(&failure.code, failure.sender_fault) {
+                if uncertain {
+                    batch.record(
+                        index,
+                        unknown(
+                            batch.input_index(index),
+                            action,
+                            &format!(
+                                "SQS refused it on attempt {} ({}: {}), but an earlier attempt may have reached SQS",
+                                attempt + 1,
+                                failure.code,
+                                failure.message
+                            ),
+                        ),
+                    );
+                } else {
+                    batch.application_error(
+                        index,
                         failure.code,
-                        failure.message
-                    ),
+                        format!(
+                            "SQS refused document {}: {}",
+                            batch.input_index(index),
+                            failure.message
+                        ),
+                    );
+                }
+            } else if attempt + 1 >= MAX_ATTEMPTS {
+                let why = format!(
+                    "SQS failed it {} times without the sender's fault ({}: {})",
+                    attempt + 1,
+                    failure.code,
+                    failure.message
+                );
+                batch.record(
+                    index,
+                    if uncertain {
+                        unknown(batch.input_index(index), action, &why)
+                    } else {
+                        Outcome::failure(format!(
+                            "document {} was not {}: {why}",
+                            batch.input_index(index),
+                            action.done
+                        ))
+                    },
                 );
             } else {
                 retry.push(index);
@@ -178,7 +340,11 @@ where
             .filter(|e| retry.contains(&e.index))
             .collect();
         if !again.is_empty() {
-            groups.push((again, attempt + 1));
+            work.push(Pending {
+                entries: again,
+                attempt: attempt + 1,
+                uncertain,
+            });
         }
     }
 }
@@ -186,7 +352,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use connector_sdk::{Document, ResultStatus};
+    use connector_sdk::{Document, DocumentResult, ResultStatus};
 
     fn entries(sizes: &[usize]) -> Vec<Entry<usize>> {
         sizes
@@ -194,6 +360,45 @@ mod tests {
             .enumerate()
             .map(|(index, &item)| Entry { index, item })
             .collect()
+    }
+
+    const SENT: Action = Action {
+        done: "sent",
+        after_ambiguity: |outcome, attempts| Outcome {
+            status_code: Some(format!("AFTER_{attempts}")),
+            ..outcome
+        },
+    };
+
+    fn never() -> bool {
+        false
+    }
+
+    fn batch_of(n: usize) -> Batch {
+        Batch::new((0..n).map(|i| Document::new(i.to_string())).collect())
+    }
+
+    fn results(batch: Batch) -> Vec<DocumentResult> {
+        batch.into_results(|_| Outcome::failure("missing"))
+    }
+
+    fn all_succeed(pending: &[Entry<usize>]) -> BatchAnswer {
+        let mut answer = BatchAnswer::default();
+        for entry in pending {
+            answer
+                .succeeded
+                .push((entry.id(), Outcome::success(vec![])));
+        }
+        answer
+    }
+
+    fn failure(entry: &Entry<usize>, code: &str, sender_fault: bool) -> EntryFailure {
+        EntryFailure {
+            id: entry.id(),
+            code: code.into(),
+            message: "said the server".into(),
+            sender_fault,
+        }
     }
 
     #[test]
@@ -216,31 +421,21 @@ mod tests {
 
     #[tokio::test]
     async fn only_entries_failed_without_sender_fault_are_sent_again() {
-        let batch = Batch::new(vec![
-            Document::new("a"),
-            Document::new("b"),
-            Document::new("c"),
-        ]);
+        let batch = batch_of(3);
         let mut calls: Vec<Vec<usize>> = Vec::new();
-        send_with_retries(&batch, entries(&[1, 1, 1]), |pending| {
+        send_with_retries(&batch, entries(&[1, 1, 1]), &SENT, &never, |pending| {
             calls.push(pending.iter().map(|e| e.index).collect());
             let first = calls.len() == 1;
             async move {
                 let mut answer = BatchAnswer::default();
-                for entry in pending {
+                for entry in &pending {
                     match (first, entry.index) {
-                        (true, 1) => answer.failed.push(EntryFailure {
-                            id: entry.id(),
-                            code: "InternalError".into(),
-                            message: "try again".into(),
-                            sender_fault: false,
-                        }),
-                        (true, 2) => answer.failed.push(EntryFailure {
-                            id: entry.id(),
-                            code: "InvalidParameterValue".into(),
-                            message: "bad".into(),
-                            sender_fault: true,
-                        }),
+                        (true, 1) => answer.failed.push(failure(entry, "InternalError", false)),
+                        (true, 2) => {
+                            answer
+                                .failed
+                                .push(failure(entry, "InvalidParameterValue", true))
+                        }
                         _ => answer
                             .succeeded
                             .push((entry.id(), Outcome::success(vec![]))),
@@ -255,7 +450,7 @@ mod tests {
             vec![vec![0, 1, 2], vec![1]],
             "only the retryable entry is sent again"
         );
-        let results = batch.into_results(|_| Outcome::failure("missing"));
+        let results = results(batch);
         let statuses: Vec<ResultStatus> = results.iter().map(|r| r.status).collect();
         assert_eq!(
             statuses,
@@ -269,40 +464,72 @@ mod tests {
             results[2].status_code.as_deref(),
             Some("InvalidParameterValue")
         );
+        assert_eq!(
+            results[1].status_code, None,
+            "a retry after a failure SQS reported is not an ambiguity"
+        );
     }
 
     #[tokio::test]
-    async fn a_refused_call_is_split_so_only_the_bad_entry_fails() {
-        let batch = Batch::new(vec![
-            Document::new("a"),
-            Document::new("b"),
-            Document::new("c"),
-        ]);
-        let mut calls: Vec<Vec<usize>> = Vec::new();
-        send_with_retries(&batch, entries(&[1, 1, 1]), |pending| {
-            calls.push(pending.iter().map(|e| e.index).collect());
+    async fn codes_that_are_the_senders_fault_are_not_retried_whatever_the_flag_says() {
+        // LocalStack answers a bogus receipt handle with SenderFault false.
+        let batch = batch_of(2);
+        let mut calls = 0;
+        let deleted = Action {
+            done: "deleted",
+            ..SENT
+        };
+        send_with_retries(&batch, entries(&[1, 1]), &deleted, &never, |pending| {
+            calls += 1;
             async move {
-                if pending.iter().any(|e| e.index == 1) {
-                    return Err(ConnectorError::application(
-                        "InvalidParameterValue: bad entry 1",
-                    ));
-                }
                 let mut answer = BatchAnswer::default();
-                for entry in pending {
-                    answer
-                        .succeeded
-                        .push((entry.id(), Outcome::success(vec![])));
+                for entry in &pending {
+                    answer.failed.push(if entry.index == 0 {
+                        failure(entry, "ReceiptHandleIsInvalid", false)
+                    } else {
+                        failure(entry, "AWS.SimpleQueueService.InternalError", false)
+                    });
                 }
                 Ok(answer)
             }
         })
         .await;
+        let results = results(batch);
+        assert_eq!(results[0].status, ResultStatus::ApplicationError);
+        assert_eq!(
+            results[0].status_code.as_deref(),
+            Some("ReceiptHandleIsInvalid")
+        );
+        assert_eq!(
+            calls, MAX_ATTEMPTS,
+            "only the InternalError entry was retried"
+        );
+        assert_eq!(results[1].status, ResultStatus::Failure);
+        let message = results[1].message.as_deref().unwrap_or_default();
+        assert!(
+            message.contains("was not deleted") && !message.contains("deliver"),
+            "a DELETE failure speaks of deleting: {message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_call_is_split_so_only_the_bad_entry_fails() {
+        let batch = batch_of(3);
+        let mut calls: Vec<Vec<usize>> = Vec::new();
+        send_with_retries(&batch, entries(&[1, 1, 1]), &SENT, &never, |pending| {
+            calls.push(pending.iter().map(|e| e.index).collect());
+            async move {
+                if pending.iter().any(|e| e.index == 1) {
+                    return Err(
+                        ConnectorError::application("InvalidParameterValue: bad entry 1").into(),
+                    );
+                }
+                Ok(all_succeed(&pending))
+            }
+        })
+        .await;
         assert_eq!(calls, vec![vec![0, 1, 2], vec![0], vec![1], vec![2]]);
-        let statuses: Vec<ResultStatus> = batch
-            .into_results(|_| Outcome::failure("missing"))
-            .iter()
-            .map(|r| r.status)
-            .collect();
+        let statuses: Vec<ResultStatus> = results(batch).iter().map(|r| r.status).collect();
         assert_eq!(
             statuses,
             vec![
@@ -311,5 +538,123 @@ mod tests {
                 ResultStatus::Success
             ]
         );
+    }
+
+    fn failing_call(retry: Retry) -> CallError {
+        CallError {
+            error: ConnectorError::transient("connection reset"),
+            retry,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_that_may_have_taken_effect_and_then_succeeds_is_marked() {
+        let batch = batch_of(2);
+        let mut calls = 0;
+        send_with_retries(&batch, entries(&[1, 1]), &SENT, &never, |pending| {
+            calls += 1;
+            let first = calls == 1;
+            async move {
+                if first {
+                    return Err(failing_call(Retry::Ambiguous));
+                }
+                Ok(all_succeed(&pending))
+            }
+        })
+        .await;
+        for result in results(batch) {
+            assert_eq!(result.status, ResultStatus::Success);
+            assert_eq!(result.status_code.as_deref(), Some("AFTER_2"), "{result:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_the_service_did_not_act_on_is_retried_without_a_mark() {
+        let batch = batch_of(1);
+        let mut calls = 0;
+        send_with_retries(&batch, entries(&[1]), &SENT, &never, |pending| {
+            calls += 1;
+            let first = calls < 3;
+            async move {
+                if first {
+                    return Err(failing_call(Retry::Safe));
+                }
+                Ok(all_succeed(&pending))
+            }
+        })
+        .await;
+        let results = results(batch);
+        assert_eq!(calls, 3);
+        assert_eq!(results[0].status, ResultStatus::Success);
+        assert_eq!(results[0].status_code, None);
+    }
+
+    #[tokio::test]
+    async fn what_never_succeeds_after_an_ambiguous_attempt_has_an_unknown_outcome() {
+        let batch = batch_of(2);
+        let mut calls = 0;
+        send_with_retries(&batch, entries(&[1, 1]), &SENT, &never, |pending| {
+            calls += 1;
+            let first = calls == 1;
+            async move {
+                if first {
+                    return Err(failing_call(Retry::Ambiguous));
+                }
+                let mut answer = BatchAnswer::default();
+                for entry in &pending {
+                    answer.failed.push(if entry.index == 0 {
+                        failure(entry, "InvalidParameterValue", true)
+                    } else {
+                        failure(entry, "InternalError", false)
+                    });
+                }
+                Ok(answer)
+            }
+        })
+        .await;
+        assert_eq!(calls, MAX_ATTEMPTS);
+        for result in results(batch) {
+            assert_eq!(result.status, ResultStatus::Failure, "{result:?}");
+            assert_eq!(result.status_code.as_deref(), Some(OUTCOME_UNKNOWN));
+            let message = result.message.unwrap_or_default();
+            assert!(
+                message.contains("may or may not have been sent"),
+                "{message}"
+            );
+        }
+        // Without an ambiguous attempt, the same exhausted retries say "not sent".
+        let batch = batch_of(1);
+        send_with_retries(&batch, entries(&[1]), &SENT, &never, |_| async {
+            Err(failing_call(Retry::Safe))
+        })
+        .await;
+        let result = &results(batch)[0];
+        assert_eq!(result.status, ResultStatus::Failure);
+        assert_ne!(result.status_code.as_deref(), Some(OUTCOME_UNKNOWN));
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_execution_starts_no_retry() {
+        let batch = batch_of(2);
+        let mut calls = 0;
+        let cancelled = || true;
+        send_with_retries(&batch, entries(&[1, 1]), &SENT, &cancelled, |pending| {
+            calls += 1;
+            async move {
+                let mut answer = BatchAnswer::default();
+                answer
+                    .failed
+                    .push(failure(&pending[0], "InternalError", false));
+                answer
+                    .succeeded
+                    .push((pending[1].id(), Outcome::success(vec![])));
+                Ok(answer)
+            }
+        })
+        .await;
+        assert_eq!(calls, 1);
+        let results = results(batch);
+        assert_eq!(results[0].status_code.as_deref(), Some(CANCELLED));
+        assert_eq!(results[1].status, ResultStatus::Success);
     }
 }

@@ -10,11 +10,11 @@ use connector_sdk::{
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 
 use super::batching::{
-    BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, chunk, send_with_retries,
+    Action, BatchAnswer, CANCELLED, Entry, EntryFailure, MAX_BATCH_BYTES, chunk, send_with_retries,
 };
+use crate::client::{SqsTarget, without_sdk_retries};
 use crate::config::DeleteConfig;
 use crate::connection::SqsConnection;
-use crate::errors::SqsFailure;
 use crate::message::props;
 
 const INPUT: &[PropertyInfo] = &[
@@ -39,21 +39,26 @@ pub struct DeleteOperation {
     config: DeleteConfig,
 }
 
-/// One DeleteMessageBatch call for the receipt handles in `entries`, recording each outcome:
-/// `success()` for each deleted message.
+/// DELETE's wording; deleting again after an attempt of unknown outcome changes nothing.
+pub(crate) const DELETED: Action = Action {
+    done: "deleted",
+    after_ambiguity: |outcome, _| outcome,
+};
+
+/// One DeleteMessageBatch call (retried as [`send_with_retries`] says) for the receipt handles
+/// in `entries`, recording each outcome: `success()` for each deleted message.
 pub(crate) async fn delete_batch<H: AsRef<str> + Clone>(
-    connection: &SqsConnection,
+    client: &aws_sdk_sqs::Client,
+    target: &SqsTarget,
     batch: &Batch,
     queue_url: &str,
     entries: Vec<Entry<H>>,
+    cancelled: &(dyn Fn() -> bool + Sync),
     success: impl Fn() -> Outcome,
 ) {
     let success = &success;
-    send_with_retries(batch, entries, |pending| async move {
-        let mut request = connection
-            .client()
-            .delete_message_batch()
-            .queue_url(queue_url);
+    send_with_retries(batch, entries, &DELETED, cancelled, |pending| async move {
+        let mut request = client.delete_message_batch().queue_url(queue_url);
         for entry in &pending {
             let built = DeleteMessageBatchRequestEntry::builder()
                 .id(entry.id())
@@ -65,9 +70,11 @@ pub(crate) async fn delete_batch<H: AsRef<str> + Clone>(
             request = request.entries(built);
         }
         let answer = request
+            .customize()
+            .config_override(without_sdk_retries())
             .send()
             .await
-            .map_err(|e| connection.error(SqsFailure::classify(&e)))?;
+            .map_err(|e| target.call_error(&e))?;
         let mut result = BatchAnswer::default();
         for ok in answer.successful() {
             result.succeeded.push((ok.id().to_owned(), success()));
@@ -101,7 +108,7 @@ impl Operation for DeleteOperation {
 
     async fn execute(
         &self,
-        _ctx: &ExecutionContext,
+        ctx: &ExecutionContext,
         connection: &SqsConnection,
         batch: &Batch,
     ) -> Result<(), ConnectorError> {
@@ -116,7 +123,8 @@ impl Operation for DeleteOperation {
                     index,
                     "MissingReceiptHandle",
                     format!(
-                        "document {index} has no {} property; pass the documents RECEIVE produced",
+                        "document {} has no {} property; pass the documents RECEIVE produced",
+                        batch.input_index(index),
                         props::RECEIPT_HANDLE
                     ),
                 );
@@ -132,7 +140,11 @@ impl Operation for DeleteOperation {
                         batch.application_error(
                             index,
                             "MissingQueue",
-                            format!("document {index} has no {} property and the operation names no queue", props::QUEUE_URL),
+                            format!(
+                                "document {} has no {} property and the operation names no queue",
+                                batch.input_index(index),
+                                props::QUEUE_URL
+                            ),
                         );
                         continue;
                     };
@@ -154,11 +166,38 @@ impl Operation for DeleteOperation {
                 item: handle.to_owned(),
             });
         }
+        let cancelled = || ctx.cancellation.is_cancelled();
         for (url, entries) in by_queue {
             for chunk in chunk(entries, |_| 0, MAX_BATCH_BYTES) {
-                delete_batch(connection, batch, &url, chunk, || {
-                    Outcome::success_with_input(vec![(props::QUEUE_URL.to_owned(), url.clone())])
-                })
+                if cancelled() {
+                    for entry in chunk {
+                        batch.record(
+                            entry.index,
+                            Outcome {
+                                status_code: Some(CANCELLED.into()),
+                                ..Outcome::failure(format!(
+                                    "document {} was not deleted: the execution was cancelled",
+                                    batch.input_index(entry.index)
+                                ))
+                            },
+                        );
+                    }
+                    continue;
+                }
+                delete_batch(
+                    connection.client(),
+                    connection.target(),
+                    batch,
+                    &url,
+                    chunk,
+                    &cancelled,
+                    || {
+                        Outcome::success_with_input(vec![(
+                            props::QUEUE_URL.to_owned(),
+                            url.clone(),
+                        )])
+                    },
+                )
                 .await;
             }
         }

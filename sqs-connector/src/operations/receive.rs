@@ -1,7 +1,8 @@
 //! RECEIVE: reads messages from a queue into output documents, verifying their MD5 digests, and
 //! optionally deletes what it read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use connector_sdk::{
@@ -9,15 +10,16 @@ use connector_sdk::{
     PropertyInfo, ResultStatus,
 };
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
 use super::batching::{Entry, MAX_BATCH_BYTES, chunk};
 use super::delete::delete_batch;
+use crate::client::SqsTarget;
 use crate::config::ReceiveConfig;
 use crate::connection::SqsConnection;
-use crate::errors::SqsFailure;
+use crate::errors::{Retry, SqsFailure};
 use crate::message::{
     Attribute, attributes_from_sqs, attributes_into_properties, md5_hex, md5_matches,
     md5_of_attributes, props,
@@ -159,22 +161,87 @@ fn verify(message: &Message, attributes: &[Attribute]) -> Option<String> {
     None
 }
 
-fn attempt_id(ctx: &ExecutionContext, call: usize) -> String {
+/// The most messages one RECEIVE execution returns, also with `-1`: a bound on the memory one
+/// request can make the plugin hold.
+pub const MAX_MESSAGES_PER_EXECUTION: i64 = 10_000;
+/// The most bytes of message bodies one RECEIVE execution holds; reading stops when it is reached.
+pub const MAX_BYTES_PER_EXECUTION: usize = 64 << 20;
+/// How many reads in a row (each with the SDK's own retries) may fail for a reason that may pass
+/// before a reader gives up.
+const READ_ROUNDS: u32 = 3;
+/// The longest FIFO receive request attempt id SQS accepts.
+const MAX_ATTEMPT_ID: usize = 128;
+
+/// A FIFO receive request attempt id unique to one ReceiveMessage call (the SDK's retries of
+/// that call reuse it, as SQS intends; no other call does). With `given` (the trigger document's
+/// `sqs.receiveRequestAttemptId`), the first call uses it as it is and later calls add `-<n>`.
+fn attempt_id(ctx: &ExecutionContext, given: Option<&str>, call: usize) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static PROCESS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let allowed = |c: &char| c.is_ascii_alphanumeric() || c.is_ascii_punctuation();
+    if let Some(given) = given.map(str::trim).filter(|g| !g.is_empty()) {
+        let given: String = given.chars().filter(allowed).collect();
+        return if call == 1 {
+            given.chars().take(MAX_ATTEMPT_ID).collect()
+        } else {
+            let suffix = format!("-{call}");
+            let keep = MAX_ATTEMPT_ID - suffix.len();
+            format!("{}{suffix}", given.chars().take(keep).collect::<String>())
+        };
+    }
+    let process = *PROCESS.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        hasher.finish()
+    });
     let base: String = ctx
         .execution_id
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        .take(100)
+        .take(80)
         .collect();
-    format!("{base}-{call}")
+    format!(
+        "{base}-{process:016x}-{}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// What the readers of one execution have read: each message once, by message id.
+#[derive(Default)]
+struct Received {
+    documents: Vec<Document>,
+    by_message_id: HashMap<String, usize>,
+    bytes: usize,
+}
+
+impl Received {
+    /// Adds a message; one read again (SQS may deliver a message twice, and a visibility timeout
+    /// of 0 makes it visible at once) replaces the earlier copy, so its newest receipt handle is
+    /// the one passed on. Returns whether it was new.
+    fn add(&mut self, document: Document) -> bool {
+        let id = document.property(props::MESSAGE_ID).unwrap_or_default();
+        if let Some(&at) = self.by_message_id.get(id) {
+            self.bytes = self.bytes - self.documents[at].data.len() + document.data.len();
+            self.documents[at] = document;
+            return false;
+        }
+        self.by_message_id
+            .insert(id.to_owned(), self.documents.len());
+        self.bytes += document.data.len();
+        self.documents.push(document);
+        true
+    }
 }
 
 /// What the receive workers of one execution share.
 struct Shared {
-    /// Messages still to claim; `None` reads until the queue is empty.
-    unclaimed: Mutex<Option<i64>>,
-    received: Mutex<Vec<Document>>,
+    /// Messages still to claim.
+    unclaimed: Mutex<i64>,
+    received: Mutex<Received>,
     problems: Mutex<Vec<String>>,
+    /// Why reading stopped before the queue looked empty, when a limit stopped it.
+    limit: Mutex<Option<String>>,
     first_error: Mutex<Option<ConnectorError>>,
     calls: AtomicUsize,
     stop: AtomicBool,
@@ -184,55 +251,63 @@ impl Shared {
     /// Claims up to ten messages to ask for; zero when there is nothing left to read.
     fn claim(&self) -> i64 {
         let mut unclaimed = self.unclaimed.lock();
-        match unclaimed.as_mut() {
-            None => MAX_PER_CALL,
-            Some(left) => {
-                let count = (*left).min(MAX_PER_CALL);
-                *left -= count;
-                count
-            }
-        }
+        let count = (*unclaimed).min(MAX_PER_CALL);
+        *unclaimed -= count;
+        count
     }
 
     fn give_back(&self, count: i64) {
-        if let Some(left) = self.unclaimed.lock().as_mut() {
-            *left += count;
-        }
+        *self.unclaimed.lock() += count;
+    }
+
+    fn stop_at_limit(&self, why: String) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.limit.lock().get_or_insert(why);
     }
 }
 
+/// Where one RECEIVE reads and until when.
+struct Reading<'a> {
+    ctx: &'a ExecutionContext,
+    connection: &'a SqsConnection,
+    queue_url: &'a str,
+    attempt_id: Option<&'a str>,
+    deadline: SystemTime,
+}
+
 impl ReceiveOperation {
-    async fn receive(
-        &self,
-        ctx: &ExecutionContext,
-        connection: &SqsConnection,
-        queue_url: &str,
-    ) -> Result<Outcome, ConnectorError> {
+    async fn receive(&self, reading: &Reading<'_>) -> Result<Outcome, ConnectorError> {
         let wanted = self.config.max_messages;
+        let claimable = if wanted == -1 {
+            MAX_MESSAGES_PER_EXECUTION
+        } else {
+            wanted.min(MAX_MESSAGES_PER_EXECUTION)
+        };
         let shared = Shared {
-            unclaimed: Mutex::new((wanted != -1).then_some(wanted)),
-            // Room for what was asked (bounded: -1 or a large count need not be met).
-            received: Mutex::new(Vec::with_capacity(wanted.clamp(0, 10_000) as usize)),
+            unclaimed: Mutex::new(claimable),
+            received: Mutex::new(Received {
+                // Room for what was asked (bounded: -1 or a large count need not be met).
+                documents: Vec::with_capacity(claimable.clamp(0, 1_000) as usize),
+                ..Received::default()
+            }),
             problems: Mutex::new(Vec::new()),
+            limit: Mutex::new(None),
             first_error: Mutex::new(None),
             calls: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
         };
         // FIFO order matters, so one reader; otherwise as many as the work needs, up to the limit.
         let limit = self.config.max_concurrent_requests.max(1) as i64;
-        let workers = if is_fifo(queue_url) {
+        let workers = if is_fifo(reading.queue_url) {
             1
         } else if wanted == -1 {
             limit
         } else {
-            limit.min((wanted + MAX_PER_CALL - 1) / MAX_PER_CALL)
+            limit.min((claimable + MAX_PER_CALL - 1) / MAX_PER_CALL)
         };
-        futures::future::join_all(
-            (0..workers).map(|_| self.worker(ctx, connection, queue_url, &shared)),
-        )
-        .await;
+        futures::future::join_all((0..workers).map(|_| self.worker(reading, &shared))).await;
 
-        let outputs = shared.received.into_inner();
+        let outputs = shared.received.into_inner().documents;
         let mut problems = shared.problems.into_inner();
         if let Some(error) = shared.first_error.into_inner() {
             if outputs.is_empty() && problems.is_empty() {
@@ -241,10 +316,18 @@ impl ReceiveOperation {
             // Keep what was already read: those messages are in flight and must reach the process.
             problems.push(format!("reading stopped early: {}", error.display_chain()));
         }
-        tracing::info!(queue = %queue_url, messages = outputs.len(), calls = shared.calls.load(Ordering::Relaxed), workers, "received");
+        let calls = shared.calls.load(Ordering::Relaxed);
+        tracing::info!(queue = %reading.queue_url, messages = outputs.len(), calls, workers, "received");
+        if self.config.delete_after_read && !outputs.is_empty() {
+            self.delete_after_delivery(reading, &outputs);
+        }
+        let limit = shared.limit.into_inner();
         Ok(if problems.is_empty() {
-            Outcome::success(outputs)
+            let mut outcome = Outcome::success(outputs);
+            outcome.message = limit;
+            outcome
         } else {
+            problems.extend(limit);
             Outcome {
                 status: ResultStatus::Failure,
                 status_code: Some("RECEIVE_INCOMPLETE".into()),
@@ -259,17 +342,52 @@ impl ReceiveOperation {
         })
     }
 
-    /// One reader: receives, verifies, deletes what it read (with Delete after read), until the
-    /// claim runs out, the queue looks empty, or another reader hit an error.
-    async fn worker(
-        &self,
-        ctx: &ExecutionContext,
-        connection: &SqsConnection,
-        queue_url: &str,
-        shared: &Shared,
-    ) {
+    /// With Delete after read: deletes the messages once the answer carrying them has reached
+    /// the host, never before; when it has not (stdout closed, the call cancelled) nothing is
+    /// deleted and SQS delivers them again after their visibility timeout. A delete that fails is
+    /// logged, and that message too is delivered again: at least once, never lost.
+    fn delete_after_delivery(&self, reading: &Reading<'_>, outputs: &[Document]) {
+        let client = reading.connection.client().clone();
+        let target = reading.connection.target().clone();
+        let queue_url = reading.queue_url.to_owned();
+        let messages: Vec<(String, String)> = outputs
+            .iter()
+            .map(|d| {
+                (
+                    d.property(props::MESSAGE_ID).unwrap_or_default().to_owned(),
+                    d.property(props::RECEIPT_HANDLE)
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect();
+        reading.ctx.after_delivery(move |delivered| {
+            Box::pin(async move {
+                if !delivered {
+                    tracing::warn!(queue = %queue_url, messages = messages.len(), "the answer carrying the messages read did not reach the host: none was deleted, and SQS delivers them again after their visibility timeout");
+                    return;
+                }
+                let failed = delete_received(&client, &target, &queue_url, &messages).await;
+                for (message_id, why) in &failed {
+                    tracing::warn!(queue = %queue_url, message = %message_id, reason = %why, "a message read and passed on could not be deleted; SQS delivers it again after its visibility timeout");
+                }
+                tracing::info!(queue = %queue_url, deleted = messages.len() - failed.len(), failed = failed.len(), "deleted after delivery");
+            })
+        });
+    }
+
+    /// One reader: receives and verifies until the claim runs out, the queue looks empty, a
+    /// limit is reached, or another reader hit an error.
+    async fn worker(&self, reading: &Reading<'_>, shared: &Shared) {
+        let Reading {
+            ctx,
+            connection,
+            queue_url,
+            ..
+        } = *reading;
         let fifo = is_fifo(queue_url);
         let mut empty_in_a_row = 0;
+        let mut failed_in_a_row = 0;
         while !shared.stop.load(Ordering::Relaxed) {
             if ctx.cancellation.is_cancelled() {
                 shared
@@ -279,35 +397,96 @@ impl ReceiveOperation {
                 shared.stop.store(true, Ordering::Relaxed);
                 return;
             }
+            let left = reading
+                .deadline
+                .duration_since(ctx.now())
+                .unwrap_or_default();
+            if left.is_zero() {
+                shared.stop_at_limit(format!(
+                    "reading stopped after the execution timeout of {} s; more messages may be waiting",
+                    self.config.execution_timeout_seconds
+                ));
+                return;
+            }
             let count = shared.claim();
             if count == 0 {
                 return;
             }
             let call = shared.calls.fetch_add(1, Ordering::Relaxed) + 1;
+            // A long poll never outlasts the execution timeout.
+            let wait = (self.config.wait_time_seconds as u64).min(left.as_secs());
             let answer = connection
                 .client()
                 .receive_message()
                 .queue_url(queue_url)
                 .max_number_of_messages(count as i32)
-                .wait_time_seconds(self.config.wait_time_seconds as i32)
+                .wait_time_seconds(wait as i32)
                 .set_visibility_timeout(self.config.visibility_timeout_seconds.map(|v| v as i32))
                 .set_message_system_attribute_names(Some(SYSTEM_ATTRIBUTES.to_vec()))
                 .message_attribute_names("All")
-                .set_receive_request_attempt_id(fifo.then(|| attempt_id(ctx, call)))
+                .set_receive_request_attempt_id(
+                    fifo.then(|| attempt_id(ctx, reading.attempt_id, call)),
+                )
                 .send()
                 .await;
             let messages = match answer {
-                Ok(answer) => answer.messages.unwrap_or_default(),
+                Ok(answer) => {
+                    failed_in_a_row = 0;
+                    answer.messages.unwrap_or_default()
+                }
                 Err(err) => {
                     shared.give_back(count);
+                    let failure = SqsFailure::classify(&err);
+                    // A read is safe to make again (what a lost answer held becomes visible
+                    // again after its visibility timeout): a flaky network gets a few more
+                    // rounds of the SDK's retries before the execution gives up.
+                    failed_in_a_row += 1;
+                    if failure.retry() != Retry::Never && failed_in_a_row < READ_ROUNDS {
+                        tracing::warn!(queue = %queue_url, error = %failure.describe(&connection.target().endpoint(), &connection.target().region), "a read failed after the SDK's retries; reading again");
+                        tokio::time::sleep(Duration::from_millis(200 << failed_in_a_row)).await;
+                        continue;
+                    }
                     shared.stop.store(true, Ordering::Relaxed);
-                    let error = connection.error(SqsFailure::classify(&err));
-                    shared.first_error.lock().get_or_insert(error);
+                    shared
+                        .first_error
+                        .lock()
+                        .get_or_insert(connection.error(failure));
                     return;
                 }
             };
-            shared.give_back(count - messages.len() as i64);
-            if messages.is_empty() {
+            let mut new = 0;
+            for message in messages {
+                if self.config.verify_md5
+                    && let Some(problem) =
+                        verify(&message, &attributes_from_sqs(message.message_attributes()))
+                {
+                    let message_id = message.message_id().unwrap_or_default();
+                    tracing::error!(queue = %queue_url, message = %message_id, "a received message failed MD5 verification; it is left on the queue");
+                    let mut problems = shared.problems.lock();
+                    let text = format!(
+                        "message {message_id} failed verification: {problem}; it was not passed on nor deleted, and SQS will deliver it again after its visibility timeout"
+                    );
+                    if !problems.contains(&text) {
+                        problems.push(text);
+                    }
+                    continue;
+                }
+                let mut received = shared.received.lock();
+                if received.add(message_document(message, queue_url)) {
+                    new += 1;
+                }
+                if received.bytes >= MAX_BYTES_PER_EXECUTION {
+                    shared.stop_at_limit(format!(
+                        "reading stopped at {} messages, the most bytes one execution holds ({} MiB); more messages may be waiting",
+                        received.documents.len(),
+                        MAX_BYTES_PER_EXECUTION >> 20
+                    ));
+                }
+            }
+            shared.give_back(count - new);
+            if new == 0 {
+                // Nothing new: the queue is empty, or it only gave back messages already read
+                // (visibility timeout 0).
                 empty_in_a_row += 1;
                 // With long polling an empty answer means the queue is empty; without it SQS samples
                 // servers, so ask once more before concluding.
@@ -320,67 +499,46 @@ impl ReceiveOperation {
                 continue;
             }
             empty_in_a_row = 0;
-            let mut valid: Vec<Document> = Vec::with_capacity(messages.len());
-            for message in messages {
-                if self.config.verify_md5
-                    && let Some(problem) =
-                        verify(&message, &attributes_from_sqs(message.message_attributes()))
-                {
-                    let message_id = message.message_id().unwrap_or_default();
-                    tracing::error!(queue = %queue_url, message = %message_id, "a received message failed MD5 verification; it is left on the queue");
-                    shared.problems.lock().push(format!(
-                        "message {message_id} failed verification: {problem}; it was not passed on nor deleted, and SQS will deliver it again after its visibility timeout"
-                    ));
-                    continue;
-                }
-                valid.push(message_document(message, queue_url));
+            if self.config.max_messages == -1 && *shared.unclaimed.lock() == 0 {
+                shared.stop_at_limit(format!(
+                    "reading stopped at {MAX_MESSAGES_PER_EXECUTION} messages, the most one execution returns; more messages may be waiting"
+                ));
             }
-            if self.config.delete_after_read && !valid.is_empty() {
-                let failed = self.delete_received(connection, queue_url, &valid).await;
-                shared.problems.lock().extend(failed);
-            }
-            shared.received.lock().extend(valid);
         }
     }
+}
 
-    /// Deletes the received messages; returns a sentence per message that could not be deleted.
-    async fn delete_received(
-        &self,
-        connection: &SqsConnection,
-        queue_url: &str,
-        received: &[Document],
-    ) -> Vec<String> {
-        // Only each delete's status matters here: track it on empty documents, not copies.
-        let tracker = Batch::new(vec![Document::default(); received.len()]);
-        let entries: Vec<Entry<&str>> = received
-            .iter()
-            .enumerate()
-            .map(|(index, document)| Entry {
-                index,
-                item: document.property(props::RECEIPT_HANDLE).unwrap_or_default(),
-            })
-            .collect();
-        for chunk in chunk(entries, |_| 0, MAX_BATCH_BYTES) {
-            delete_batch(connection, &tracker, queue_url, chunk, || {
-                Outcome::success(Vec::new())
-            })
-            .await;
-        }
-        tracker
-            .into_results(|_| Outcome::failure("no answer"))
-            .into_iter()
-            .filter(|r| r.status != ResultStatus::Success)
-            .map(|r| {
-                format!(
-                    "message {} could not be deleted ({}) and will be delivered again",
-                    received[r.index]
-                        .property(props::MESSAGE_ID)
-                        .unwrap_or_default(),
-                    r.message.unwrap_or_default()
-                )
-            })
-            .collect()
+/// Deletes received messages (message id, receipt handle); returns (message id, why) for each
+/// one that could not be deleted.
+async fn delete_received(
+    client: &aws_sdk_sqs::Client,
+    target: &SqsTarget,
+    queue_url: &str,
+    messages: &[(String, String)],
+) -> Vec<(String, String)> {
+    // Only each delete's status matters here: track it on empty documents, not copies.
+    let tracker = Batch::new(vec![Document::default(); messages.len()]);
+    let entries: Vec<Entry<&str>> = messages
+        .iter()
+        .enumerate()
+        .map(|(index, (_, handle))| Entry {
+            index,
+            item: handle.as_str(),
+        })
+        .collect();
+    let never = || false;
+    for chunk in chunk(entries, |_| 0, MAX_BATCH_BYTES) {
+        delete_batch(client, target, &tracker, queue_url, chunk, &never, || {
+            Outcome::success(Vec::new())
+        })
+        .await;
     }
+    tracker
+        .into_results(|_| Outcome::failure("no answer"))
+        .into_iter()
+        .filter(|r| r.status != ResultStatus::Success)
+        .map(|r| (messages[r.index].0.clone(), r.message.unwrap_or_default()))
+        .collect()
 }
 
 impl Operation for ReceiveOperation {
@@ -391,7 +549,7 @@ impl Operation for ReceiveOperation {
         OperationInfo {
             operation_type: "RECEIVE",
             label: "Receive",
-            description: "Reads messages from a queue; each message becomes an output document of the trigger document's result. Outputs are valid whatever the result's status: a FAILURE lists the messages that could not be verified or deleted.",
+            description: "Reads messages from a queue; each message becomes an output document of the trigger document's result (a message read twice in one execution is one output, with its newest receipt handle). Outputs are valid whatever the result's status: a FAILURE lists the messages that could not be verified. With Delete after read, messages are deleted only after the answer carrying them reached the host; one that cannot be deleted then is logged and delivered again later (at least once).",
             takes_input: false,
             input_properties: &[],
             output_properties: OUTPUT,
@@ -399,10 +557,13 @@ impl Operation for ReceiveOperation {
     }
 
     fn build(config: ReceiveConfig) -> Result<Self, ConnectorError> {
-        if config.max_messages == 0 || config.max_messages < -1 {
-            return Err(ConnectorError::config(
-                "Maximum messages must be -1 (all available) or at least 1",
-            ));
+        if config.max_messages == 0
+            || config.max_messages < -1
+            || config.max_messages > MAX_MESSAGES_PER_EXECUTION
+        {
+            return Err(ConnectorError::config(format!(
+                "Maximum messages must be -1 (all available) or 1 to {MAX_MESSAGES_PER_EXECUTION}"
+            )));
         }
         Ok(Self { config })
     }
@@ -414,8 +575,16 @@ impl Operation for ReceiveOperation {
         batch: &Batch,
     ) -> Result<(), ConnectorError> {
         let queue_url = connection.queue_url(&self.config.queue).await?;
-        for index in 0..batch.len() {
-            match self.receive(ctx, connection, &queue_url).await {
+        let timeout = Duration::from_secs(self.config.execution_timeout_seconds.max(1) as u64);
+        for (index, trigger) in batch.documents().iter().enumerate() {
+            let reading = Reading {
+                ctx,
+                connection,
+                queue_url: &queue_url,
+                attempt_id: trigger.property(props::RECEIVE_REQUEST_ATTEMPT_ID),
+                deadline: ctx.now() + timeout,
+            };
+            match self.receive(&reading).await {
                 Ok(outcome) => batch.record(index, outcome),
                 Err(err) => batch.record(index, Outcome::from_error(&err)),
             }

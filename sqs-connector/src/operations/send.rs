@@ -12,12 +12,12 @@ use connector_sdk::{
 use futures::StreamExt as _;
 
 use super::batching::{
-    BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, entry_index,
-    send_with_retries,
+    Action, BatchAnswer, CANCELLED, Entry, EntryFailure, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES,
+    entry_index, send_with_retries,
 };
+use crate::client::without_sdk_retries;
 use crate::config::SendConfig;
 use crate::connection::SqsConnection;
-use crate::errors::SqsFailure;
 use crate::message::{
     Attribute, Rejection, attributes_from_properties, check_text, md5_matches, props,
     to_sqs_attributes,
@@ -88,6 +88,10 @@ const OUTPUT: &[PropertyInfo] = &[
         name: props::QUEUE_URL,
         description: "The URL of the queue the message was sent to.",
     },
+    PropertyInfo {
+        name: props::POSSIBLE_DUPLICATE,
+        description: "\"true\" when the message was sent again after an attempt that may already have put it on the queue: a standard queue may hold it twice (the result's status code is then POSSIBLE_DUPLICATE).",
+    },
 ];
 
 /// The entries of one SendMessageBatch (or one SendMessage) call.
@@ -102,7 +106,11 @@ fn reject(batch: &Batch, index: usize, rejection: Rejection) {
     batch.application_error(
         index,
         rejection.rule,
-        format!("document {index}: {}", rejection.message),
+        format!(
+            "document {}: {}",
+            batch.input_index(index),
+            rejection.message
+        ),
     );
 }
 
@@ -226,8 +234,14 @@ impl SendOperation {
         batch: &Batch,
         queue_url: &str,
         entries: Call<'_>,
+        cancelled: &(dyn Fn() -> bool + Sync),
     ) {
-        send_with_retries(batch, entries, |pending| async move {
+        let action = if is_fifo(queue_url) {
+            &SEND_FIFO
+        } else {
+            &SEND_STANDARD
+        };
+        send_with_retries(batch, entries, action, cancelled, |pending| async move {
             let mut request = connection
                 .client()
                 .send_message_batch()
@@ -248,9 +262,11 @@ impl SendOperation {
                 request = request.entries(built);
             }
             let answer = request
+                .customize()
+                .config_override(without_sdk_retries())
                 .send()
                 .await
-                .map_err(|e| connection.error(SqsFailure::classify(&e)))?;
+                .map_err(|e| connection.call_error(&e))?;
             let mut result = BatchAnswer::default();
             for ok in answer.successful() {
                 if let Some(index) = entry_index(&pending, ok.id()) {
@@ -278,36 +294,89 @@ impl SendOperation {
         batch: &Batch,
         queue_url: &str,
         entry: Entry<Arc<Prepared<'_>>>,
+        cancelled: &(dyn Fn() -> bool + Sync),
     ) {
-        let item = &entry.item;
-        let attributes = match to_sqs_attributes(&item.attributes) {
-            Ok(attributes) => attributes,
-            Err(err) => return batch.record(entry.index, Outcome::from_error(&err)),
+        let action = if is_fifo(queue_url) {
+            &SEND_FIFO
+        } else {
+            &SEND_STANDARD
         };
-        let answer = connection
-            .client()
-            .send_message()
-            .queue_url(queue_url)
-            .message_body(body_of(batch, entry.index))
-            .set_delay_seconds(item.delay_seconds)
-            .set_message_attributes(attributes)
-            .set_message_group_id(item.group_id.map(str::to_owned))
-            .set_message_deduplication_id(item.deduplication_id.map(str::to_owned))
-            .send()
-            .await;
-        let outcome = match answer {
-            Ok(answer) => Self::success(
-                &batch.documents()[entry.index],
-                queue_url,
-                answer.message_id().unwrap_or_default(),
-                answer.md5_of_message_body(),
-                answer.sequence_number(),
-            ),
-            Err(err) => Outcome::from_error(&connection.error(SqsFailure::classify(&err))),
-        };
-        batch.record(entry.index, outcome);
+        send_with_retries(
+            batch,
+            vec![entry],
+            action,
+            cancelled,
+            |pending| async move {
+                let entry = &pending[0];
+                let item = &entry.item;
+                let answer = connection
+                    .client()
+                    .send_message()
+                    .queue_url(queue_url)
+                    .message_body(body_of(batch, entry.index))
+                    .set_delay_seconds(item.delay_seconds)
+                    .set_message_attributes(to_sqs_attributes(&item.attributes)?)
+                    .set_message_group_id(item.group_id.map(str::to_owned))
+                    .set_message_deduplication_id(item.deduplication_id.map(str::to_owned))
+                    .customize()
+                    .config_override(without_sdk_retries())
+                    .send()
+                    .await
+                    .map_err(|e| connection.call_error(&e))?;
+                let mut result = BatchAnswer::default();
+                result.succeeded.push((
+                    entry.id(),
+                    Self::success(
+                        &batch.documents()[entry.index],
+                        queue_url,
+                        answer.message_id().unwrap_or_default(),
+                        answer.md5_of_message_body(),
+                        answer.sequence_number(),
+                    ),
+                ));
+                Ok(result)
+            },
+        )
+        .await;
     }
 }
+
+/// The status code of a SEND that succeeded after an attempt that may already have put the
+/// message on a standard queue: the queue may hold it twice.
+pub const POSSIBLE_DUPLICATE: &str = "POSSIBLE_DUPLICATE";
+
+/// SEND to a standard queue: a message sent again after an attempt of unknown outcome may be on
+/// the queue twice (SQS standard queues deliver at least once); the result says so.
+const SEND_STANDARD: Action = Action {
+    done: "sent",
+    after_ambiguity: |mut outcome, attempts| {
+        if let Some(added) = outcome.input_with.as_mut() {
+            added.push((props::POSSIBLE_DUPLICATE.to_owned(), "true".to_owned()));
+        }
+        Outcome {
+            status_code: Some(POSSIBLE_DUPLICATE.into()),
+            message: Some(format!(
+                "sent on attempt {attempts}; an earlier attempt failed after the request may have \
+                 reached SQS, so the queue may hold this message twice (standard queues deliver \
+                 at least once: make the consumer idempotent)"
+            )),
+            ..outcome
+        }
+    },
+};
+
+/// SEND to a FIFO queue: a retry carries the same deduplication id (or the same body, with
+/// content-based deduplication), so SQS keeps one copy within its 5-minute window.
+const SEND_FIFO: Action = Action {
+    done: "sent",
+    after_ambiguity: |outcome, attempts| Outcome {
+        message: Some(format!(
+            "sent on attempt {attempts}; an earlier attempt may have reached SQS, and FIFO \
+             deduplication keeps one copy"
+        )),
+        ..outcome
+    },
+};
 
 impl Operation for SendOperation {
     type Connection = SqsConnection;
@@ -335,7 +404,7 @@ impl Operation for SendOperation {
 
     async fn execute(
         &self,
-        _ctx: &ExecutionContext,
+        ctx: &ExecutionContext,
         connection: &SqsConnection,
         batch: &Batch,
     ) -> Result<(), ConnectorError> {
@@ -359,7 +428,8 @@ impl Operation for SendOperation {
                             index,
                             "MissingQueue",
                             format!(
-                                "document {index} has no {} property, which Dynamic queue needs",
+                                "document {} has no {} property, which Dynamic queue needs",
+                                batch.input_index(index),
                                 props::QUEUE
                             ),
                         );
@@ -442,13 +512,30 @@ impl Operation for SendOperation {
             }
         });
         let concurrency = self.config.max_concurrent_requests.max(1) as usize;
+        let cancelled = || ctx.cancellation.is_cancelled();
+        let cancelled = &cancelled;
         futures::stream::iter(calls)
             .for_each_concurrent(concurrency, |(url, entries)| async move {
-                if self.config.batch {
-                    self.send_batch(connection, batch, &url, entries).await;
+                if cancelled() {
+                    for entry in entries {
+                        batch.record(
+                            entry.index,
+                            Outcome {
+                                status_code: Some(CANCELLED.into()),
+                                ..Outcome::failure(format!(
+                                    "document {} was not sent: the execution was cancelled",
+                                    batch.input_index(entry.index)
+                                ))
+                            },
+                        );
+                    }
+                } else if self.config.batch {
+                    self.send_batch(connection, batch, &url, entries, cancelled)
+                        .await;
                 } else {
                     for entry in entries {
-                        self.send_one(connection, batch, &url, entry).await;
+                        self.send_one(connection, batch, &url, entry, cancelled)
+                            .await;
                     }
                 }
             })

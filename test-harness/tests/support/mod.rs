@@ -218,6 +218,40 @@ pub async fn drain_visible(url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types
     }
 }
 
+/// Every message in a queue right now, read with the test's own client and deleted as it is read
+/// (moto's ReceiveMessage slows down with every message it holds in flight, so taking them off
+/// keeps the check fast on queues of hundreds).
+pub async fn take_all(url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut all = Vec::new();
+    loop {
+        let answer = sqs_client()
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(300)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("receive");
+        let messages = answer.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return all;
+        }
+        let mut delete = sqs_client().delete_message_batch().queue_url(url);
+        for (i, message) in messages.iter().enumerate() {
+            delete = delete.entries(
+                aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(message.receipt_handle().unwrap_or_default())
+                    .build()
+                    .expect("a delete entry"),
+            );
+        }
+        delete.send().await.expect("delete");
+        all.extend(messages);
+    }
+}
+
 /// The approximate number of messages (visible and in flight) the queue holds.
 pub async fn queue_depth(url: &str) -> (u64, u64) {
     use aws_sdk_sqs::types::QueueAttributeName as A;
@@ -302,8 +336,17 @@ pub async fn md5_corrupting_proxy(upstream: String) -> String {
     proxy(upstream, true).await.0
 }
 
-/// A loopback proxy in front of `upstream` that records the head (request line and headers) of
-/// every request, and with `corrupt` zeroes the MD5OfBody of ReceiveMessage answers.
+/// A loopback proxy in front of `upstream` that records every request (its head, a blank line,
+/// its body). Returns its base URL and the requests.
+pub async fn recording_proxy(
+    upstream: String,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    proxy(upstream, false).await
+}
+
+/// A loopback proxy in front of `upstream` that records every request (its head: request line
+/// and headers, a blank line, its body), and with `corrupt` zeroes the MD5OfBody of
+/// ReceiveMessage answers.
 pub async fn proxy(
     upstream: String,
     corrupt: bool,
@@ -322,7 +365,10 @@ pub async fn proxy(
                     let Some((head, body)) = read_request(&mut client).await else {
                         return;
                     };
-                    recorded.lock().unwrap().push(head.clone());
+                    recorded
+                        .lock()
+                        .unwrap()
+                        .push(format!("{head}\r\n\r\n{}", String::from_utf8_lossy(&body)));
                     let receive = head
                         .to_ascii_lowercase()
                         .contains("amazonsqs.receivemessage");
