@@ -28,6 +28,10 @@ pub fn harness() -> PathBuf {
 
 /// The plugin binary, built next to the harness by `cargo build --workspace`.
 pub fn plugin() -> PathBuf {
+    // Another build of the plugin (say, of an earlier commit), to show a test fails there.
+    if let Ok(path) = std::env::var("TEST_PLUGIN_UNDER_TEST") {
+        return PathBuf::from(path);
+    }
     let path = harness().with_file_name("sqs-connector");
     assert!(
         path.exists(),
