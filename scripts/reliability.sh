@@ -40,7 +40,9 @@ itself, with the proxy bypassed.
 - **false failures**: a document reported FAILURE whose message is on the queue, unless its status
   code is `OUTCOME_UNKNOWN` ("may or may not have been sent"). Must be 0.
 - RECEIVE rows have one document (the trigger) and one result; the notes say how many messages
-  were passed on. With delete after read, messages are deleted only after the answer that carries
+  were passed on and how many were left on the queue unread (a read whose answer was lost hides
+  its messages until their visibility timeout, 3 s here, and the execution may end before that:
+  they are read by the next execution, not lost). With delete after read, messages are deleted only after the answer that carries
   them has been written to the host; a delete that fails after that is logged, and the message is
   delivered again after its visibility timeout (at least once, never lost).
 

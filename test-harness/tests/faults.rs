@@ -381,8 +381,12 @@ async fn receive_row(kind: FaultKind, delete: bool, seed: u64) -> Row {
     if result.status != ResultStatus::Success {
         eprintln!("{} under {}: {:?}", row.mode, row.fault, result.message);
     }
+    let unread = bodies
+        .iter()
+        .filter(|b| remaining.contains(*b) && !seen_bodies.contains(*b))
+        .count();
     row.notes = format!(
-        "{} of {} messages passed on{}{}",
+        "{} of {} messages passed on, {unread} left on the queue unread{}{}",
         outputs.len(),
         bodies.len(),
         if delete {

@@ -106,7 +106,8 @@ fn an_endpoint_that_is_not_sqs_fails_and_says_to_check_the_endpoint_url() {
     assert_eq!(code, 1, "expected exit 1:\n{text}");
     assert!(text.contains("[FAILED ] SQS reachable"), "{text}");
     assert!(
-        text.contains("but not as Amazon SQS; check the SQS endpoint URL"),
+        text.contains("but not as Amazon SQS (it said: <!doctype html>")
+            && text.contains("check the SQS endpoint URL"),
         "{text}"
     );
     assert!(text.contains("[SKIPPED] Credentials accepted"), "{text}");
