@@ -416,11 +416,13 @@ impl Connector {
         &self,
         component: &Component,
     ) -> Result<Arc<dyn ErasedConnection>, ConnectorError> {
+        // Checked on every call, not only when built: the kind and connector are not part of
+        // the fingerprint, so a cached component must not vouch for one that reuses its id.
+        self.check_component(component, ComponentKind::Connection)
+            .map_err(ConnectorError::invalid_fields)?;
         let fingerprint = self.fingerprint(component);
         let mut cache = self.connections.lock();
         let (connection, built) = cache.get_or_try_insert(&component.id, fingerprint, || {
-            self.check_component(component, ComponentKind::Connection)
-                .map_err(ConnectorError::invalid_fields)?;
             let fields = self
                 .connection_validator
                 .validate(&component.fields)
@@ -438,12 +440,12 @@ impl Connector {
         &self,
         component: &Component,
     ) -> Result<Arc<dyn ErasedOperation>, ConnectorError> {
+        self.check_component(component, ComponentKind::Operation)
+            .map_err(ConnectorError::invalid_fields)?;
         let fingerprint = self.fingerprint(component);
         let mut cache = self.built_operations.lock();
         cache
             .get_or_try_insert(&component.id, fingerprint, || {
-                self.check_component(component, ComponentKind::Operation)
-                    .map_err(ConnectorError::invalid_fields)?;
                 let op_type = self
                     .operation_type(component)
                     .map_err(ConnectorError::invalid_fields)?;

@@ -141,6 +141,10 @@ pub fn config_schema<T: JsonSchema>() -> Value {
         let mut entries: Vec<(String, Value)> = std::mem::take(props).into_iter().collect();
         entries.sort_by_key(|(_, p)| p.get("x-order").and_then(Value::as_u64).unwrap_or(u64::MAX));
         props.extend(entries);
+        // A key the component does not have is an error, not a setting silently ignored.
+        if let Value::Object(root) = &mut value {
+            root.insert("additionalProperties".into(), Value::Bool(false));
+        }
     }
     value
 }

@@ -58,8 +58,15 @@ impl FieldValidator {
     ) -> Result<Map<String, Value>, Vec<FieldError>> {
         let prepared = self.prepare(fields);
         let instance = Value::Object(prepared);
-        let mut errors: Vec<FieldError> = Vec::new();
+        let mut errors: Vec<FieldError> = self.unknown_fields(fields);
         for error in self.validator.iter_errors(&instance) {
+            // Reported above, one error per field with a suggestion.
+            if matches!(
+                error.kind(),
+                ValidationErrorKind::AdditionalProperties { .. }
+            ) {
+                continue;
+            }
             let path = error.instance_path().as_str().to_owned();
             let schema_path = error.schema_path().as_str().to_owned();
             let field_error = self.describe(&path, &schema_path, error.kind(), error.instance());
@@ -79,6 +86,34 @@ impl FieldValidator {
             errors.sort_by_key(|e| self.order_of(&e.field));
             Err(errors)
         }
+    }
+
+    /// An error for each field the schema does not know (a misspelt key would otherwise be
+    /// ignored, and its value with it: `endpointURL` sending requests to AWS instead of the
+    /// server the user meant), suggesting the closest known key.
+    fn unknown_fields(&self, fields: &Map<String, Value>) -> Vec<FieldError> {
+        let Some(known) = self.schema.get("properties").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        fields
+            .keys()
+            .filter(|key| !known.contains_key(key.as_str()))
+            .map(|key| {
+                let message = match closest(key, known.keys().map(String::as_str)) {
+                    Some(like) => format!(
+                        "is not a field of this component; did you mean \"{like}\" ({})?",
+                        field_label(&self.schema, like)
+                    ),
+                    None => "is not a field of this component; remove it or check its spelling"
+                        .to_owned(),
+                };
+                FieldError {
+                    field: key.clone(),
+                    label: key.clone(),
+                    message,
+                }
+            })
+            .collect()
     }
 
     fn order_of(&self, field: &str) -> u64 {
@@ -283,6 +318,39 @@ fn article(word: &str) -> &'static str {
     }
 }
 
+/// The known key most like `key`: the same but for case, or a few edits away.
+fn closest<'a>(key: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = key.to_lowercase();
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in known {
+        let distance = if candidate.to_lowercase() == lower {
+            0
+        } else {
+            edit_distance(&lower, &candidate.to_lowercase())
+        };
+        if best.is_none_or(|(d, _)| distance < d) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.filter(|(d, _)| *d <= (key.chars().count() / 3).max(2))
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 fn describe_value(value: &Value) -> String {
     match value {
         Value::String(s) if s.chars().count() > 60 => {
@@ -329,6 +397,37 @@ mod tests {
             ]
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_that_suggests_the_closest_field() {
+        let fields =
+            json!({"mode": "KEYS", "key": "k", "regoin": "eu-west-1", "KEY": "x", "zzzzzzzz": 1});
+        let errors = validator()
+            .validate(fields.as_object().unwrap())
+            .unwrap_err();
+        let by_field: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            by_field,
+            vec![
+                (
+                    "regoin",
+                    "is not a field of this component; did you mean \"region\" (Region)?"
+                ),
+                (
+                    "KEY",
+                    "is not a field of this component; did you mean \"key\" (Key)?"
+                ),
+                (
+                    "zzzzzzzz",
+                    "is not a field of this component; remove it or check its spelling"
+                ),
+            ]
+        );
+        assert_eq!(edit_distance("regoin", "region"), 2);
     }
 
     #[test]

@@ -428,3 +428,35 @@ async fn work_after_delivery_runs_once_the_results_are_returned_or_when_told() {
         .collect();
     assert_eq!(told, vec![false, true]);
 }
+
+#[tokio::test]
+async fn a_component_of_another_kind_or_connector_is_refused_also_after_its_id_was_built() {
+    let connector = echo::connector();
+    let good = connection("conn-kind", API_KEY);
+    run(&connector, &good, "ECHO", &documents(1))
+        .await
+        .expect("the connection is built");
+    // The same id and fields, another kind or another connector: refused, not served from the
+    // cache of the component that was built.
+    let mut wrong_kind = good.clone();
+    wrong_kind.kind = connector_sdk::ComponentKind::Operation;
+    let mut wrong_connector = good.clone();
+    wrong_connector.connector = "kafka".into();
+    for component in [wrong_kind, wrong_connector] {
+        let err = run(&connector, &component, "ECHO", &documents(1))
+            .await
+            .expect_err("refused");
+        assert_eq!(err.kind(), ErrorKind::Config, "{err:?}");
+        assert!(
+            !err.field_errors().is_empty(),
+            "the error names the field: {err:?}"
+        );
+    }
+    let mut operation = operation("ECHO", json!({}));
+    operation.kind = connector_sdk::ComponentKind::Connection;
+    let err = connector
+        .execute(&ctx(), &good, &operation, documents(1))
+        .await
+        .expect_err("an operation component of the wrong kind is refused");
+    assert!(!err.field_errors().is_empty(), "{err:?}");
+}

@@ -294,3 +294,21 @@ async fn two_tests_of_one_component_build_one_client_and_log_no_secret() {
         );
     }
 }
+
+#[test]
+fn a_misspelt_field_is_refused_with_the_field_it_meant_before_anything_is_sent() {
+    // `endpointURL` ignored would send the credentials to AWS instead of the server meant.
+    let mut component = access_key_component("conn-misspelt", &sqs_endpoint(), SECRET);
+    let fields = component["fields"].as_object_mut().unwrap();
+    let endpoint = fields.remove("endpointUrl").unwrap();
+    fields.insert("endpointURL".into(), endpoint);
+    fields.insert("regoin".into(), "eu-west-1".into());
+    let (code, text) = test_connection(&component);
+    assert_eq!(code, 2, "expected exit 2 (invalid fields):\n{text}");
+    assert!(
+        text.contains("endpointURL") && text.contains("did you mean \"endpointUrl\""),
+        "{text}"
+    );
+    assert!(text.contains("did you mean \"region\""), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+}
