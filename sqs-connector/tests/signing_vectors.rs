@@ -873,3 +873,18 @@ fn the_signature_primitive_matches_the_python_package() {
         verify(&cert, string_to_sign, str_field(vector, "signature_hex"));
     }
 }
+
+#[test]
+fn a_bundle_of_thousands_of_certificates_is_refused_before_it_is_parsed() {
+    let leaf = fixture("keys/leaf-p256-chain-cert.pem");
+    let intermediate = fixture("keys/intermediate-ca-cert.pem");
+    let key = key_fixture("keys/p256-key.pem");
+    // The last block is no certificate: parsed, it would be the error; counted first, the
+    // length is.
+    let broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    let huge = format!("{}{broken}", intermediate.repeat(5_000));
+    let Err(err) = SigningIdentity::from_pem(&leaf, Some(&huge), &key, None) else {
+        panic!("a chain of 5001 certificates was accepted");
+    };
+    assert!(err.to_string().contains("has 5001 certificates"), "{err}");
+}

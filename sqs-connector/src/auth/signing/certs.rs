@@ -198,6 +198,11 @@ pub fn parse_chain_pem(pem_text: &str) -> Result<Vec<Certificate>, SigningError>
         return Err(no_certificate(pem_text, "certificate chain"));
     }
     let total = blocks.len();
+    // Counted before anything is parsed, so a bundle of thousands is refused at once (one more
+    // is allowed: a bundle may start with the certificate itself, which is not sent again).
+    if total > super::MAX_CHAIN_CERTIFICATES + 1 {
+        return Err(SigningError::ChainTooLong { count: total });
+    }
     blocks
         .into_iter()
         .enumerate()

@@ -106,6 +106,19 @@ pub enum SigningError {
     )]
     WrongPassphrase,
 
+    /// The encrypted key asks for a key derivation costlier than the connector performs.
+    #[error(
+        "the encrypted private key asks for {detail}, more than this connector derives ({limit}); \
+         re-encrypt it with the usual cost, e.g. `openssl pkcs8 -topk8 -v2 aes-256-cbc -in \
+         key.pem -out key-pkcs8.pem`"
+    )]
+    KeyDerivationTooCostly {
+        /// What the key asks for.
+        detail: String,
+        /// The connector's limit.
+        limit: String,
+    },
+
     /// The encrypted key uses a scheme the signer cannot decrypt (e.g. PBES1 or DES).
     #[error(
         "the encrypted private key uses an unsupported encryption scheme ({detail}); re-encrypt it \

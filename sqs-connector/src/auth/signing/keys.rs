@@ -321,6 +321,7 @@ fn from_encrypted_pkcs8(der: &[u8], passphrase: Option<&Secret>) -> Result<Inner
             },
         }
     })?;
+    check_derivation_cost(&encrypted.encryption_algorithm)?;
     let decrypted = encrypted
         .decrypt(passphrase.expose().as_bytes())
         .map_err(decrypt_error)?;
@@ -329,6 +330,55 @@ fn from_encrypted_pkcs8(der: &[u8], passphrase: Option<&Secret>) -> Result<Inner
         SigningError::MalformedKey { .. } => SigningError::WrongPassphrase,
         other => other,
     })
+}
+
+/// The most PBKDF2 iterations the connector runs: far above OpenSSL's default (2,048) and the
+/// 600,000 OWASP suggests, and about a second of work; a key file asking for 2^32-1 would stall
+/// the plugin for hours.
+pub const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+/// The most memory an scrypt derivation may take (128 · N · r bytes): OpenSSL's default
+/// (N = 2^14, r = 8) takes 16 MiB; a key asking for N = 2^40 would abort the plugin.
+pub const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
+/// The most scrypt work (N · r · p), 16 times OpenSSL's default.
+pub const MAX_SCRYPT_WORK: u64 = 16 * (1 << 14) * 8;
+
+/// Refuses a key derivation whose cost the key file sets beyond the connector's limits, before
+/// any of it is run.
+fn check_derivation_cost(scheme: &pkcs8::pkcs5::EncryptionScheme) -> Result<(), SigningError> {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    let Some(params) = scheme.pbes2() else {
+        return Ok(());
+    };
+    match &params.kdf {
+        Kdf::Pbkdf2(pbkdf2) if pbkdf2.iteration_count > MAX_PBKDF2_ITERATIONS => {
+            Err(SigningError::KeyDerivationTooCostly {
+                detail: format!("{} PBKDF2 iterations", pbkdf2.iteration_count),
+                limit: format!("at most {MAX_PBKDF2_ITERATIONS}"),
+            })
+        }
+        Kdf::Scrypt(scrypt) => {
+            let n = scrypt.cost_parameter;
+            let r = u64::from(scrypt.block_size);
+            let p = u64::from(scrypt.parallelization);
+            let memory = n.saturating_mul(r).saturating_mul(128);
+            let work = n.saturating_mul(r).saturating_mul(p);
+            if memory > MAX_SCRYPT_MEMORY || work > MAX_SCRYPT_WORK {
+                Err(SigningError::KeyDerivationTooCostly {
+                    detail: format!(
+                        "scrypt with N = {n}, r = {r}, p = {p} ({} MiB of memory)",
+                        memory >> 20
+                    ),
+                    limit: format!(
+                        "at most {} MiB and N·r·p at most {MAX_SCRYPT_WORK}",
+                        MAX_SCRYPT_MEMORY >> 20
+                    ),
+                })
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The `encryptionAlgorithm` OID of an `EncryptedPrivateKeyInfo`, read without interpreting
@@ -378,6 +428,83 @@ pub(crate) fn modulus_bits(bytes: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fixture's encrypted P-256 key with its key derivation replaced by `kdf` (the data is
+    /// left as it is: a refused derivation never gets to decrypt it).
+    fn encrypted_with(kdf: pkcs8::pkcs5::pbes2::Kdf) -> Secret {
+        use pkcs8::der::{Decode as _, Encode as _};
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../test-harness/fixtures/rolesanywhere/keys/p256-key-pkcs8-encrypted.pem"
+        );
+        let text = std::fs::read_to_string(fixture).expect("the fixture");
+        let block = pem::parse(&text).expect("PEM");
+        let info = EncryptedPrivateKeyInfoRef::from_der(block.contents()).expect("PKCS#8");
+        let mut params = info.encryption_algorithm.pbes2().expect("PBES2").clone();
+        params.kdf = kdf;
+        let hostile = EncryptedPrivateKeyInfoRef {
+            encryption_algorithm: pkcs8::pkcs5::EncryptionScheme::Pbes2(params),
+            encrypted_data: info.encrypted_data,
+        };
+        let der = hostile.to_der().expect("DER");
+        Secret::new(pem::encode(&pem::Pem::new("ENCRYPTED PRIVATE KEY", der)))
+    }
+
+    fn salt() -> pkcs8::pkcs5::pbes2::Salt {
+        (&[7u8; 16][..]).try_into().expect("a salt")
+    }
+
+    #[test]
+    fn a_key_derivation_beyond_the_limits_is_refused_before_it_runs() {
+        use pkcs8::pkcs5::pbes2::{Kdf, Pbkdf2Params, Pbkdf2Prf, ScryptParams};
+        let passphrase = Secret::new("password".to_owned());
+        // As the fixture is, it loads: the rebuilt file is otherwise sound.
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../test-harness/fixtures/rolesanywhere/keys/p256-key-pkcs8-encrypted.pem"
+        );
+        let sound = Secret::new(std::fs::read_to_string(fixture).expect("the fixture"));
+        assert!(PrivateKey::from_pem(&sound, Some(&passphrase)).is_ok());
+
+        let started = std::time::Instant::now();
+        let pbkdf2 = encrypted_with(Kdf::Pbkdf2(Pbkdf2Params {
+            salt: salt(),
+            iteration_count: u32::MAX,
+            key_length: None,
+            prf: Pbkdf2Prf::HmacWithSha256,
+        }));
+        let Err(err) = PrivateKey::from_pem(&pbkdf2, Some(&passphrase)) else {
+            panic!("refused")
+        };
+        assert!(
+            matches!(err, SigningError::KeyDerivationTooCostly { .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("4294967295 PBKDF2 iterations"),
+            "{err}"
+        );
+
+        let scrypt = encrypted_with(Kdf::Scrypt(ScryptParams {
+            salt: salt(),
+            cost_parameter: 1 << 40,
+            block_size: 8,
+            parallelization: 1,
+            key_length: Some(32),
+        }));
+        let Err(err) = PrivateKey::from_pem(&scrypt, Some(&passphrase)) else {
+            panic!("refused")
+        };
+        assert!(
+            matches!(err, SigningError::KeyDerivationTooCostly { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("N = 1099511627776"), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "refused without deriving"
+        );
+    }
 
     #[test]
     fn counts_modulus_bits() {
