@@ -236,6 +236,13 @@ impl FieldValidator {
             ValidationErrorKind::Format { format } => {
                 format!("{} is not a valid {format}", describe_value(instance))
             }
+            ValidationErrorKind::Not { schema } => match schema.get("const") {
+                Some(forbidden) => format!(
+                    "must not be {}; choose another value",
+                    describe_value(forbidden)
+                ),
+                None => format!("{} is not allowed here", describe_value(instance)),
+            },
             other => format!("is invalid: {}", other_message(other)),
         };
         self.error(&field, message)
@@ -351,10 +358,28 @@ fn edit_distance(a: &str, b: &str) -> usize {
     previous[b.len()]
 }
 
+/// The longest text a field error quotes: a region, a name or a number fits; a pasted secret
+/// key (40 characters) or a PEM block does not, and is described instead.
+const MAX_QUOTED: usize = 32;
+
 fn describe_value(value: &Value) -> String {
     match value {
-        Value::String(s) if s.chars().count() > 60 => {
-            format!("\"{}…\"", s.chars().take(57).collect::<String>())
+        // A PEM block pasted into the wrong field may be a private key: its label, never its
+        // base64 (which starts with the key's own bytes).
+        Value::String(s) if s.contains("-----BEGIN ") => {
+            let label = s
+                .split("-----BEGIN ")
+                .nth(1)
+                .and_then(|rest| rest.split("-----").next())
+                .unwrap_or("PEM");
+            format!("a PEM block \"{label}\" ({} characters)", s.chars().count())
+        }
+        // A URL with a user and password in it: never quoted.
+        Value::String(s) if s.contains("://") && s.contains('@') => {
+            "a URL with a user or password in it".to_owned()
+        }
+        Value::String(s) if s.chars().count() > MAX_QUOTED || s.contains(['\n', '\r']) => {
+            format!("a text of {} characters", s.chars().count())
         }
         Value::String(s) => format!("\"{s}\""),
         Value::Null => "empty".to_owned(),
@@ -397,6 +422,36 @@ mod tests {
             ]
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn long_text_and_pem_blocks_are_described_never_quoted() {
+        let key = "-----BEGIN EC PRIVATE KEY-----\nMIGkAgEBBDBv/+ebfBItWL32sN\n-----END EC PRIVATE KEY-----\n";
+        let described = describe_value(&json!(key));
+        assert_eq!(
+            described,
+            format!("a PEM block \"EC PRIVATE KEY\" ({} characters)", key.len())
+        );
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        assert_eq!(describe_value(&json!(secret)), "a text of 40 characters");
+        assert_eq!(describe_value(&json!("US-EAST-2")), "\"US-EAST-2\"");
+        assert_eq!(
+            describe_value(&json!("http://u:pw@h")),
+            "a URL with a user or password in it"
+        );
+    }
+
+    #[test]
+    fn a_forbidden_value_is_named() {
+        let validator = FieldValidator::new(json!({
+            "type": "object",
+            "properties": {"count": {"type": "integer", "title": "Count", "not": {"const": 0}}}
+        }))
+        .unwrap();
+        let errors = validator
+            .validate(json!({"count": 0}).as_object().unwrap())
+            .unwrap_err();
+        assert_eq!(errors[0].message, "must not be 0; choose another value");
     }
 
     #[test]

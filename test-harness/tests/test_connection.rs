@@ -312,3 +312,49 @@ fn a_misspelt_field_is_refused_with_the_field_it_meant_before_anything_is_sent()
     assert!(text.contains("did you mean \"region\""), "{text}");
     assert!(!text.contains(SECRET), "{text}");
 }
+
+#[test]
+fn an_endpoint_url_with_a_password_or_a_key_in_the_certificate_field_is_refused_unquoted() {
+    let component = access_key_component(
+        "conn-userinfo",
+        "http://admin:hunter2pw@127.0.0.1:1",
+        SECRET,
+    );
+    let (code, text) = test_connection(&component);
+    assert_eq!(code, 2, "expected exit 2 (invalid fields):\n{text}");
+    assert!(text.contains("SQS endpoint URL"), "{text}");
+    assert!(
+        !text.contains("hunter2pw"),
+        "the password is not quoted:\n{text}"
+    );
+
+    // A private key pasted into the (non-secret) certificate field: named by its block type,
+    // never quoted (its first bytes are the key's own).
+    let key = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/rolesanywhere/keys/p384-key.pem"
+    ))
+    .unwrap();
+    let body_line = key.lines().nth(1).unwrap().to_owned();
+    let component = json!({
+        "id": "conn-key-in-cert", "connector": "amazon-sqs", "kind": "connection",
+        "fields": {
+            "authenticationType": "ROLES_ANYWHERE",
+            "profileArn": "arn:aws:rolesanywhere:eu-central-1:123456789012:profile/p",
+            "roleArn": "arn:aws:iam::123456789012:role/r",
+            "trustAnchorArn": "arn:aws:rolesanywhere:eu-central-1:123456789012:trust-anchor/t",
+            "publicCertificate": key,
+            "privateKey": key
+        }
+    });
+    let (code, text) = test_connection(&component);
+    assert_eq!(code, 2, "expected exit 2 (invalid fields):\n{text}");
+    assert!(
+        text.contains("PRIVATE KEY"),
+        "the block type is named:\n{text}"
+    );
+    assert!(
+        !text.contains(&body_line[..20]),
+        "no byte of the key is quoted:\n{text}"
+    );
+}

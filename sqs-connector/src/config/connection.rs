@@ -17,8 +17,10 @@ pub const DEFAULT_ROLES_ANYWHERE_REGION: &str = "eu-central-1";
 /// The session duration used when none is set.
 pub const DEFAULT_DURATION_SECONDS: u32 = 3600;
 
-const URL_PATTERN: &str = "^https?://[^\\s/?#]+([/?#]\\S*)?$";
-const URL_MESSAGE: &str = "is not a URL: give the scheme and host, like https://sqs.us-east-1.amazonaws.com or http://127.0.0.1:4566";
+// No user or password in the host part (`https://user:pass@host`): they would be sent and logged
+// with every request, and AWS endpoints never take them.
+const URL_PATTERN: &str = "^https?://[^\\s/?#@]+([/?#]\\S*)?$";
+const URL_MESSAGE: &str = "is not a URL without a user or password: give the scheme and host, like https://sqs.us-east-1.amazonaws.com or http://127.0.0.1:4566";
 const PEM_CERT_PATTERN: &str = "-----BEGIN CERTIFICATE-----";
 const PEM_KEY_PATTERN: &str = "-----BEGIN [A-Z ]*PRIVATE KEY-----";
 
