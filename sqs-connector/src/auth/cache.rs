@@ -45,8 +45,13 @@ pub struct CacheSettings {
     pub refresh_before: Duration,
     /// How long to wait after a failed background renewal before trying again.
     pub retry_after_failure: Duration,
-    /// The most components kept.
+    /// The most components kept: at least as many as the connections the runtime keeps built
+    /// (256), or a runtime cycling through more Roles Anywhere connections than this would make
+    /// a CreateSession on every call.
     pub capacity: usize,
+    /// How long one load (CreateSession, with its own retries) may take in all: below the SQS
+    /// attempt timeout, so a slow Roles Anywhere endpoint is reported as such.
+    pub load_timeout: Duration,
 }
 
 impl Default for CacheSettings {
@@ -55,7 +60,8 @@ impl Default for CacheSettings {
             min_remaining: Duration::from_secs(60),
             refresh_before: Duration::from_secs(300),
             retry_after_failure: Duration::from_secs(10),
-            capacity: 64,
+            capacity: 256,
+            load_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -73,7 +79,27 @@ struct Partition {
     loading: tokio::sync::Mutex<()>,
     refreshing: AtomicBool,
     failed_at: Mutex<Option<SystemTime>>,
+    /// The last load that failed with nothing valid to fall back on: callers within
+    /// `retry_after_failure` of it get its error instead of a load of their own each.
+    last_failure: Mutex<Option<Failure>>,
     last_used: AtomicU64,
+}
+
+/// A failed load, remembered (a `ConnectorError` is not `Clone`: its parts are).
+#[derive(Clone)]
+struct Failure {
+    at: SystemTime,
+    kind: connector_sdk::ErrorKind,
+    message: String,
+}
+
+/// Clears a flag when dropped, also when the task holding it panics.
+struct ClearOnDrop(Arc<Partition>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.refreshing.store(false, Ordering::Release);
+    }
 }
 
 /// The cache. [`CredentialCache::global`] is the one a plugin process uses.
@@ -101,14 +127,8 @@ static GLOBAL: LazyLock<Arc<CredentialCache>> = LazyLock::new(|| {
     ))
 });
 
-/// Lifetime left, at whole-second precision: expirations come in whole seconds (RFC 3339 with
-/// seconds), so `now` is truncated the same way; a credential issued for 61 s then keeps its
-/// 61 s for the rest of the second it was issued in.
+/// Lifetime left, exactly: 59.5 s left is less than 60 s, whatever second it is.
 fn remaining(expires_at: SystemTime, now: SystemTime) -> Duration {
-    let since_epoch = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs());
     expires_at.duration_since(now).unwrap_or(Duration::ZERO)
 }
 
@@ -168,6 +188,7 @@ impl CredentialCache {
             loading: tokio::sync::Mutex::new(()),
             refreshing: AtomicBool::new(false),
             failed_at: Mutex::new(None),
+            last_failure: Mutex::new(None),
             last_used: AtomicU64::new(tick),
         });
         partitions.insert(id.clone(), partition.clone());
@@ -210,15 +231,51 @@ impl CredentialCache {
         {
             return Ok(entry.temporary.credentials);
         }
-        let entry = self.load(id, loader).await?;
-        let credentials = entry.temporary.credentials.clone();
-        *partition.current.write() = Some(entry);
-        Ok(credentials)
+        // A load that just failed is not repeated by every caller that waited for it: they get
+        // its error until `retry_after_failure` has passed.
+        if let Some(failure) = partition.last_failure.lock().clone()
+            && now.duration_since(failure.at).unwrap_or(Duration::ZERO)
+                < self.settings.retry_after_failure
+        {
+            return Err(ConnectorError::new(
+                failure.kind,
+                format!(
+                    "{} (the last attempt failed {} s ago; the next is made {} s after it)",
+                    failure.message,
+                    now.duration_since(failure.at).unwrap_or_default().as_secs(),
+                    self.settings.retry_after_failure.as_secs()
+                ),
+            ));
+        }
+        match self.load(id, loader).await {
+            Ok(entry) => {
+                let credentials = entry.temporary.credentials.clone();
+                *partition.current.write() = Some(entry);
+                *partition.last_failure.lock() = None;
+                Ok(credentials)
+            }
+            Err(err) => {
+                *partition.last_failure.lock() = Some(Failure {
+                    at: self.clock.now(),
+                    kind: err.kind(),
+                    message: err.display_chain(),
+                });
+                Err(err)
+            }
+        }
     }
 
     async fn load(&self, id: &ComponentId, loader: &Loader) -> Result<Entry, ConnectorError> {
         self.loads.fetch_add(1, Ordering::Relaxed);
-        let temporary = loader().await?;
+        let budget = self.settings.load_timeout;
+        let temporary = tokio::time::timeout(budget, loader()).await.map_err(|_| {
+            ConnectorError::transient(format!(
+                "IAM Roles Anywhere did not issue temporary credentials for connection {id} \
+                     within {} s; check the Roles Anywhere endpoint and region, and that this \
+                     runtime can reach it",
+                budget.as_secs_f64()
+            ))
+        })??;
         let loaded_at = self.clock.now();
         let left = remaining(temporary.expires_at, loaded_at);
         if left < self.settings.min_remaining {
@@ -256,6 +313,8 @@ impl CredentialCache {
         let loader = loader.clone();
         let id = id.clone();
         tokio::spawn(async move {
+            // A panic in the loader must not leave renewals off for good.
+            let _clear = ClearOnDrop(partition.clone());
             let _loading = partition.loading.lock().await;
             let still_due = partition.current.read().clone().is_none_or(|entry| {
                 remaining(entry.temporary.expires_at, cache.clock.now())
@@ -273,7 +332,6 @@ impl CredentialCache {
                     }
                 }
             }
-            partition.refreshing.store(false, Ordering::Release);
         });
     }
 }
@@ -454,12 +512,112 @@ mod tests {
     #[tokio::test]
     async fn keeps_at_most_capacity_components() {
         let f = fixture(Duration::from_secs(3600));
-        for n in 0..70 {
+        let capacity = CacheSettings::default().capacity;
+        for n in 0..capacity + 6 {
             f.cache
                 .get(&id(&format!("c{n}")), 1, &f.loader)
                 .await
                 .unwrap();
         }
-        assert_eq!(f.cache.len(), 64);
+        assert_eq!(f.cache.len(), capacity);
+    }
+
+    #[tokio::test]
+    async fn the_default_capacity_holds_every_connection_the_runtime_keeps() {
+        assert!(CacheSettings::default().capacity >= 256);
+    }
+
+    #[tokio::test]
+    async fn credentials_with_59_and_a_half_seconds_left_are_expired() {
+        let f = fixture(Duration::from_secs(3600));
+        f.clock.advance(Duration::from_millis(250));
+        let first = f.cache.get(&id("c"), 1, &f.loader).await.unwrap();
+        // 60.5 s left: still served.
+        f.clock.advance(Duration::from_millis(3_600_000 - 60_500));
+        let same = f.cache.get(&id("c"), 1, &f.loader).await.unwrap();
+        assert_eq!(first.access_key_id(), same.access_key_id());
+        // 59.5 s left: never handed out.
+        f.clock.advance(Duration::from_secs(1));
+        let renewed = f.cache.get(&id("c"), 1, &f.loader).await.unwrap();
+        assert_ne!(first.access_key_id(), renewed.access_key_id());
+    }
+
+    #[tokio::test]
+    async fn a_failed_cold_load_is_shared_by_its_waiters_and_remembered_for_a_while() {
+        let f = fixture(Duration::from_secs(3600));
+        f.fail.store(true, Ordering::SeqCst);
+        let calls = (0..200).map(|_| {
+            let (cache, loader) = (f.cache.clone(), f.loader.clone());
+            async move { cache.get(&id("c"), 1, &loader).await }
+        });
+        let results = futures::future::join_all(calls).await;
+        assert!(results.iter().all(Result::is_err));
+        assert_eq!(
+            f.calls.load(Ordering::SeqCst),
+            1,
+            "one CreateSession for 200 callers"
+        );
+        f.clock.advance(Duration::from_secs(5));
+        assert!(f.cache.get(&id("c"), 1, &f.loader).await.is_err());
+        assert_eq!(
+            f.calls.load(Ordering::SeqCst),
+            1,
+            "still within the backoff window"
+        );
+        f.clock.advance(Duration::from_secs(6));
+        f.fail.store(false, Ordering::SeqCst);
+        assert!(f.cache.get(&id("c"), 1, &f.loader).await.is_ok());
+        assert_eq!(
+            f.calls.load(Ordering::SeqCst),
+            2,
+            "the next window loads again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_load_that_outlasts_its_budget_is_an_error_naming_roles_anywhere() {
+        let clock = ManualClock::new(start());
+        let settings = CacheSettings {
+            load_timeout: Duration::from_millis(50),
+            ..CacheSettings::default()
+        };
+        let cache = Arc::new(CredentialCache::new(settings, Arc::new(clock)));
+        let slow: Loader = Arc::new(|| {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Err(ConnectorError::auth("never"))
+            })
+        });
+        let err = cache.get(&id("c"), 1, &slow).await.unwrap_err();
+        assert!(
+            err.message().contains("IAM Roles Anywhere did not issue"),
+            "{}",
+            err.message()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_renewal_leaves_renewals_on() {
+        let f = fixture(Duration::from_secs(600));
+        let first = f.cache.get(&id("c"), 1, &f.loader).await.unwrap();
+        let panics = Arc::new(AtomicBool::new(true));
+        let panicking: Loader = {
+            let (panics, loader) = (panics.clone(), f.loader.clone());
+            Arc::new(move || {
+                if panics.swap(false, Ordering::SeqCst) {
+                    return Box::pin(async { panic!("a bug in the loader") });
+                }
+                loader()
+            })
+        };
+        // Within the renewal margin (5 min of 10): the renewal starts, and panics.
+        f.clock.advance(Duration::from_secs(400));
+        f.cache.get(&id("c"), 1, &panicking).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The next call starts another renewal, which succeeds.
+        f.cache.get(&id("c"), 1, &panicking).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let renewed = f.cache.get(&id("c"), 1, &panicking).await.unwrap();
+        assert_ne!(renewed.access_key_id(), first.access_key_id());
     }
 }
