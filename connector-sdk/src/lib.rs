@@ -31,7 +31,9 @@ pub use document::{
     Batch, Document, DocumentResult, INVALID_DOCUMENT, InputDocument, Outcome, ResultStatus,
 };
 pub use error::{ConnectorError, ErrorKind, FieldError};
-pub use runtime::{Connector, ConnectorBuilder, Deferred, PROTOCOL_VERSION};
+pub use runtime::{
+    Connector, ConnectorBuilder, Deferred, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS,
+};
 pub use secret::Secret;
 
 /// Re-exported so config types can derive `JsonSchema` with the same version the SDK uses.

@@ -26,8 +26,14 @@ use crate::error::{ConnectorError, FieldError};
 use crate::schema::config_schema;
 use crate::validate::FieldValidator;
 
-/// The protocol version this SDK speaks.
-pub const PROTOCOL_VERSION: &str = "1.0";
+/// The highest protocol version this SDK speaks: what a plugin offers and a host asks for at
+/// `initialize`, and what the descriptor's `protocolVersion` says.
+pub const PROTOCOL_VERSION: &str = "1.1";
+
+/// Every protocol version this SDK speaks, oldest first (the last is [`PROTOCOL_VERSION`]): a
+/// plugin answers a host with the highest of them that the host knows, and names them all
+/// (`data.supported`) when it refuses a version.
+pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = &["1.0", "1.1"];
 
 /// How many connection (and operation) components are kept built at once.
 pub const DEFAULT_CACHE_CAPACITY: usize = 256;

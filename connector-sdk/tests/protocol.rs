@@ -16,18 +16,20 @@ use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
 use connector_sdk::protocol::{
-    ClientError, INVALID_FIELDS, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
-    Outcome as RpcOutcome, PARSE_ERROR, PluginCommand, PluginProcess, RpcError,
+    ClientError, ExecuteResult, INVALID_FIELDS, INVALID_PARAMS, INVALID_REQUEST, Limits,
+    METHOD_NOT_FOUND, Outcome as RpcOutcome, PARSE_ERROR, PluginCommand, PluginProcess, RpcError,
     UNSUPPORTED_VERSION,
 };
 use connector_sdk::{Document, FieldError, ObjectType, ResultStatus, StepStatus, TestStep};
 use serde_json::{Value, json};
 
-use echo::{FAILING_MESSAGE, PANIC_MESSAGE, REVOKED_KEY, SLOW_STARTED};
+use echo::{
+    FAILING_MESSAGE, PANIC_MESSAGE, REVOKED_KEY, SLOW_STARTED, WAIT_CANCELLED, WAIT_STARTED,
+};
 use fixtures::{
     API_KEY, ENDPOINT, assert_echoed, assert_failure_mentions, assert_one_result_per_document,
-    connection, connection_with, documents, execute_params, operation, plugin, statuses,
-    wait_for_log,
+    connection, connection_with, documents, execute_params, operation, plugin, plugin_command,
+    statuses, wait_for_log,
 };
 use raw::{
     Finished, PATIENCE, RawPlugin, assert_json_log_lines, initialize_request, request,
@@ -82,7 +84,8 @@ async fn initialize_returns_the_descriptor_of_the_connector() {
         "expected the descriptor's operations in the order they were added"
     );
 
-    // The raw result also carries the protocol version; a newer minor version is accepted.
+    // The raw result also carries the protocol version; a newer minor version is accepted and
+    // answered with the highest version both know.
     let result = process
         .call_raw(
             "initialize",
@@ -93,8 +96,8 @@ async fn initialize_returns_the_descriptor_of_the_connector() {
         .expect("expected a 1.x version to be accepted");
     assert_eq!(
         result["protocolVersion"],
-        json!("1.0"),
-        "expected the plugin to answer with the version it speaks; got {result}"
+        json!("1.1"),
+        "expected the plugin to answer with the highest version both know; got {result}"
     );
     assert_eq!(&result["connector"], in_process.descriptor());
 }
@@ -114,8 +117,8 @@ async fn an_unsupported_major_version_is_refused_with_the_versions_spoken() {
     );
     assert_eq!(
         err.data.as_ref().map(|d| &d["supported"]),
-        Some(&json!(["1.0"])),
-        "expected data.supported to be [\"1.0\"]; got {err:?}"
+        Some(&json!(["1.0", "1.1"])),
+        "expected data.supported to be [\"1.0\", \"1.1\"]; got {err:?}"
     );
     assert!(
         err.message.contains("2.0"),
@@ -1123,5 +1126,490 @@ async fn work_after_delivery_is_told_true_once_the_response_was_written() {
     assert!(
         told.len() == 1 && told[0].contains("\"delivered\":true"),
         "expected the work after delivery to be told true; got {told:?}"
+    );
+}
+
+#[tokio::test]
+async fn initialize_negotiates_1_1_with_limits_and_answers_a_1_0_host_exactly_as_before() {
+    let mut raw = RawPlugin::spawn();
+    let result_of = |response: &connector_sdk::protocol::Response| response_result(response);
+
+    raw.send(&initialize_request(1, "1.0")).await;
+    let result = result_of(&raw.next_response().await);
+    let keys: Vec<&String> = result.as_object().expect("an object").keys().collect();
+    assert_eq!(
+        keys,
+        ["protocolVersion", "connector"],
+        "expected a 1.0 answer without 1.1's additions; got {result}"
+    );
+    assert_eq!(result["protocolVersion"], "1.0");
+    assert_eq!(&result["connector"], echo::connector().descriptor());
+    assert_eq!(result["connector"]["protocolVersion"], "1.1");
+
+    let defaults = json!({"maxLineBytes": 256 << 20, "maxRequestsInFlight": 64});
+    for (id, asked, limits, expected) in [
+        (2, "1.1", None, defaults.clone()),
+        (3, "1.4", None, defaults.clone()),
+        (
+            4,
+            "1.1",
+            Some(json!({"maxLineBytes": 2 << 20})),
+            json!({"maxLineBytes": 2 << 20, "maxRequestsInFlight": 64}),
+        ),
+        (
+            5,
+            "1.1",
+            Some(json!({"maxLineBytes": 10})),
+            json!({"maxLineBytes": 1 << 20, "maxRequestsInFlight": 64}),
+        ),
+        (
+            6,
+            "1.1",
+            Some(json!({"maxLineBytes": 1_u64 << 50})),
+            defaults,
+        ),
+    ] {
+        let mut request = initialize_request(id, asked);
+        if let Some(limits) = limits {
+            request["params"]["limits"] = limits;
+        }
+        raw.send(&request).await;
+        let response = raw.next_response().await;
+        assert_eq!(response.id, json!(id));
+        let result = result_of(&response);
+        assert_eq!(
+            (&result["protocolVersion"], &result["limits"]),
+            (&json!("1.1"), &expected),
+            "asked for {asked}: {request}"
+        );
+    }
+    for (id, asked) in [(7, "2.0"), (8, "0.9"), (9, "one")] {
+        raw.send(&initialize_request(id, asked)).await;
+        let err = response_error(&raw.next_response().await, UNSUPPORTED_VERSION);
+        assert_eq!(
+            err.data.map(|data| data["supported"].clone()),
+            Some(json!(["1.0", "1.1"])),
+            "asked for {asked}"
+        );
+    }
+    raw.close_stdin();
+    assert_eq!(raw.finish().await.status.code(), Some(0));
+
+    // The host of this SDK asks for 1.1 and keeps what was negotiated.
+    let process = plugin().await;
+    assert_eq!(process.protocol_version(), "1.1");
+    assert_eq!(
+        process.limits(),
+        Some(Limits {
+            max_line_bytes: 256 << 20,
+            max_requests_in_flight: 64
+        })
+    );
+}
+
+/// A figure of `/proc/<pid>/status`, in bytes.
+fn proc_status_bytes(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("the plugin's /proc status is readable");
+    let line = status
+        .lines()
+        .find(|line| line.starts_with(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or_else(|| panic!("unreadable: {line}"));
+    kib * 1024
+}
+
+/// Sends an execute request line of `mib` MiB of document data to `raw`, a MiB at a time (the
+/// line is never whole in this process), then a testConnection (id 3) behind it; returns the
+/// -32600 answer to the line, after checking the testConnection was served.
+async fn send_huge_line(raw: &mut RawPlugin, mib: usize, limit: usize) {
+    let conn = serde_json::to_value(connection("conn-huge", API_KEY)).expect("serializes");
+    let echo_op = serde_json::to_value(operation("ECHO", json!({}))).expect("serializes");
+    let head = format!(
+        r#"{{"jsonrpc":"2.0","id":2,"method":"execute","params":{{"executionId":"e-huge","processName":"p","connection":{conn},"operation":{echo_op},"documents":[{{"data":""#
+    );
+    raw.send_bytes(head.as_bytes()).await;
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..mib {
+        raw.send_bytes(&chunk).await;
+    }
+    raw.send_bytes(b"\"}]}}\n").await;
+    raw.send(&request(3, "testConnection", json!({"connection": conn})))
+        .await;
+
+    let refused = raw.next_response().await;
+    assert_eq!(refused.id, json!(2), "got {refused:?}");
+    let err = response_error(&refused, INVALID_REQUEST);
+    assert_eq!(
+        err.message,
+        format!(
+            "the line is {} bytes or more; this plugin accepts lines of at most {limit} bytes \
+             (limits.maxLineBytes)",
+            limit + 1
+        )
+    );
+    let tested = raw.next_response().await;
+    assert_eq!(tested.id, json!(3), "got {tested:?}");
+    assert_eq!(response_result(&tested)["ok"], json!(true));
+}
+
+#[tokio::test]
+async fn a_line_of_300_mib_is_refused_and_discarded_without_being_held_in_memory() {
+    const LIMIT: usize = 16 << 20;
+    const LINE_MIB: usize = 300;
+    const BOUND: u64 = 64 << 20;
+    let limit = LIMIT.to_string();
+    let mut raw = RawPlugin::spawn_with_env(&[("SDK_TEST_PLUGIN_MAX_LINE_BYTES", &limit)]);
+    raw.send(&initialize_request(1, "1.1")).await;
+    let initialized = response_result(&raw.next_response().await);
+    assert_eq!(initialized["limits"]["maxLineBytes"], LIMIT);
+
+    let pid = raw.pid();
+    let before = proc_status_bytes(pid, "VmRSS");
+    let started = Instant::now();
+    send_huge_line(&mut raw, LINE_MIB, LIMIT).await;
+    let took = started.elapsed();
+    let peak = proc_status_bytes(pid, "VmHWM");
+    eprintln!(
+        "a {LINE_MIB} MiB line against a limit of {} MiB: RSS before {:.1} MiB, peak {:.1} MiB \
+         (+{:.1} MiB), {took:?}",
+        LIMIT >> 20,
+        before as f64 / 1048576.0,
+        peak as f64 / 1048576.0,
+        peak.saturating_sub(before) as f64 / 1048576.0
+    );
+    assert!(
+        peak < before + BOUND,
+        "expected the plugin's peak RSS to stay under {} MiB above its RSS before ({} MiB); it \
+         reached {} MiB",
+        BOUND >> 20,
+        before >> 20,
+        peak >> 20
+    );
+    raw.close_stdin();
+    let Finished { status, stderr, .. } = raw.finish().await;
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains("discarded the rest of the line")),
+        "expected the plugin to log the discarded line; got {stderr:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_the_default_limit_a_line_of_300_mib_is_refused_and_not_held_past_the_limit() {
+    const LINE_MIB: usize = 300;
+    const LIMIT: usize = 256 << 20;
+    let mut raw = RawPlugin::spawn();
+    raw.send(&initialize_request(1, "1.0")).await;
+    response_result(&raw.next_response().await);
+    let pid = raw.pid();
+    let before = proc_status_bytes(pid, "VmRSS");
+    let started = Instant::now();
+    send_huge_line(&mut raw, LINE_MIB, LIMIT).await;
+    let took = started.elapsed();
+    let peak = proc_status_bytes(pid, "VmHWM");
+    eprintln!(
+        "a {LINE_MIB} MiB line against the default limit of 256 MiB (a 1.0 host): RSS before \
+         {:.1} MiB, peak {:.1} MiB (+{:.1} MiB), {took:?}",
+        before as f64 / 1048576.0,
+        peak as f64 / 1048576.0,
+        peak.saturating_sub(before) as f64 / 1048576.0
+    );
+    // The line's first 256 MiB are held (a line up to the limit is served), the rest is not.
+    assert!(
+        peak < before + LIMIT as u64 + (32 << 20),
+        "expected the plugin's peak RSS to stay under the limit + 32 MiB above its RSS before \
+         ({} MiB); it reached {} MiB",
+        before >> 20,
+        peak >> 20
+    );
+    raw.close_stdin();
+    assert_eq!(raw.finish().await.status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn with_max_requests_in_flight_running_the_plugin_binary_reads_no_further_line() {
+    const DELAY: Duration = Duration::from_millis(800);
+    let conn = serde_json::to_value(connection("conn-in-flight", API_KEY)).expect("serializes");
+    let slow = serde_json::to_value(operation("SLOW", json!({"delayMs": DELAY.as_millis()})))
+        .expect("serializes");
+    let mut raw = RawPlugin::spawn_with_env(&[("SDK_TEST_PLUGIN_MAX_REQUESTS_IN_FLIGHT", "2")]);
+    raw.send(&initialize_request(1, "1.1")).await;
+    let initialized = response_result(&raw.next_response().await);
+    assert_eq!(initialized["limits"]["maxRequestsInFlight"], 2);
+
+    let started = Instant::now();
+    for id in 2..=4 {
+        raw.send(&request(
+            id,
+            "execute",
+            json!({"executionId": format!("e-in-flight-{id}"), "processName": "p",
+                   "connection": conn, "operation": slow, "documents": [{"data": "a"}]}),
+        ))
+        .await;
+    }
+    raw.send(&request(5, "testConnection", json!({"connection": conn})))
+        .await;
+    let mut answered = Vec::new();
+    for _ in 2..=5 {
+        let response = raw.next_response().await;
+        response_result(&response);
+        answered.push((
+            response.id.as_u64().expect("a numeric id"),
+            started.elapsed(),
+        ));
+    }
+    let at = |id: u64| answered.iter().find(|(n, _)| *n == id).map(|(_, at)| *at);
+    // Two SLOW executes run: the third and the testConnection behind it wait to be read until
+    // they finish.
+    let test_connection_at = at(5).expect("the testConnection is answered");
+    let third_at = at(4).expect("the third execute is answered");
+    assert!(
+        test_connection_at >= DELAY && third_at >= 2 * DELAY,
+        "expected the testConnection to be answered after {DELAY:?} at the earliest and the \
+         third execute after {:?}; got {answered:?}",
+        2 * DELAY
+    );
+    raw.close_stdin();
+    assert_eq!(raw.finish().await.status.code(), Some(0));
+}
+
+/// The index of the first log line holding every one of `needles`.
+fn log_index(process: &PluginProcess, needles: &[&str]) -> Option<usize> {
+    process
+        .logs()
+        .iter()
+        .position(|line| needles.iter().all(|needle| line.contains(needle)))
+}
+
+/// Waits (at most 10 s) for a log line holding every one of `needles`; returns its index.
+async fn wait_for_log_with(process: &PluginProcess, needles: &[&str]) -> usize {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(index) = log_index(process, needles) {
+            return index;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected a log line with {needles:?} within 10 s; the logs are:\n{}",
+            process.logs().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The params of a WAIT execute with its own execution id.
+fn wait_params(execution_id: &str) -> connector_sdk::protocol::ExecuteParams {
+    let mut params = execute_params(
+        &connection("conn-wait", API_KEY),
+        &operation("WAIT", json!({})),
+        documents(1),
+    );
+    params.execution_id = execution_id.to_owned();
+    params
+}
+
+#[tokio::test]
+async fn a_call_that_times_out_is_cancelled_in_the_plugin() {
+    let process = plugin().await;
+    let started = Instant::now();
+    let timed_out = process
+        .call_with_timeout::<_, ExecuteResult>(
+            "execute",
+            &wait_params("e-timed-out"),
+            Duration::from_millis(500),
+        )
+        .await;
+    assert!(
+        matches!(timed_out, Err(ClientError::Timeout { .. })),
+        "expected the WAIT execute to time out; got {timed_out:?}"
+    );
+    // WAIT waits 30 s for its cancellation token: it saw it within the patience.
+    wait_for_log_with(&process, &[WAIT_CANCELLED, "e-timed-out"]).await;
+    assert!(started.elapsed() < PATIENCE);
+    assert!(log_index(&process, &["cancel requested", "\"found\":true"]).is_some());
+    let tested = process
+        .test_connection(&connection("conn-after-timeout", API_KEY))
+        .await
+        .expect("the plugin keeps serving");
+    assert!(tested.ok);
+}
+
+#[tokio::test]
+async fn at_the_plugins_limit_the_host_keeps_a_slot_free_so_its_cancels_are_read() {
+    let mut command = plugin_command();
+    command.env.push((
+        "SDK_TEST_PLUGIN_MAX_REQUESTS_IN_FLIGHT".to_owned(),
+        "2".to_owned(),
+    ));
+    let process = PluginProcess::spawn(command)
+        .await
+        .expect("the test plugin starts");
+    assert_eq!(process.limits().map(|l| l.max_requests_in_flight), Some(2));
+
+    // Two WAIT executes, which end only when cancelled: were both sent, they would fill the
+    // plugin's slots and their cancels would wait unread.
+    let first = wait_params("e-slot-first");
+    let second = wait_params("e-slot-second");
+    let started = Instant::now();
+    let (first, second) = tokio::join!(
+        process.call_with_timeout::<_, ExecuteResult>("execute", &first, Duration::from_secs(1)),
+        async {
+            wait_for_log_with(&process, &[WAIT_STARTED, "e-slot-first"]).await;
+            process
+                .call_with_timeout::<_, ExecuteResult>("execute", &second, Duration::from_secs(4))
+                .await
+        },
+    );
+    assert!(
+        matches!(first, Err(ClientError::Timeout { .. }))
+            && matches!(second, Err(ClientError::Timeout { .. })),
+        "expected both executes to time out; got {first:?} and {second:?}"
+    );
+    let first_cancelled = wait_for_log_with(&process, &[WAIT_CANCELLED, "e-slot-first"]).await;
+    let second_started = wait_for_log_with(&process, &[WAIT_STARTED, "e-slot-second"]).await;
+    wait_for_log_with(&process, &[WAIT_CANCELLED, "e-slot-second"]).await;
+    assert!(
+        first_cancelled < second_started,
+        "expected the second execute to be sent only once the first was cancelled"
+    );
+    assert!(started.elapsed() < PATIENCE);
+}
+
+/// A stand-in plugin: a shell script that answers `initialize` with each of `answers` in turn
+/// (reading a line before each) and then copies whatever it reads to the file `record`, the
+/// lines it answered included, without answering any more.
+fn stand_in(answers: &[&str], record: &std::path::Path) -> PluginCommand {
+    let mut script = String::new();
+    for answer in answers {
+        script.push_str(&format!(
+            "read line\nprintf '%s\\n' \"$line\" >> \"$RECORD\"\nprintf '%s\\n' '{answer}'\n"
+        ));
+    }
+    // Not `exec`: the shell keeps the host's end of stdout open.
+    script.push_str("cat >> \"$RECORD\"\n");
+    let mut command = PluginCommand::new("sh", &["-c", &script]);
+    command.timeout = Duration::from_secs(3);
+    command
+        .env
+        .push(("RECORD".to_owned(), record.display().to_string()));
+    command
+}
+
+/// Waits (at most 10 s) until the file `record` holds `needle`; returns its text.
+async fn recorded(record: &std::path::Path, needle: &str) -> String {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let text = std::fs::read_to_string(record).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {needle:?} to reach the stand-in plugin; it read:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_host_asks_for_1_1_and_cancels_a_call_that_timed_out_only_when_the_plugin_speaks_it() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let short = Duration::from_millis(200);
+
+    // A 1.1 plugin: the call that times out is cancelled.
+    let record = dir.path().join("1.1.jsonl");
+    let process = PluginProcess::spawn(stand_in(
+        &[
+            r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"1.1","limits":{"maxLineBytes":1048576,"maxRequestsInFlight":4},"connector":{}}}"#,
+        ],
+        &record,
+    ))
+    .await
+    .expect("the stand-in initializes");
+    assert_eq!(process.protocol_version(), "1.1");
+    assert_eq!(
+        process.limits(),
+        Some(Limits {
+            max_line_bytes: 1 << 20,
+            max_requests_in_flight: 4
+        })
+    );
+    let timed_out = process.call_raw("browse", json!({}), short).await;
+    assert!(
+        matches!(timed_out, Err(ClientError::Timeout { .. })),
+        "{timed_out:?}"
+    );
+    let text = recorded(&record, "$/cancelRequest").await;
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON lines"))
+        .collect();
+    assert_eq!(lines[0]["params"]["protocolVersion"], "1.1");
+    assert_eq!(
+        (&lines[1]["id"], &lines[1]["method"]),
+        (&json!(2), &json!("browse"))
+    );
+    assert_eq!(
+        lines[2],
+        json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 2}})
+    );
+
+    // A 1.0 plugin: no cancel.
+    let record = dir.path().join("1.0.jsonl");
+    let process = PluginProcess::spawn(stand_in(
+        &[r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"1.0","connector":{}}}"#],
+        &record,
+    ))
+    .await
+    .expect("the stand-in initializes");
+    assert_eq!(
+        (process.protocol_version(), process.limits()),
+        ("1.0", None)
+    );
+    let timed_out = process.call_raw("browse", json!({}), short).await;
+    assert!(matches!(timed_out, Err(ClientError::Timeout { .. })));
+    process
+        .call_raw("testConnection", json!({}), short)
+        .await
+        .expect_err("the stand-in never answers");
+    let text = recorded(&record, "testConnection").await;
+    assert!(!text.contains("$/cancelRequest"), "{text}");
+
+    // A plugin that refuses 1.1 and names 1.0 is asked again with 1.0.
+    let record = dir.path().join("strict-1.0.jsonl");
+    let process = PluginProcess::spawn(stand_in(
+        &[
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32002,"message":"1.1 is not supported","data":{"supported":["1.0"]}}}"#,
+            r#"{"jsonrpc":"2.0","id":2,"result":{"protocolVersion":"1.0","connector":{}}}"#,
+        ],
+        &record,
+    ))
+    .await
+    .expect("the stand-in initializes with 1.0");
+    assert_eq!(process.protocol_version(), "1.0");
+    let text = recorded(&record, "\"1.0\"").await;
+    let asked: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("JSON lines"))
+        .map(|line| line["params"]["protocolVersion"].clone())
+        .collect();
+    assert_eq!(asked, [json!("1.1"), json!("1.0")]);
+
+    // A plugin that answers a version the host did not offer broke the protocol.
+    let answered = PluginProcess::spawn(stand_in(
+        &[r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"1.7","connector":{}}}"#],
+        &dir.path().join("1.7.jsonl"),
+    ))
+    .await;
+    assert!(
+        matches!(&answered, Err(ClientError::Protocol(message)) if message.contains("1.7")),
+        "{answered:?}"
     );
 }

@@ -1,6 +1,8 @@
 //! The plugin server in process (`serve_io`), over writers a test controls: work registered with
 //! `ExecutionContext::after_delivery` runs only once the response line was written and flushed,
-//! is told `false` when the output fails, and a broken output cancels what runs.
+//! is told `false` when the output fails, and a broken output cancels what runs. With small
+//! limits (`serve_io_with`): a line longer than `maxLineBytes` is refused and the next served,
+//! at most `maxRequestsInFlight` requests run, and a slow output holds back the reading.
 
 // Of the connector this binary uses a few operations and the record of deliveries.
 #[allow(dead_code)]
@@ -12,13 +14,15 @@ mod fixtures;
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use connector_sdk::protocol::serve_io;
+use connector_sdk::Connector;
+use connector_sdk::protocol::{INVALID_REQUEST, ServeOptions, serve_io, serve_io_with};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream};
+use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream, Lines};
 use tokio::task::JoinHandle;
 
 use fixtures::{API_KEY, connection, operation};
@@ -304,4 +308,296 @@ async fn cancelling_through_serve_io_tells_the_work_after_delivery_false() {
         "expected two responses (initialize, execute) and none for the cancel; got {text}"
     );
     assert!(text.contains(r#""statusCode":"CANCELLED""#), "{text}");
+}
+
+/// The lines a host reads from the plugin's output.
+type Output = Lines<BufReader<DuplexStream>>;
+
+/// `connector` served with `options`: the host's end of the plugin's input (a pipe that holds
+/// `input_room` bytes until the plugin reads them), the lines of its output (a pipe that holds
+/// `output_room` bytes until the host reads them) and the server.
+fn serve_limited(
+    connector: Connector,
+    options: ServeOptions,
+    input_room: usize,
+    output_room: usize,
+) -> (DuplexStream, Output, JoinHandle<io::Result<()>>) {
+    let (host, plugin_in) = tokio::io::duplex(input_room);
+    let (plugin_out, host_in) = tokio::io::duplex(output_room);
+    let server = tokio::spawn(serve_io_with(
+        Arc::new(connector),
+        BufReader::new(plugin_in),
+        plugin_out,
+        options,
+    ));
+    (host, BufReader::new(host_in).lines(), server)
+}
+
+/// The next response on the output.
+async fn next_response(output: &mut Output) -> Value {
+    let line = tokio::time::timeout(PATIENCE, output.next_line())
+        .await
+        .expect("expected a response within 10 s")
+        .expect("the output is readable")
+        .expect("expected a response line; the output closed");
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a response: {line} ({e})"))
+}
+
+/// An `initialize` request of protocol 1.1, with `limits.maxLineBytes` when given.
+fn initialize_1_1(id: u64, max_line_bytes: Option<u64>) -> Value {
+    let mut params =
+        json!({"protocolVersion": "1.1", "host": {"name": "serve-io-test", "version": "0"}});
+    if let Some(max) = max_line_bytes {
+        params["limits"] = json!({"maxLineBytes": max});
+    }
+    json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": params})
+}
+
+/// An ECHO execute request line of exactly `length` bytes (without its newline).
+fn execute_line_of_length(id: u64, length: usize) -> Vec<u8> {
+    let empty = serde_json::to_vec(&execute(id, "ECHO", &format!("e-length-{id}"), "")).unwrap();
+    let data = "x".repeat(length - empty.len());
+    let line = serde_json::to_vec(&execute(id, "ECHO", &format!("e-length-{id}"), &data)).unwrap();
+    assert_eq!(line.len(), length);
+    line
+}
+
+async fn send_line(host: &mut DuplexStream, line: &[u8]) {
+    host.write_all(line).await.unwrap();
+    host.write_all(b"\n").await.unwrap();
+}
+
+/// Checks that `response` is the -32600 of a line longer than `limit`, for request `id`.
+fn assert_too_long(response: &Value, id: Value, limit: usize) {
+    assert_eq!(response["id"], id, "{response}");
+    assert_eq!(response["error"]["code"], INVALID_REQUEST, "{response}");
+    let message = format!(
+        "the line is {} bytes or more; this plugin accepts lines of at most {limit} bytes \
+         (limits.maxLineBytes)",
+        limit + 1
+    );
+    assert_eq!(response["error"]["message"], json!(message), "{response}");
+}
+
+async fn served_to_the_end(host: DuplexStream, server: JoinHandle<io::Result<()>>) {
+    drop(host);
+    let served = tokio::time::timeout(PATIENCE, server).await;
+    assert!(
+        matches!(served, Ok(Ok(Ok(())))),
+        "expected the server to end with Ok once its input closed; got {served:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_line_longer_than_max_line_bytes_gets_invalid_request_with_its_id_and_the_next_is_served()
+{
+    const LIMIT: usize = 64 << 10;
+    let options = ServeOptions {
+        max_line_bytes: LIMIT,
+        ..ServeOptions::default()
+    };
+    let (mut host, mut output, server) =
+        serve_limited(echo::connector(), options, 1 << 20, 1 << 20);
+    send(&mut host, initialize_1_1(1, None)).await;
+    let initialized = next_response(&mut output).await;
+    assert_eq!(
+        initialized["result"]["limits"],
+        json!({"maxLineBytes": LIMIT, "maxRequestsInFlight": 64}),
+        "{initialized}"
+    );
+
+    // A line of exactly the limit is served; one byte more is not.
+    send_line(&mut host, &execute_line_of_length(2, LIMIT)).await;
+    let served = next_response(&mut output).await;
+    assert_eq!(served["id"], 2);
+    assert_eq!(served["result"]["results"][0]["status"], "SUCCESS");
+    send_line(&mut host, &execute_line_of_length(3, LIMIT + 1)).await;
+    assert_too_long(&next_response(&mut output).await, json!(3), LIMIT);
+
+    // An id that the line's head does not show: null.
+    let late_id = format!(
+        r#"{{"jsonrpc":"2.0","method":"browse","params":{{"filter":"{}"}},"id":4}}"#,
+        "y".repeat(LIMIT)
+    );
+    send_line(&mut host, late_id.as_bytes()).await;
+    assert_too_long(&next_response(&mut output).await, Value::Null, LIMIT);
+
+    // Lines too long one after the other, then a request: it is served.
+    let garbage = vec![b'z'; 3 * LIMIT];
+    send_line(&mut host, &garbage).await;
+    send_line(&mut host, &garbage).await;
+    send(
+        &mut host,
+        json!({"jsonrpc": "2.0", "id": 5, "method": "testConnection",
+               "params": {"connection": connection("conn-serve-io-limit", API_KEY)}}),
+    )
+    .await;
+    assert_too_long(&next_response(&mut output).await, Value::Null, LIMIT);
+    assert_too_long(&next_response(&mut output).await, Value::Null, LIMIT);
+    let tested = next_response(&mut output).await;
+    assert_eq!(
+        (&tested["id"], &tested["result"]["ok"]),
+        (&json!(5), &json!(true)),
+        "{tested}"
+    );
+    served_to_the_end(host, server).await;
+}
+
+#[tokio::test]
+async fn the_line_limit_negotiated_with_a_1_1_host_is_in_force_and_a_1_0_host_gets_the_plugins() {
+    const PLUGIN_MAX: usize = 4 << 20;
+    const FLOOR: usize = 1 << 20;
+    let options = ServeOptions {
+        max_line_bytes: PLUGIN_MAX,
+        max_requests_in_flight: 8,
+    };
+    let (mut host, mut output, server) =
+        serve_limited(echo::connector(), options, 1 << 20, 16 << 20);
+
+    // More than the plugin's maximum: the plugin's maximum.
+    send(&mut host, initialize_1_1(1, Some(1 << 40))).await;
+    let answer = next_response(&mut output).await;
+    assert_eq!(
+        answer["result"]["limits"],
+        json!({"maxLineBytes": PLUGIN_MAX, "maxRequestsInFlight": 8})
+    );
+    // Less than the floor: the floor, and it is in force.
+    send(&mut host, initialize_1_1(2, Some(1000))).await;
+    let answer = next_response(&mut output).await;
+    assert_eq!(answer["result"]["limits"]["maxLineBytes"], FLOOR);
+    send_line(&mut host, &execute_line_of_length(3, FLOOR)).await;
+    assert_eq!(next_response(&mut output).await["id"], 3);
+    send_line(&mut host, &execute_line_of_length(4, FLOOR + 1)).await;
+    assert_too_long(&next_response(&mut output).await, json!(4), FLOOR);
+
+    // A 1.0 host: no limits in the answer, exactly as in 1.0, and the plugin's maximum.
+    send(&mut host, initialize()).await;
+    let answer = next_response(&mut output).await;
+    let keys: Vec<&String> = answer["result"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["protocolVersion", "connector"], "{answer}");
+    assert_eq!(answer["result"]["protocolVersion"], "1.0");
+    send_line(&mut host, &execute_line_of_length(5, 3 << 20)).await;
+    let served = next_response(&mut output).await;
+    assert_eq!(served["id"], 5);
+    assert_eq!(served["result"]["results"][0]["status"], "SUCCESS");
+    send_line(&mut host, &execute_line_of_length(6, PLUGIN_MAX + 1)).await;
+    assert_too_long(&next_response(&mut output).await, json!(6), PLUGIN_MAX);
+    served_to_the_end(host, server).await;
+}
+
+/// Waits until the GATE operation of `execution_id` started.
+async fn gate_started(execution_id: &str) {
+    tokio::time::timeout(PATIENCE, async {
+        while !echo::gate_started(execution_id) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("expected the GATE of {execution_id} to start"));
+}
+
+#[tokio::test]
+async fn with_max_requests_in_flight_running_the_plugin_reads_no_further_line_until_one_finishes() {
+    let options = ServeOptions {
+        max_requests_in_flight: 2,
+        ..ServeOptions::default()
+    };
+    let (mut host, mut output, server) =
+        serve_limited(echo::connector_with_gate(), options, 1 << 20, 1 << 20);
+    send(&mut host, initialize_1_1(1, None)).await;
+    let answer = next_response(&mut output).await;
+    assert_eq!(answer["result"]["limits"]["maxRequestsInFlight"], 2);
+
+    for (id, execution) in [(2, "e-gate-1"), (3, "e-gate-2"), (4, "e-gate-3")] {
+        send(&mut host, execute(id, "GATE", execution, "a")).await;
+    }
+    send(
+        &mut host,
+        json!({"jsonrpc": "2.0", "id": 5, "method": "testConnection",
+               "params": {"connection": connection("conn-serve-io-gate", API_KEY)}}),
+    )
+    .await;
+    gate_started("e-gate-1").await;
+    gate_started("e-gate-2").await;
+    // Two run: the third execute and the testConnection behind it are not even read.
+    let nothing = tokio::time::timeout(Duration::from_millis(500), output.next_line()).await;
+    assert!(
+        nothing.is_err(),
+        "expected no response while two requests run; got {nothing:?}"
+    );
+    assert!(
+        !echo::gate_started("e-gate-3"),
+        "expected the third execute not to start while two run"
+    );
+
+    echo::open_gate("e-gate-1");
+    assert_eq!(next_response(&mut output).await["id"], 2);
+    gate_started("e-gate-3").await;
+    // The second and third run: the testConnection waits still.
+    let nothing = tokio::time::timeout(Duration::from_millis(300), output.next_line()).await;
+    assert!(nothing.is_err(), "expected no response; got {nothing:?}");
+
+    echo::open_gate("e-gate-2");
+    echo::open_gate("e-gate-3");
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(next_response(&mut output).await["id"].as_u64().unwrap());
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, [3, 4, 5]);
+    served_to_the_end(host, server).await;
+}
+
+#[tokio::test]
+async fn a_slow_output_holds_back_the_reading_instead_of_queueing_responses() {
+    const REQUESTS: usize = 200;
+    // One request at a time, so two responses queued at most; an output of 64 bytes.
+    let options = ServeOptions {
+        max_requests_in_flight: 1,
+        ..ServeOptions::default()
+    };
+    let (mut host, mut output, server) = serve_limited(echo::connector(), options, 4096, 64);
+    send(&mut host, initialize_1_1(1, None)).await;
+    next_response(&mut output).await;
+
+    let written = Arc::new(AtomicUsize::new(0));
+    let writer = tokio::spawn({
+        let written = written.clone();
+        async move {
+            for n in 0..REQUESTS {
+                send(
+                    &mut host,
+                    json!({"jsonrpc": "2.0", "id": 10 + n, "method": "testConnection",
+                           "params": {"connection": connection("conn-serve-io-slow", API_KEY)}}),
+                )
+                .await;
+                written.fetch_add(1, Ordering::SeqCst);
+            }
+            host
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stalled_at = written.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        stalled_at < REQUESTS / 2 && written.load(Ordering::SeqCst) == stalled_at,
+        "expected the host's writing to stall while the output is not read; {stalled_at} of \
+         {REQUESTS} requests were written, then {}",
+        written.load(Ordering::SeqCst)
+    );
+
+    let mut ids = Vec::new();
+    for _ in 0..REQUESTS {
+        let response = next_response(&mut output).await;
+        assert_eq!(response["result"]["ok"], true, "{response}");
+        ids.push(response["id"].as_u64().unwrap());
+    }
+    let expected: Vec<u64> = (10..10 + REQUESTS as u64).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, expected);
+    let host = tokio::time::timeout(PATIENCE, writer)
+        .await
+        .expect("the host's writing ends once the output is read")
+        .unwrap();
+    served_to_the_end(host, server).await;
 }

@@ -13,15 +13,20 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::time::Instant;
 
 use super::buffers;
 use super::types::*;
 use crate::component::Component;
-use crate::runtime::PROTOCOL_VERSION;
+use crate::runtime::{PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
 
 /// How many of the plugin's last stderr lines are kept.
 const STDERR_KEPT: usize = 2_000;
+
+/// How long a call that timed out waits for its `$/cancelRequest` to be written before it
+/// returns; the line is written all the same, later, when the plugin's input is held.
+const CANCEL_WRITE_WAIT: Duration = Duration::from_secs(1);
 
 /// What can go wrong calling a plugin.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +117,39 @@ struct TypedResponse<R> {
     error: Option<RpcError>,
 }
 
+/// What `initialize` settled.
+struct Session {
+    /// The version the plugin speaks, one of [`SUPPORTED_PROTOCOL_VERSIONS`].
+    protocol_version: &'static str,
+    /// Its limits (protocol 1.1).
+    limits: Option<Limits>,
+    /// The host's own bound on the requests it keeps in flight (protocol 1.1): one less than the
+    /// plugin runs at once, so the plugin always reads the next line, a `$/cancelRequest` too.
+    slots: Option<Arc<Semaphore>>,
+}
+
+impl Session {
+    fn new(protocol_version: &'static str, limits: Option<Limits>) -> Self {
+        let slots = limits.map(|limits| {
+            let slots = usize::try_from(limits.max_requests_in_flight)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(1)
+                .clamp(1, Semaphore::MAX_PERMITS);
+            Arc::new(Semaphore::new(slots))
+        });
+        Self {
+            protocol_version,
+            limits,
+            slots,
+        }
+    }
+
+    /// Whether the plugin reads `$/cancelRequest` (protocol 1.1 and later).
+    fn cancels(&self) -> bool {
+        self.protocol_version != "1.0"
+    }
+}
+
 struct Running {
     child: Child,
     stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
@@ -129,6 +167,7 @@ pub struct PluginProcess {
     stderr: Arc<Mutex<VecDeque<String>>>,
     next_id: AtomicU64,
     descriptor: Mutex<Value>,
+    session: Mutex<Session>,
     starts: AtomicU64,
 }
 
@@ -154,32 +193,87 @@ impl PluginProcess {
             stderr,
             next_id: AtomicU64::new(1),
             descriptor: Mutex::new(Value::Null),
+            session: Mutex::new(Session::new("1.0", None)),
             starts: AtomicU64::new(1),
         };
         process.initialize().await?;
         Ok(process)
     }
 
+    /// Asks for the highest protocol version this SDK speaks; a plugin that refuses it but names
+    /// an older version this SDK speaks is asked again with that one.
     async fn initialize(&self) -> Result<(), ClientError> {
-        let result: InitializeResult = self
-            .call(
-                method::INITIALIZE,
-                &InitializeParams {
-                    protocol_version: PROTOCOL_VERSION.into(),
-                    host: HostInfo {
-                        name: "connector-sdk".into(),
-                        version: env!("CARGO_PKG_VERSION").into(),
-                    },
-                },
-            )
-            .await?;
+        let result = match self.initialize_with(PROTOCOL_VERSION).await {
+            Err(ClientError::Rpc(error)) if error.code == UNSUPPORTED_VERSION => {
+                let offered = error
+                    .data
+                    .as_ref()
+                    .and_then(|data| data.get("supported"))
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let fallback = SUPPORTED_PROTOCOL_VERSIONS
+                    .iter()
+                    .rev()
+                    .find(|known| offered.iter().any(|offered| offered == **known));
+                match fallback {
+                    Some(version) if *version != PROTOCOL_VERSION => {
+                        self.initialize_with(version).await?
+                    }
+                    _ => return Err(ClientError::Rpc(error)),
+                }
+            }
+            other => other?,
+        };
+        let version = SUPPORTED_PROTOCOL_VERSIONS
+            .iter()
+            .copied()
+            .find(|known| *known == result.protocol_version)
+            .ok_or_else(|| {
+                ClientError::Protocol(format!(
+                    "the plugin answered initialize with protocol version {:?}; this host speaks {}",
+                    result.protocol_version,
+                    SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+                ))
+            })?;
+        // A 1.0 plugin has no limits, whatever it sent.
+        let limits = result.limits.filter(|_| version != "1.0");
+        *self.session.lock() = Session::new(version, limits);
         *self.descriptor.lock() = result.connector;
         Ok(())
+    }
+
+    async fn initialize_with(&self, version: &str) -> Result<InitializeResult, ClientError> {
+        self.call(
+            method::INITIALIZE,
+            &InitializeParams {
+                protocol_version: version.into(),
+                host: HostInfo {
+                    name: "connector-sdk".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                },
+                limits: None,
+            },
+        )
+        .await
     }
 
     /// The connector descriptor the plugin sent at `initialize`.
     pub fn descriptor(&self) -> Value {
         self.descriptor.lock().clone()
+    }
+
+    /// The protocol version the plugin answered `initialize` with: `"1.1"`, or `"1.0"` for a
+    /// plugin that speaks only that.
+    pub fn protocol_version(&self) -> &str {
+        self.session.lock().protocol_version
+    }
+
+    /// The limits the plugin answered `initialize` with (protocol 1.1); `None` for a 1.0 plugin.
+    /// This host keeps at most `maxRequestsInFlight - 1` requests in flight (the others wait for
+    /// a slot, within their timeout), so that the plugin always reads its cancels.
+    pub fn limits(&self) -> Option<Limits> {
+        self.session.lock().limits
     }
 
     /// How many times the process was started (1, plus one per [`PluginProcess::restart`]).
@@ -204,6 +298,11 @@ impl PluginProcess {
 
     /// Calls a method with a timeout and decodes its result. The params are serialized straight
     /// into the request line and the result parsed straight from the response line.
+    ///
+    /// The timeout runs from the call: it covers the wait for a slot (see
+    /// [`PluginProcess::limits`]) and for the answer. When it passes after the request was
+    /// written, a plugin of protocol 1.1 is sent `$/cancelRequest` for it before the
+    /// [`ClientError::Timeout`] is returned (`initialize` and `shutdown` are not cancelled).
     pub async fn call_with_timeout<P: Serialize, R: DeserializeOwned>(
         &self,
         method: &str,
@@ -241,6 +340,13 @@ impl PluginProcess {
         fast: impl FnOnce(&str) -> Option<R>,
         timeout: Duration,
     ) -> Result<R, ClientError> {
+        let deadline = Instant::now() + timeout;
+        let controls = matches!(method, method::INITIALIZE | method::SHUTDOWN);
+        // Held until the answer came (or the call gave up on it).
+        let _slot = match controls {
+            true => None,
+            false => self.slot(method, deadline, timeout).await?,
+        };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut line = buffers::take(size_hint);
         write(&mut line, id).map_err(|e| ClientError::Protocol(e.to_string()))?;
@@ -253,7 +359,9 @@ impl PluginProcess {
             self.pending.lock().lock().remove(&id);
             return Err(err);
         }
-        let line = self.wait(id, method, rx, timeout).await?;
+        let line = self
+            .wait(id, method, rx, deadline, timeout, !controls)
+            .await?;
         if let Some(result) = std::str::from_utf8(&line).ok().and_then(fast) {
             buffers::give_back(line);
             return Ok(result);
@@ -284,7 +392,10 @@ impl PluginProcess {
         let (tx, rx) = oneshot::channel();
         self.register(u64::MAX, tx)?;
         self.write_line(line.as_bytes()).await?;
-        let line = self.wait(u64::MAX, "raw line", rx, timeout).await?;
+        let deadline = Instant::now() + timeout;
+        let line = self
+            .wait(u64::MAX, "raw line", rx, deadline, timeout, false)
+            .await?;
         serde_json::from_slice::<RawResponse>(&line)
             .map(RawResponse::into_response)
             .map_err(|e| ClientError::Protocol(format!("not a response: {e}")))
@@ -330,23 +441,79 @@ impl PluginProcess {
         written.map_err(|_| self.exited_error())
     }
 
+    /// A slot for a request, when the plugin's limits call for one (protocol 1.1), waited for
+    /// until `deadline`.
+    async fn slot(
+        &self,
+        method: &str,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Option<OwnedSemaphorePermit>, ClientError> {
+        let Some(slots) = self.session.lock().slots.clone() else {
+            return Ok(None);
+        };
+        match tokio::time::timeout_at(deadline, slots.acquire_owned()).await {
+            Ok(slot) => Ok(slot.ok()),
+            Err(_) => Err(ClientError::Timeout {
+                method: method.to_owned(),
+                after: timeout,
+            }),
+        }
+    }
+
+    /// Waits for the response `id` until `deadline`; when it does not come in time, tells the
+    /// plugin to cancel the request (with `cancel`, and when it speaks 1.1) and returns the
+    /// timeout (`timeout` being the call's whole timeout, for the message).
     async fn wait(
         &self,
         id: u64,
         method: &str,
         rx: oneshot::Receiver<Vec<u8>>,
+        deadline: Instant,
         timeout: Duration,
+        cancel: bool,
     ) -> Result<Vec<u8>, ClientError> {
-        match tokio::time::timeout(timeout, rx).await {
+        match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(_)) => Err(self.exited_error()),
             Err(_) => {
                 self.pending.lock().lock().remove(&id);
+                if cancel {
+                    self.cancel(id).await;
+                }
                 Err(ClientError::Timeout {
                     method: method.to_owned(),
                     after: timeout,
                 })
             }
+        }
+    }
+
+    /// Sends `$/cancelRequest` for request `id` to a plugin that speaks 1.1 (nothing to a 1.0
+    /// plugin). The line is written by a task of its own, and waited for at most
+    /// [`CANCEL_WRITE_WAIT`]: the plugin's input may be held by another long line or by the
+    /// plugin's backpressure, and the caller's timeout has passed already.
+    async fn cancel(&self, id: u64) {
+        if !self.session.lock().cancels() {
+            return;
+        }
+        let stdin = self.stdin.lock().clone();
+        let line = format!(
+            "{{\"jsonrpc\":\"2.0\",\"method\":\"{}\",\"params\":{{\"id\":{id}}}}}\n",
+            method::CANCEL_REQUEST
+        );
+        let mut written = tokio::spawn(async move {
+            let mut stdin = stdin.lock().await;
+            stdin.write_all(line.as_bytes()).await?;
+            stdin.flush().await
+        });
+        match tokio::time::timeout(CANCEL_WRITE_WAIT, &mut written).await {
+            Ok(Ok(Ok(()))) => tracing::debug!(id, "sent $/cancelRequest"),
+            Ok(Ok(Err(error))) => {
+                tracing::debug!(id, error = %error, "could not send $/cancelRequest")
+            }
+            Ok(Err(_)) => {}
+            Err(_) => tracing::debug!(id, "$/cancelRequest is still being written"),
         }
     }
 

@@ -1,16 +1,20 @@
 //! The plugin protocol: JSON-RPC 2.0, one object per line, over a plugin's stdin and stdout.
 //!
 //! [`types`] holds the messages and does no I/O; [`serve`] runs a [`Connector`](crate::Connector)
-//! as a plugin; [`PluginProcess`] is the host's side.
+//! as a plugin ([`serve_with`] with other [`ServeOptions`]); [`PluginProcess`] is the host's side.
 
 mod buffers;
 mod client;
 mod input;
 mod json_in;
 mod json_out;
+mod lines;
 mod server;
 pub mod types;
 
 pub use client::{ClientError, PluginCommand, PluginProcess};
-pub use server::{serve, serve_io};
+pub use server::{
+    DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_REQUESTS_IN_FLIGHT, MIN_NEGOTIATED_LINE_BYTES,
+    ServeOptions, serve, serve_io, serve_io_with, serve_with,
+};
 pub use types::*;

@@ -12,23 +12,73 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::{mpsc, oneshot};
+use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::input::{IncomingExecuteParams, repair_utf8};
 use super::json_out::execute_result_size_hint;
+use super::lines::{LineRead, discard_line, head_request_id, read_line};
 use super::types::*;
 use crate::context::ExecutionContext;
-use crate::runtime::{Connector, Deferred, PROTOCOL_VERSION};
+use crate::runtime::{Connector, Deferred, SUPPORTED_PROTOCOL_VERSIONS};
 
 /// The read buffer of the plugin's stdin.
 const IO_BUFFER: usize = 1 << 20;
 
+/// The longest request line a plugin reads by default: 256 MiB, room for the largest execute a
+/// host sends (the test harness sends 500 documents a call; an SQS message is at most 1 MiB).
+pub const DEFAULT_MAX_LINE_BYTES: usize = 256 << 20;
+
+/// How many requests a plugin runs at once by default.
+pub const DEFAULT_MAX_REQUESTS_IN_FLIGHT: usize = 64;
+
+/// The least `maxLineBytes` a plugin agrees to when a host asks for less (unless its own maximum
+/// is lower): 1 MiB.
+pub const MIN_NEGOTIATED_LINE_BYTES: usize = 1 << 20;
+
+/// The least [`ServeOptions::max_line_bytes`]; a lower value is raised to it.
+const MIN_LINE_BYTES: usize = 1 << 10;
+
+/// The limits a plugin serves with (protocol 1.1 sends them to the host as `limits` at
+/// `initialize`). They protect the plugin whatever version the host speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// The longest request line read, in bytes without its `\n` (default
+    /// [`DEFAULT_MAX_LINE_BYTES`]; at least 1 KiB). A longer line is answered with -32600 and
+    /// discarded as it streams in, without being held in memory. A 1.1 host may ask for less at
+    /// `initialize` (`limits.maxLineBytes`): the plugin then accepts what it asked for, but never
+    /// less than [`MIN_NEGOTIATED_LINE_BYTES`] nor more than this.
+    pub max_line_bytes: usize,
+    /// How many requests run at once (default [`DEFAULT_MAX_REQUESTS_IN_FLIGHT`]; at least 1).
+    /// With that many running, the plugin reads no further line until one finishes, and that
+    /// holds back the host; its responses wait in a queue of twice as many lines.
+    pub max_requests_in_flight: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_requests_in_flight: DEFAULT_MAX_REQUESTS_IN_FLIGHT,
+        }
+    }
+}
+
+impl ServeOptions {
+    /// The same options, raised to their least values where they are below.
+    fn normalized(self) -> Self {
+        Self {
+            max_line_bytes: self.max_line_bytes.max(MIN_LINE_BYTES),
+            max_requests_in_flight: self.max_requests_in_flight.max(1),
+        }
+    }
+}
+
 /// Serves `connector` on this process's stdin and stdout until `shutdown` or until stdin closes,
-/// then waits for in-flight requests (and the work they registered to run after delivery).
-/// Logs go to stderr (see [`crate::logging`]).
+/// then waits for in-flight requests (and the work they registered to run after delivery), with
+/// the default [`ServeOptions`]. Logs go to stderr (see [`crate::logging`]).
 ///
 /// `$/cancelRequest` cancels the running request with that id (its context's `cancellation`).
 /// When stdout is closed or broken, it reads no further request, cancels the requests that run
@@ -37,12 +87,18 @@ const IO_BUFFER: usize = 1 << 20;
 /// `main` should end the process once this returns. An error only when stdin cannot be read
 /// (after the requests in flight finished).
 pub async fn serve(connector: Arc<Connector>) -> std::io::Result<()> {
+    serve_with(connector, ServeOptions::default()).await
+}
+
+/// [`serve`] with the limits in `options`.
+pub async fn serve_with(connector: Arc<Connector>, options: ServeOptions) -> std::io::Result<()> {
     // Large buffers: tokio's stdin and stdout go through a blocking thread per read or write, so
     // a request of a few megabytes should take a few reads, not hundreds.
-    serve_io(
+    serve_io_with(
         connector,
         BufReader::with_capacity(IO_BUFFER, tokio::io::stdin()),
         tokio::io::stdout(),
+        options,
     )
     .await
 }
@@ -54,15 +110,18 @@ struct Outgoing {
     delivered: Option<oneshot::Sender<bool>>,
 }
 
-/// The writer task's queue.
-type Responses = mpsc::UnboundedSender<Outgoing>;
+/// The writer task's queue. It is bounded: when the output is slow, whoever has a line to queue
+/// waits for room, so the work is held back instead of the lines piling up in memory.
+type Responses = mpsc::Sender<Outgoing>;
 
-/// Queues a response line that nobody waits for.
-fn send(tx: &Responses, line: Vec<u8>) {
-    let _ = tx.send(Outgoing {
-        line,
-        delivered: None,
-    });
+/// Queues a response line that nobody waits for (once there is room in the queue).
+async fn send(tx: &Responses, line: Vec<u8>) {
+    let _ = tx
+        .send(Outgoing {
+            line,
+            delivered: None,
+        })
+        .await;
 }
 
 /// Queues a response line and waits until it was written and flushed: true then, false when it
@@ -74,6 +133,7 @@ async fn deliver(tx: &Responses, line: Vec<u8>) -> bool {
             line,
             delivered: Some(delivered),
         })
+        .await
         .is_err()
     {
         return false;
@@ -176,7 +236,30 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (tx, rx) = mpsc::unbounded_channel::<Outgoing>();
+    serve_io_with(connector, reader, writer, ServeOptions::default()).await
+}
+
+/// [`serve_io`] with the limits in `options`.
+///
+/// Backpressure: each line is read only once one of `max_requests_in_flight` slots is free; a
+/// request takes its slot with it until it is finished (its work after delivery included), any
+/// other line gives it back once handled. A `$/cancelRequest` is a line like any other: while
+/// every slot is taken, it waits in the input until a request finishes. A host that keeps at
+/// most `maxRequestsInFlight - 1` requests in flight (as [`super::PluginProcess`] does) always
+/// finds a slot for its cancels, so a request that runs until it is cancelled cannot hold the
+/// plugin; a host that fills every slot with such requests must wait for one to end by itself.
+pub async fn serve_io_with<R, W>(
+    connector: Arc<Connector>,
+    reader: R,
+    writer: W,
+    options: ServeOptions,
+) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let options = options.normalized();
+    let (tx, rx) = mpsc::channel::<Outgoing>(options.max_requests_in_flight.saturating_mul(2));
     let output_broken = CancellationToken::new();
     let writer_task = tokio::spawn(write_responses(rx, writer, output_broken.clone()));
     let running = Arc::new(Running::default());
@@ -189,6 +272,9 @@ where
             running.cancel_all();
         }
     });
+    let slots = Arc::new(Semaphore::new(options.max_requests_in_flight));
+    // The plugin's maximum until a 1.1 host negotiates another.
+    let mut max_line_bytes = options.max_line_bytes;
     let mut initialized = false;
     let mut in_flight = JoinSet::new();
     let mut reader = reader;
@@ -199,20 +285,28 @@ where
     tracing::info!(
         connector = connector.info().id,
         version = connector.info().version,
+        max_line_bytes = options.max_line_bytes,
+        max_requests_in_flight = options.max_requests_in_flight,
         "plugin serving"
     );
     loop {
+        let slot = tokio::select! {
+            biased;
+            () = output_broken.cancelled() => None,
+            slot = slots.clone().acquire_owned() => slot.ok(),
+        };
+        let Some(slot) = slot else {
+            warn_output_broken();
+            break;
+        };
         buffer.clear();
         let read = tokio::select! {
             biased;
             () = output_broken.cancelled() => {
-                tracing::warn!(
-                    "the plugin's output is closed or broken; it reads no further request and \
-                     cancels the requests that run"
-                );
+                warn_output_broken();
                 break;
             }
-            read = reader.read_until(b'\n', &mut buffer) => match read {
+            read = read_line(&mut reader, &mut buffer, max_line_bytes) => match read {
                 Ok(read) => read,
                 Err(error) => {
                     read_error = Some(error);
@@ -220,8 +314,31 @@ where
                 }
             },
         };
-        if read == 0 {
-            break;
+        match read {
+            LineRead::End => break,
+            LineRead::Line => {}
+            LineRead::TooLong => {
+                // Answered at once; the rest of the line is then read and forgotten piece by
+                // piece. The buffer that held the line's start is freed.
+                send(&tx, too_long(&buffer, max_line_bytes)).await;
+                buffer = Vec::new();
+                let discarded = tokio::select! {
+                    biased;
+                    () = output_broken.cancelled() => {
+                        warn_output_broken();
+                        break;
+                    }
+                    discarded = discard_line(&mut reader) => discarded,
+                };
+                match discarded {
+                    Ok(bytes) => tracing::info!(bytes, "discarded the rest of the line"),
+                    Err(error) => {
+                        read_error = Some(error);
+                        break;
+                    }
+                }
+                continue;
+            }
         }
         // Reap finished tasks so the set does not grow without bound on long runs.
         while in_flight.try_join_next().is_some() {}
@@ -232,19 +349,16 @@ where
         if initialized && let Some(id) = execute_request_id(&buffer) {
             let line = std::mem::replace(&mut buffer, super::buffers::take(usize::MAX));
             let registration = running.start(Some(&Value::from(id)));
-            in_flight.spawn(serve_execute_line(
-                connector.clone(),
-                tx.clone(),
-                registration,
-                id,
-                line,
+            in_flight.spawn(holding(
+                slot,
+                serve_execute_line(connector.clone(), tx.clone(), registration, id, line),
             ));
             continue;
         }
         let (line, repaired) = match line_text(&buffer) {
             Ok(line) => line,
             Err(answer) => {
-                send(&tx, answer);
+                send(&tx, answer).await;
                 continue;
             }
         };
@@ -254,28 +368,26 @@ where
         let request = match parse_request(&line) {
             Ok(request) => request,
             Err(answer) => {
-                send(
-                    &tx,
-                    if repaired {
-                        not_utf8(&buffer, None)
-                    } else {
-                        answer
-                    },
-                );
+                let answer = if repaired {
+                    not_utf8(&buffer, None)
+                } else {
+                    answer
+                };
+                send(&tx, answer).await;
                 continue;
             }
         };
         let id = request.id.clone();
         // Bytes that are not UTF-8 are served only inside an execute request's documents.
         if repaired && request.method != method::EXECUTE {
-            send(&tx, not_utf8(&buffer, id.as_ref()));
+            send(&tx, not_utf8(&buffer, id.as_ref())).await;
             continue;
         }
         if request.method == method::CANCEL_REQUEST {
             cancel(&running, &request);
             // A notification gets no answer; sent as a request, it gets `null`.
             if let Some(id) = &id {
-                send(&tx, response_line(id, Ok(&Value::Null)));
+                send(&tx, response_line(id, Ok(&Value::Null))).await;
             }
             continue;
         }
@@ -285,12 +397,15 @@ where
         }
         if request.method == method::INITIALIZE {
             // Served here rather than in a task, so that a request the host writes right behind
-            // `initialize` finds the plugin initialized. It does no I/O.
-            let outcome = initialize(&connector, &request).inspect(|_| {
+            // `initialize` finds the plugin initialized (and the negotiated line limit in
+            // force). It does no I/O.
+            let outcome = initialize(&connector, &request, options).map(|(result, limit)| {
                 initialized = true;
+                max_line_bytes = limit;
+                result
             });
             if let Some(id) = &id {
-                send(&tx, response_line(id, outcome.as_ref()));
+                send(&tx, response_line(id, outcome.as_ref())).await;
             }
             continue;
         }
@@ -300,21 +415,24 @@ where
             Ok(call) => call,
             Err(error) => {
                 if repaired {
-                    send(&tx, not_utf8(&buffer, id.as_ref()));
+                    send(&tx, not_utf8(&buffer, id.as_ref())).await;
                 } else if let Some(id) = &id {
-                    send(&tx, error_line(id, &error));
+                    send(&tx, error_line(id, &error)).await;
                 }
                 continue;
             }
         };
         let registration = running.start(id.as_ref());
-        in_flight.spawn(serve_call(
-            connector.clone(),
-            tx.clone(),
-            registration,
-            id,
-            request.method.into_owned(),
-            call,
+        in_flight.spawn(holding(
+            slot,
+            serve_call(
+                connector.clone(),
+                tx.clone(),
+                registration,
+                id,
+                request.method.into_owned(),
+                call,
+            ),
         ));
     }
 
@@ -322,7 +440,7 @@ where
     canceller.abort();
     if let Some(id) = shutdown_id {
         if !id.is_null() {
-            send(&tx, response_line(&id, Ok(&Value::Null)));
+            send(&tx, response_line(&id, Ok(&Value::Null))).await;
         }
         tracing::info!("plugin shutting down on request");
     } else if output_broken.is_cancelled() {
@@ -337,6 +455,37 @@ where
         tracing::warn!(error = %error, "the plugin's output was closed or broken");
     }
     read_error.map_or(Ok(()), Err)
+}
+
+fn warn_output_broken() {
+    tracing::warn!(
+        "the plugin's output is closed or broken; it reads no further request and cancels the \
+         requests that run"
+    );
+}
+
+/// Runs a request's `work`, holding its `slot` until the work is finished.
+async fn holding(slot: OwnedSemaphorePermit, work: impl Future<Output = ()>) {
+    work.await;
+    drop(slot);
+}
+
+/// The -32600 response line of a line longer than `max_line_bytes`, whose first bytes are
+/// `head`: with the request's id when the head shows it, else `null`.
+fn too_long(head: &[u8], max_line_bytes: usize) -> Vec<u8> {
+    let id = head_request_id(head).unwrap_or(Value::Null);
+    tracing::warn!(id = %id, max_line_bytes, "answered a line longer than the limit");
+    error_line(
+        &id,
+        &RpcError::plain(
+            INVALID_REQUEST,
+            format!(
+                "the line is {} bytes or more; this plugin accepts lines of at most \
+                 {max_line_bytes} bytes (limits.maxLineBytes)",
+                max_line_bytes.saturating_add(1)
+            ),
+        ),
+    )
 }
 
 /// Serves `$/cancelRequest`: cancels the running request with `params.id`, if there is one.
@@ -384,17 +533,20 @@ async fn serve_execute_line(
             )
             .await
         }
-        Ok(Err(answer)) => send(&tx, answer),
-        Err(_) => send(
-            &tx,
-            error_line(
-                &Value::from(id),
-                &RpcError::plain(
-                    INTERNAL,
-                    "internal error while reading an execute request; see the plugin's log",
+        Ok(Err(answer)) => send(&tx, answer).await,
+        Err(_) => {
+            send(
+                &tx,
+                error_line(
+                    &Value::from(id),
+                    &RpcError::plain(
+                        INTERNAL,
+                        "internal error while reading an execute request; see the plugin's log",
+                    ),
                 ),
-            ),
-        ),
+            )
+            .await
+        }
     }
 }
 
@@ -455,7 +607,7 @@ async fn serve_call(
     };
     let Some(deferred) = deferred.filter(|deferred| !deferred.is_empty()) else {
         if let Some(line) = line {
-            send(&tx, line);
+            send(&tx, line).await;
         }
         return;
     };
@@ -479,7 +631,7 @@ async fn serve_call(
 /// more, acknowledges every later line with false, cancels `broken`, and returns the error
 /// once the queue closes.
 async fn write_responses<W: AsyncWrite + Unpin>(
-    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    mut rx: mpsc::Receiver<Outgoing>,
     mut writer: W,
     broken: CancellationToken,
 ) -> Option<std::io::Error> {
@@ -723,24 +875,81 @@ async fn handle(
     }
 }
 
-fn initialize(connector: &Connector, request: &Envelope<'_>) -> Result<InitializeResult, RpcError> {
+/// Serves `initialize`: the result, and the longest line to read from now on.
+fn initialize(
+    connector: &Connector,
+    request: &Envelope<'_>,
+    options: ServeOptions,
+) -> Result<(InitializeResult, usize), RpcError> {
     let params: InitializeParams = request.params()?;
-    let major = |v: &str| v.split('.').next().unwrap_or_default().to_owned();
-    if major(&params.protocol_version) != major(PROTOCOL_VERSION) {
+    let Some(version) = negotiate_version(&params.protocol_version) else {
+        let supported = SUPPORTED_PROTOCOL_VERSIONS.join(", ");
         return Err(RpcError {
             code: UNSUPPORTED_VERSION,
             message: format!(
-                "protocol version {} is not supported; this plugin speaks {PROTOCOL_VERSION}",
+                "protocol version {} is not supported; this plugin speaks {supported}",
                 params.protocol_version
             ),
-            data: Some(json!({ "supported": [PROTOCOL_VERSION] })),
+            data: Some(json!({ "supported": SUPPORTED_PROTOCOL_VERSIONS })),
         });
-    }
-    tracing::info!(host = %params.host.name, host_version = %params.host.version, "initialized");
-    Ok(InitializeResult {
-        protocol_version: PROTOCOL_VERSION.into(),
+    };
+    // A 1.0 host sees nothing of 1.1: neither limits in the answer nor any it sent honoured.
+    let (limits, max_line_bytes) = if version == "1.0" {
+        (None, options.max_line_bytes)
+    } else {
+        let asked = params.limits.and_then(|limits| limits.max_line_bytes);
+        let max_line_bytes = negotiate_line_limit(asked, options.max_line_bytes);
+        let limits = Limits {
+            max_line_bytes: max_line_bytes as u64,
+            max_requests_in_flight: options.max_requests_in_flight as u64,
+        };
+        (Some(limits), max_line_bytes)
+    };
+    tracing::info!(
+        host = %params.host.name,
+        host_version = %params.host.version,
+        asked = %params.protocol_version,
+        protocol_version = version,
+        max_line_bytes,
+        "initialized"
+    );
+    let result = InitializeResult {
+        protocol_version: version.to_owned(),
+        limits,
         connector: connector.descriptor().clone(),
-    })
+    };
+    Ok((result, max_line_bytes))
+}
+
+/// The version to speak with a host that asks for `asked` (`"major.minor"`): the highest one
+/// this SDK speaks of the same major version and a minor version no higher than the host's.
+/// `None` when there is none (another major version, or no version at all).
+fn negotiate_version(asked: &str) -> Option<&'static str> {
+    let parse = |version: &str| -> Option<(u64, u64)> {
+        let mut parts = version.trim().splitn(3, '.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next().map_or(Some(0), |minor| minor.parse().ok())?;
+        Some((major, minor))
+    };
+    let (major, minor) = parse(asked)?;
+    SUPPORTED_PROTOCOL_VERSIONS
+        .iter()
+        .copied()
+        .filter(|known| parse(known).is_some_and(|(m, n)| m == major && n <= minor))
+        .max_by_key(|known| parse(known))
+}
+
+/// The longest line a plugin whose maximum is `plugin_max` accepts from a host that means to send
+/// at most `asked`: what the host asked for, but at least [`MIN_NEGOTIATED_LINE_BYTES`] and at
+/// most the plugin's maximum; the plugin's maximum when the host did not say.
+fn negotiate_line_limit(asked: Option<u64>, plugin_max: usize) -> usize {
+    match asked {
+        None => plugin_max,
+        Some(asked) => usize::try_from(asked)
+            .unwrap_or(usize::MAX)
+            .max(MIN_NEGOTIATED_LINE_BYTES)
+            .min(plugin_max),
+    }
 }
 
 fn context(
@@ -870,6 +1079,53 @@ mod tests {
         assert_eq!(not_text["error"]["code"], PARSE_ERROR);
     }
 
+    #[test]
+    fn a_host_gets_the_highest_version_both_know_and_another_major_version_none() {
+        for (asked, spoken) in [
+            ("1.0", Some("1.0")),
+            ("1.1", Some("1.1")),
+            ("1.2", Some("1.1")),
+            ("1.10", Some("1.1")),
+            ("1", Some("1.0")),
+            (" 1.1 ", Some("1.1")),
+            ("2.0", None),
+            ("0.9", None),
+            ("1.x", None),
+            ("", None),
+        ] {
+            assert_eq!(negotiate_version(asked), spoken, "{asked:?}");
+        }
+        assert_eq!(
+            SUPPORTED_PROTOCOL_VERSIONS.last(),
+            Some(&crate::PROTOCOL_VERSION),
+            "PROTOCOL_VERSION is the highest version spoken"
+        );
+    }
+
+    #[test]
+    fn the_line_limit_is_the_hosts_within_the_floor_and_the_plugins_maximum() {
+        const MAX: usize = 256 << 20;
+        assert_eq!(negotiate_line_limit(None, MAX), MAX);
+        assert_eq!(negotiate_line_limit(Some(8 << 20), MAX), 8 << 20);
+        assert_eq!(negotiate_line_limit(Some(1 << 40), MAX), MAX);
+        assert_eq!(negotiate_line_limit(Some(u64::MAX), MAX), MAX);
+        assert_eq!(
+            negotiate_line_limit(Some(0), MAX),
+            MIN_NEGOTIATED_LINE_BYTES
+        );
+        // A plugin whose own maximum is below the floor keeps its maximum.
+        assert_eq!(negotiate_line_limit(Some(0), 64 << 10), 64 << 10);
+        let tiny = ServeOptions {
+            max_line_bytes: 0,
+            max_requests_in_flight: 0,
+        }
+        .normalized();
+        assert_eq!(
+            (tiny.max_line_bytes, tiny.max_requests_in_flight),
+            (1024, 1)
+        );
+    }
+
     /// A writer whose every write fails.
     struct Broken;
 
@@ -898,7 +1154,7 @@ mod tests {
     }
 
     /// Queues three lines waiting for their acknowledgement, and one that does not wait.
-    fn queue_lines(tx: &Responses) -> Vec<oneshot::Receiver<bool>> {
+    async fn queue_lines(tx: &Responses) -> Vec<oneshot::Receiver<bool>> {
         let mut acknowledgements = Vec::new();
         for n in 0..3 {
             let (delivered, acknowledged) = oneshot::channel();
@@ -906,19 +1162,20 @@ mod tests {
                 line: format!("line {n}\n").into_bytes(),
                 delivered: Some(delivered),
             })
+            .await
             .unwrap();
             acknowledgements.push(acknowledged);
         }
-        send(tx, b"not waited for\n".to_vec());
+        send(tx, b"not waited for\n".to_vec()).await;
         acknowledgements
     }
 
     #[tokio::test]
     async fn lines_are_acknowledged_once_written_and_every_line_after_a_failure_as_not() {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(8);
         let broken = CancellationToken::new();
         let writer = tokio::spawn(write_responses(rx, Vec::new(), broken.clone()));
-        let acknowledgements = queue_lines(&tx);
+        let acknowledgements = queue_lines(&tx).await;
         drop(tx);
         for acknowledged in acknowledgements {
             assert_eq!(acknowledged.await, Ok(true));
@@ -926,9 +1183,9 @@ mod tests {
         assert!(writer.await.unwrap().is_none());
         assert!(!broken.is_cancelled());
 
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(8);
         let writer = tokio::spawn(write_responses(rx, Broken, broken.clone()));
-        let acknowledgements = queue_lines(&tx);
+        let acknowledgements = queue_lines(&tx).await;
         for acknowledged in acknowledgements {
             let acknowledged =
                 tokio::time::timeout(std::time::Duration::from_secs(10), acknowledged)

@@ -243,18 +243,45 @@ pub struct HostInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InitializeParams {
-    /// The protocol version the host speaks (`"1.0"`).
+    /// The protocol version the host asks for (`"1.1"`; `"1.0"` for a host of version 1.0).
     pub protocol_version: String,
     /// Who the host is.
     pub host: HostInfo,
+    /// Protocol 1.1: what the host means to send at most. Absent for a 1.0 host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<HostLimits>,
+}
+
+/// What a host means to send at most (`initialize` params, protocol 1.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostLimits {
+    /// The longest request line the host will send, in bytes (without its `\n`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_line_bytes: Option<u64>,
+}
+
+/// What a plugin accepts (`initialize` result, protocol 1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// The longest request line the plugin reads, in bytes (without its `\n`); a longer line is
+    /// answered with -32600 and discarded.
+    pub max_line_bytes: u64,
+    /// How many requests the plugin runs at once; with that many running it reads no further
+    /// line until one finishes.
+    pub max_requests_in_flight: u64,
 }
 
 /// `initialize` result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InitializeResult {
-    /// The protocol version the plugin will speak.
+    /// The protocol version the plugin will speak: the highest both sides know.
     pub protocol_version: String,
+    /// Protocol 1.1: what the plugin accepts. Absent when it speaks 1.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
     /// The connector descriptor, identical to the file in `descriptors/`.
     pub connector: Value,
 }

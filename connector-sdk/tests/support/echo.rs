@@ -5,8 +5,12 @@
 //! in one way the SDK must absorb: missing results, an error, a panic, a slow batch, a duplicate
 //! record, a process crash, refused documents, a wait for cancellation; DEFERRED and WAIT
 //! register work to run after delivery, which records what it was told in [`deliveries`].
+//!
+//! GATE is not part of the connector: a test that serves the connector in process takes
+//! [`connector_with_gate`] to hold executions until it opens their gate.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -37,6 +41,9 @@ pub(crate) const SLOW_STARTED: &str = "SLOW operation started";
 
 /// The log message the WAIT operation writes when it starts waiting for cancellation.
 pub(crate) const WAIT_STARTED: &str = "WAIT operation started";
+
+/// The log message the WAIT operation writes when its execution was cancelled.
+pub(crate) const WAIT_CANCELLED: &str = "WAIT operation cancelled";
 
 /// The status code WAIT gives the documents of a cancelled execution.
 pub(crate) const CANCELLED: &str = "CANCELLED";
@@ -547,6 +554,9 @@ impl Operation for Wait {
         tracing::info!(execution = %ctx.execution_id, "{WAIT_STARTED}");
         let cancelled =
             tokio::time::timeout(Duration::from_secs(30), ctx.cancellation.cancelled()).await;
+        if cancelled.is_ok() {
+            tracing::info!(execution = %ctx.execution_id, "{WAIT_CANCELLED}");
+        }
         for index in 0..batch.len() {
             let outcome = match cancelled {
                 Ok(()) => Outcome {
@@ -628,6 +638,72 @@ impl Operation for Poll {
     }
 }
 
+/// The executions whose GATE operation started, and those whose gate is open.
+static GATES: Mutex<(BTreeSet<String>, BTreeSet<String>)> =
+    Mutex::new((BTreeSet::new(), BTreeSet::new()));
+
+fn gates() -> std::sync::MutexGuard<'static, (BTreeSet<String>, BTreeSet<String>)> {
+    GATES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether the GATE operation of `execution_id` started.
+#[allow(dead_code)]
+pub(crate) fn gate_started(execution_id: &str) -> bool {
+    gates().0.contains(execution_id)
+}
+
+/// Opens the gate of `execution_id`: its GATE operation (running or to come) echoes and ends.
+#[allow(dead_code)]
+pub(crate) fn open_gate(execution_id: &str) {
+    gates().1.insert(execution_id.to_owned());
+}
+
+/// GATE: records that it started, waits (at most 30 s, or until cancelled) until the test opens
+/// the execution's gate, then echoes every document.
+struct Gate;
+
+impl Operation for Gate {
+    type Connection = EchoConnection;
+    type Config = NoOptions;
+
+    fn info() -> OperationInfo {
+        info(
+            "GATE",
+            "Gate",
+            "Waits until the test opens the execution's gate, then echoes every document.",
+        )
+    }
+
+    fn build(_config: NoOptions) -> Result<Self, ConnectorError> {
+        Ok(Self)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExecutionContext,
+        _connection: &EchoConnection,
+        batch: &Batch,
+    ) -> Result<(), ConnectorError> {
+        gates().0.insert(ctx.execution_id.clone());
+        let open = async {
+            while !gates().1.contains(&ctx.execution_id) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::select! {
+            () = open => {}
+            () = ctx.cancellation.cancelled() => {}
+            () = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
+        for (index, document) in batch.documents().iter().enumerate() {
+            batch.succeed(index, vec![echoed(batch.input_index(index), document)]);
+        }
+        Ok(())
+    }
+}
+
 /// The echo connector's builder, with every operation added.
 pub(crate) fn builder() -> ConnectorBuilder {
     Connector::builder::<EchoConnection>(INFO)
@@ -647,4 +723,10 @@ pub(crate) fn builder() -> ConnectorBuilder {
 /// The echo connector.
 pub(crate) fn connector() -> Connector {
     builder().build()
+}
+
+/// The echo connector with the GATE operation besides the others.
+#[allow(dead_code)]
+pub(crate) fn connector_with_gate() -> Connector {
+    builder().operation::<Gate>().build()
 }

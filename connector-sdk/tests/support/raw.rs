@@ -95,8 +95,15 @@ pub(crate) struct RawPlugin {
 impl RawPlugin {
     /// Starts the test plugin; nothing is sent yet.
     pub(crate) fn spawn() -> Self {
+        Self::spawn_with_env(&[])
+    }
+
+    /// Starts the test plugin with extra environment variables (its limits); nothing is sent
+    /// yet.
+    pub(crate) fn spawn_with_env(env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sdk-test-plugin"))
             .env(connector_sdk::logging::LOG_ENV, "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -119,6 +126,11 @@ impl RawPlugin {
             stdout_lines: Vec::new(),
             stderr,
         }
+    }
+
+    /// The plugin's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().expect("the plugin runs")
     }
 
     /// Writes one request line.

@@ -1,12 +1,33 @@
 //! `sdk-test-plugin`: the echo connector of `echo.rs` served over the plugin protocol, as a real
 //! plugin executable, for the integration tests in `tests/protocol.rs`.
+//!
+//! Its limits are the SDK's defaults unless the environment variables `SDK_TEST_PLUGIN_MAX_LINE_BYTES`
+//! or `SDK_TEST_PLUGIN_MAX_REQUESTS_IN_FLIGHT` set them (for tests that need them small).
 
 use std::sync::Arc;
 
+use connector_sdk::protocol::ServeOptions;
+
 mod echo;
+
+/// The number in the environment variable `name`, when it is set.
+fn from_env(name: &str) -> Option<usize> {
+    let value = std::env::var(name).ok()?;
+    match value.parse() {
+        Ok(number) => Some(number),
+        Err(_) => panic!("{name} must be a number of bytes or requests; it is {value:?}"),
+    }
+}
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     connector_sdk::logging::init_json_stderr();
-    connector_sdk::protocol::serve(Arc::new(echo::connector())).await
+    let defaults = ServeOptions::default();
+    let options = ServeOptions {
+        max_line_bytes: from_env("SDK_TEST_PLUGIN_MAX_LINE_BYTES")
+            .unwrap_or(defaults.max_line_bytes),
+        max_requests_in_flight: from_env("SDK_TEST_PLUGIN_MAX_REQUESTS_IN_FLIGHT")
+            .unwrap_or(defaults.max_requests_in_flight),
+    };
+    connector_sdk::protocol::serve_with(Arc::new(echo::connector()), options).await
 }
