@@ -277,20 +277,7 @@ async fn receive_row(kind: FaultKind, delete: bool, seed: u64) -> Row {
     let bodies: Vec<String> = (0..RECEIVE_MESSAGES)
         .map(|i| unique_body(&run, i))
         .collect();
-    for chunk in bodies.chunks(10) {
-        let mut request = sqs_client().send_message_batch().queue_url(&url);
-        for (i, body) in chunk.iter().enumerate() {
-            request = request.entries(
-                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(body)
-                    .build()
-                    .unwrap(),
-            );
-        }
-        let answer = request.send().await.expect("preload");
-        assert!(answer.failed().is_empty(), "preload: {answer:?}");
-    }
+    send_bodies(&url, &bodies).await;
     let proxy = fault_proxy(
         vec![FaultRule::new(kind, RATE).for_actions(["ReceiveMessage", "DeleteMessageBatch"])],
         seed,

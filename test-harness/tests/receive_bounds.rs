@@ -17,19 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 async fn preload(url: &str, count: usize, tag: &str) -> Vec<String> {
     let bodies: Vec<String> = (0..count).map(|i| format!("{tag} message {i}")).collect();
-    for chunk in bodies.chunks(10) {
-        let mut request = sqs_client().send_message_batch().queue_url(url);
-        for (i, body) in chunk.iter().enumerate() {
-            request = request.entries(
-                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(body)
-                    .build()
-                    .unwrap(),
-            );
-        }
-        request.send().await.expect("preload");
-    }
+    send_bodies(url, &bodies).await;
     bodies
 }
 

@@ -137,6 +137,19 @@ pub struct Action {
     pub after_ambiguity: fn(Outcome, u32) -> Outcome,
 }
 
+/// The FAILURE of a document left undone because the execution was cancelled: nothing was
+/// sent for it, so it was not `action.done`.
+pub fn cancelled_outcome(batch: &Batch, index: usize, action: &Action) -> Outcome {
+    Outcome {
+        status_code: Some(CANCELLED.into()),
+        ..Outcome::failure(format!(
+            "document {} was not {}: the execution was cancelled",
+            batch.input_index(index),
+            action.done
+        ))
+    }
+}
+
 /// A FAILURE whose outcome is unknown: the call may have taken effect.
 fn unknown(index: usize, action: &Action, why: &str) -> Outcome {
     Outcome {
@@ -204,14 +217,7 @@ pub async fn send_with_retries<T, F, Fut>(
                         if uncertain {
                             unknown(batch.input_index(entry.index), action, "the execution was cancelled before a retry, and an earlier attempt may have reached SQS")
                         } else {
-                            Outcome {
-                                status_code: Some(CANCELLED.into()),
-                                ..Outcome::failure(format!(
-                                    "document {} was not {}: the execution was cancelled",
-                                    batch.input_index(entry.index),
-                                    action.done
-                                ))
-                            }
+                            cancelled_outcome(batch, entry.index, action)
                         },
                     );
                 }

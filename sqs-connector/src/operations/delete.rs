@@ -10,7 +10,8 @@ use connector_sdk::{
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 
 use super::batching::{
-    Action, BatchAnswer, CANCELLED, Entry, EntryFailure, MAX_BATCH_BYTES, chunk, send_with_retries,
+    Action, BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, cancelled_outcome, chunk,
+    send_with_retries,
 };
 use crate::client::{SqsTarget, without_sdk_retries};
 use crate::config::DeleteConfig;
@@ -171,16 +172,7 @@ impl Operation for DeleteOperation {
             for chunk in chunk(entries, |_| 0, MAX_BATCH_BYTES) {
                 if cancelled() {
                     for entry in chunk {
-                        batch.record(
-                            entry.index,
-                            Outcome {
-                                status_code: Some(CANCELLED.into()),
-                                ..Outcome::failure(format!(
-                                    "document {} was not deleted: the execution was cancelled",
-                                    batch.input_index(entry.index)
-                                ))
-                            },
-                        );
+                        batch.record(entry.index, cancelled_outcome(batch, entry.index, &DELETED));
                     }
                     continue;
                 }

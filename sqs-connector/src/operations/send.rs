@@ -12,8 +12,8 @@ use connector_sdk::{
 use futures::StreamExt as _;
 
 use super::batching::{
-    Action, BatchAnswer, CANCELLED, Entry, EntryFailure, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES,
-    entry_index, send_with_retries,
+    Action, BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES,
+    cancelled_outcome, entry_index, send_with_retries,
 };
 use crate::client::without_sdk_retries;
 use crate::config::SendConfig;
@@ -520,13 +520,7 @@ impl Operation for SendOperation {
                     for entry in entries {
                         batch.record(
                             entry.index,
-                            Outcome {
-                                status_code: Some(CANCELLED.into()),
-                                ..Outcome::failure(format!(
-                                    "document {} was not sent: the execution was cancelled",
-                                    batch.input_index(entry.index)
-                                ))
-                            },
+                            cancelled_outcome(batch, entry.index, &SEND_STANDARD),
                         );
                     }
                 } else if self.config.batch {

@@ -222,6 +222,24 @@ pub async fn drain_visible(url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types
     }
 }
 
+/// Puts messages with these bodies on a queue with the test's own client, ten per call.
+pub async fn send_bodies(url: &str, bodies: &[String]) {
+    for chunk in bodies.chunks(10) {
+        let mut request = sqs_client().send_message_batch().queue_url(url);
+        for (i, body) in chunk.iter().enumerate() {
+            request = request.entries(
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .expect("a batch entry"),
+            );
+        }
+        let answer = request.send().await.expect("send the messages");
+        assert!(answer.failed().is_empty(), "messages refused: {answer:?}");
+    }
+}
+
 /// Every message in a queue right now, read with the test's own client and deleted as it is read
 /// (moto's ReceiveMessage slows down with every message it holds in flight, so taking them off
 /// keeps the check fast on queues of hundreds).
