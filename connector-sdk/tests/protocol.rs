@@ -1613,3 +1613,35 @@ async fn the_host_asks_for_1_1_and_cancels_a_call_that_timed_out_only_when_the_p
         "{answered:?}"
     );
 }
+
+#[tokio::test]
+async fn an_id_of_null_is_answered_and_an_id_that_is_not_a_string_or_number_is_refused() {
+    let mut raw = RawPlugin::spawn();
+    raw.send(&initialize_request(1, "1.0")).await;
+    response_result(&raw.next_response().await);
+
+    // `"id": null` is a request, not a notification: it is answered, with id null.
+    raw.send(&json!({"jsonrpc": "2.0", "id": null, "method": "nosuchmethod"}))
+        .await;
+    let response = raw.next_response().await;
+    assert_eq!(response.id, Value::Null, "{response:?}");
+    response_error(&response, METHOD_NOT_FOUND);
+
+    // true, {} and []: refused, not echoed.
+    for id in [json!(true), json!({}), json!([1])] {
+        raw.send(&json!({"jsonrpc": "2.0", "id": id, "method": "browse", "params": {}}))
+            .await;
+        let response = raw.next_response().await;
+        assert_eq!(response.id, Value::Null, "{id}: {response:?}");
+        let error = response_error(&response, INVALID_REQUEST);
+        assert!(
+            error.message.contains("must be a string, a number or null"),
+            "{error:?}"
+        );
+    }
+
+    // The plugin still serves: a shutdown with an id is answered.
+    raw.send(&json!({"jsonrpc": "2.0", "id": 9, "method": "shutdown"}))
+        .await;
+    assert_eq!(raw.next_response().await.id, json!(9));
+}

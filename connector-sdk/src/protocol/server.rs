@@ -279,7 +279,8 @@ where
     let mut in_flight = JoinSet::new();
     let mut reader = reader;
     let mut buffer = Vec::new();
-    let mut shutdown_id: Option<Value> = None;
+    // `Some(None)`: shut down on a notification, which gets no answer.
+    let mut shutdown_id: Option<Option<Value>> = None;
     let mut read_error = None;
 
     tracing::info!(
@@ -392,7 +393,7 @@ where
             continue;
         }
         if request.method == method::SHUTDOWN {
-            shutdown_id = Some(id.unwrap_or(Value::Null));
+            shutdown_id = Some(id);
             break;
         }
         if request.method == method::INITIALIZE {
@@ -439,7 +440,7 @@ where
     while in_flight.join_next().await.is_some() {}
     canceller.abort();
     if let Some(id) = shutdown_id {
-        if !id.is_null() {
+        if let Some(id) = id {
             send(&tx, response_line(&id, Ok(&Value::Null))).await;
         }
         tracing::info!("plugin shutting down on request");
@@ -671,7 +672,9 @@ async fn write_responses<W: AsyncWrite + Unpin>(
 struct Envelope<'a> {
     #[serde(borrow)]
     jsonrpc: Cow<'a, str>,
-    #[serde(default)]
+    /// `None` when the line has no `id` (a notification); `Some(Value::Null)` for `"id": null`,
+    /// which is a request and is answered.
+    #[serde(default, deserialize_with = "present")]
     id: Option<Value>,
     #[serde(borrow)]
     method: Cow<'a, str>,
@@ -769,8 +772,28 @@ fn parse_request(line: &str) -> Result<Envelope<'_>, Vec<u8>> {
     request
 }
 
+/// A member that is present, whatever its value (`null` included).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
 fn parse_envelope(line: &str) -> Result<Envelope<'_>, Vec<u8>> {
     match serde_json::from_str::<Envelope<'_>>(line) {
+        // JSON-RPC ids are strings, numbers or null: anything else cannot be echoed usefully.
+        Ok(envelope)
+            if matches!(
+                envelope.id,
+                Some(Value::Bool(_) | Value::Array(_) | Value::Object(_))
+            ) =>
+        {
+            Err(error_line(
+                &Value::Null,
+                &RpcError::plain(
+                    INVALID_REQUEST,
+                    "the request's \"id\" must be a string, a number or null",
+                ),
+            ))
+        }
         Ok(envelope) if envelope.jsonrpc == "2.0" => Ok(envelope),
         Ok(envelope) => Err(error_line(
             &envelope.id.unwrap_or(Value::Null),
