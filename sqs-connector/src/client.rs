@@ -40,13 +40,20 @@ pub fn attempt_timeout() -> Duration {
     })
 }
 
-/// A per-call override that turns the SDK's retries off, for calls the connector retries itself
+/// The same client with the SDK's retries off, for the calls the connector retries itself
 /// (SendMessageBatch, SendMessage, DeleteMessageBatch): only the connector knows which
-/// documents an attempt that broke off may have sent, and says so in their results.
-pub fn without_sdk_retries() -> aws_sdk_sqs::config::Builder {
-    aws_sdk_sqs::config::Config::builder()
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
+/// documents an attempt that broke off may have sent, and says so in their results. Built once
+/// per connection, next to the client it copies.
+pub fn without_sdk_retries(client: &aws_sdk_sqs::Client) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .retry_config(RetryConfig::standard().with_max_attempts(1))
+            .build(),
+    )
 }
+
 /// How long Test Connection waits for its check call: a user is waiting for the answer.
 pub const TEST_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many attempts a call gets (the first, and retries with backoff for retryable errors).

@@ -12,7 +12,9 @@ use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
 
 use crate::auth::roles_anywhere::{RolesAnywhereAuth, RolesAnywhereProvider};
-use crate::client::{CONNECT_TIMEOUT, SqsTarget, TEST_CONNECTION_TIMEOUT, build_client};
+use crate::client::{
+    CONNECT_TIMEOUT, SqsTarget, TEST_CONNECTION_TIMEOUT, build_client, without_sdk_retries,
+};
 use crate::config::{AccessKeysConfig, Authentication, SqsConnectionConfig};
 use crate::errors::SqsFailure;
 use crate::operations::batching::CallError;
@@ -25,6 +27,7 @@ pub struct SqsConnection {
     id: ComponentId,
     target: SqsTarget,
     client: aws_sdk_sqs::Client,
+    batch_client: aws_sdk_sqs::Client,
     queues: QueueCache,
     roles_anywhere: Option<Arc<RolesAnywhereAuth>>,
 }
@@ -38,6 +41,12 @@ impl SqsConnection {
     /// The SQS client, shared by every call on this connection.
     pub fn client(&self) -> &aws_sdk_sqs::Client {
         &self.client
+    }
+
+    /// The client for the calls the connector retries itself (SDK retries off): SendMessageBatch,
+    /// SendMessage and DeleteMessageBatch.
+    pub fn batch_client(&self) -> &aws_sdk_sqs::Client {
+        &self.batch_client
     }
 
     /// Where calls go.
@@ -255,10 +264,12 @@ impl Connection for SqsConnection {
             }
         };
         let client = build_client(id, &target, credentials);
+        let batch_client = without_sdk_retries(&client);
         Ok(Self {
             id: id.clone(),
             target,
             client,
+            batch_client,
             queues: QueueCache::default(),
             roles_anywhere,
         })

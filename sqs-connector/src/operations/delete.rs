@@ -13,7 +13,7 @@ use super::batching::{
     Action, BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, cancelled_outcome, chunk,
     send_with_retries,
 };
-use crate::client::{SqsTarget, without_sdk_retries};
+use crate::client::SqsTarget;
 use crate::config::DeleteConfig;
 use crate::connection::SqsConnection;
 use crate::message::props;
@@ -70,12 +70,7 @@ pub(crate) async fn delete_batch<H: AsRef<str> + Clone>(
                 })?;
             request = request.entries(built);
         }
-        let answer = request
-            .customize()
-            .config_override(without_sdk_retries())
-            .send()
-            .await
-            .map_err(|e| target.call_error(&e))?;
+        let answer = request.send().await.map_err(|e| target.call_error(&e))?;
         let mut result = BatchAnswer::default();
         for ok in answer.successful() {
             result.succeeded.push((ok.id().to_owned(), success()));
@@ -177,7 +172,7 @@ impl Operation for DeleteOperation {
                     continue;
                 }
                 delete_batch(
-                    connection.client(),
+                    connection.batch_client(),
                     connection.target(),
                     batch,
                     &url,

@@ -347,7 +347,7 @@ impl ReceiveOperation {
     /// deleted and SQS delivers them again after their visibility timeout. A delete that fails is
     /// logged, and that message too is delivered again: at least once, never lost.
     fn delete_after_delivery(&self, reading: &Reading<'_>, outputs: &[Document]) {
-        let client = reading.connection.client().clone();
+        let client = reading.connection.batch_client().clone();
         let target = reading.connection.target().clone();
         let queue_url = reading.queue_url.to_owned();
         let messages: Vec<(String, String)> = outputs

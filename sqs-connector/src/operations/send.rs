@@ -15,7 +15,6 @@ use super::batching::{
     Action, BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES,
     cancelled_outcome, entry_index, send_with_retries,
 };
-use crate::client::without_sdk_retries;
 use crate::config::SendConfig;
 use crate::connection::SqsConnection;
 use crate::message::{
@@ -243,7 +242,7 @@ impl SendOperation {
         };
         send_with_retries(batch, entries, action, cancelled, |pending| async move {
             let mut request = connection
-                .client()
+                .batch_client()
                 .send_message_batch()
                 .queue_url(queue_url);
             for entry in &pending {
@@ -262,8 +261,6 @@ impl SendOperation {
                 request = request.entries(built);
             }
             let answer = request
-                .customize()
-                .config_override(without_sdk_retries())
                 .send()
                 .await
                 .map_err(|e| connection.call_error(&e))?;
@@ -310,7 +307,7 @@ impl SendOperation {
                 let entry = &pending[0];
                 let item = &entry.item;
                 let answer = connection
-                    .client()
+                    .batch_client()
                     .send_message()
                     .queue_url(queue_url)
                     .message_body(body_of(batch, entry.index))
@@ -318,8 +315,6 @@ impl SendOperation {
                     .set_message_attributes(to_sqs_attributes(&item.attributes)?)
                     .set_message_group_id(item.group_id.map(str::to_owned))
                     .set_message_deduplication_id(item.deduplication_id.map(str::to_owned))
-                    .customize()
-                    .config_override(without_sdk_retries())
                     .send()
                     .await
                     .map_err(|e| connection.call_error(&e))?;
