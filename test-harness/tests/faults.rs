@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use connector_sdk::protocol::{PluginCommand, PluginProcess};
-use connector_sdk::{Component, Document, DocumentResult, ResultStatus};
+use connector_sdk::{Component, Document, ResultStatus};
 use serde_json::json;
 use support::*;
 use test_harness::fault_proxy::{FaultKind, FaultProxy, FaultProxyConfig, FaultRule};
@@ -41,7 +41,7 @@ fn ambiguous(kind: FaultKind) -> bool {
 }
 
 async fn plugin() -> PluginProcess {
-    let mut command = PluginCommand::new(plugin_path(), &["serve"]);
+    let mut command = PluginCommand::new(support::plugin(), &["serve"]);
     command.env.push((
         sqs_connector::client::ATTEMPT_TIMEOUT_ENV.into(),
         ATTEMPT_TIMEOUT_MS.to_string(),
@@ -49,10 +49,6 @@ async fn plugin() -> PluginProcess {
     PluginProcess::spawn(command)
         .await
         .expect("the plugin starts")
-}
-
-fn plugin_path() -> std::path::PathBuf {
-    support::plugin()
 }
 
 async fn fault_proxy(rules: Vec<FaultRule>, seed: u64) -> FaultProxy {
@@ -70,15 +66,6 @@ fn connection_through(proxy: &FaultProxy, id: &str) -> Component {
         "moto-accepts-any-secret",
     ))
     .expect("a connection component")
-}
-
-async fn execute_with(
-    plugin: &PluginProcess,
-    connection: &Component,
-    operation: &Component,
-    documents: Vec<Document>,
-) -> Vec<DocumentResult> {
-    support::execute(plugin, connection, operation, documents).await
 }
 
 /// One line of the reliability table.
@@ -192,7 +179,7 @@ async fn send_row(kind: FaultKind, fifo: bool, seed: u64) -> Row {
         })
         .collect();
     let started = Instant::now();
-    let results = execute_with(&plugin, &connection, &send, documents.clone()).await;
+    let results = execute(&plugin, &connection, &send, documents.clone()).await;
     let wall = started.elapsed();
     let faults = proxy.stats().faults(kind);
     drop(proxy);
@@ -292,7 +279,7 @@ async fn receive_row(kind: FaultKind, delete: bool, seed: u64) -> Row {
                "deleteAfterRead": delete, "executionTimeoutSeconds": 120}),
     );
     let started = Instant::now();
-    let results = execute_with(&plugin, &connection, &receive, vec![Document::default()]).await;
+    let results = execute(&plugin, &connection, &receive, vec![Document::default()]).await;
     // Shutting down waits for the deletes that follow delivery.
     let _ = plugin.shutdown().await;
     let wall = started.elapsed();
@@ -515,7 +502,7 @@ async fn a_truncated_answer_is_a_broken_connection_not_a_wrong_endpoint() {
     let plugin = plugin().await;
     let connection = connection_through(&proxy, "conn-faults-truncate");
     let send = operation("op-send-truncate", "SEND", json!({"queue": url}));
-    let results = execute_with(&plugin, &connection, &send, vec![Document::new("one")]).await;
+    let results = execute(&plugin, &connection, &send, vec![Document::new("one")]).await;
     let result = &results[0];
     assert_eq!(result.status, ResultStatus::Failure, "{result:?}");
     assert_eq!(result.status_code.as_deref(), Some("OUTCOME_UNKNOWN"));

@@ -407,6 +407,20 @@ mod tests {
         }
     }
 
+    /// An answer failing entry 0 with `first` (code, sender fault) and every other with `others`.
+    fn first_and_others_fail(
+        pending: &[Entry<usize>],
+        first: (&str, bool),
+        others: (&str, bool),
+    ) -> BatchAnswer {
+        let mut answer = BatchAnswer::default();
+        for entry in pending {
+            let (code, sender_fault) = if entry.index == 0 { first } else { others };
+            answer.failed.push(failure(entry, code, sender_fault));
+        }
+        answer
+    }
+
     #[test]
     fn chunks_hold_at_most_ten_entries_and_the_byte_budget() {
         let chunks = chunk(entries(&[1; 25]), |s| *s, MAX_BATCH_BYTES);
@@ -488,15 +502,11 @@ mod tests {
         send_with_retries(&batch, entries(&[1, 1]), &deleted, &never, |pending| {
             calls += 1;
             async move {
-                let mut answer = BatchAnswer::default();
-                for entry in &pending {
-                    answer.failed.push(if entry.index == 0 {
-                        failure(entry, "ReceiptHandleIsInvalid", false)
-                    } else {
-                        failure(entry, "AWS.SimpleQueueService.InternalError", false)
-                    });
-                }
-                Ok(answer)
+                Ok(first_and_others_fail(
+                    &pending,
+                    ("ReceiptHandleIsInvalid", false),
+                    ("AWS.SimpleQueueService.InternalError", false),
+                ))
             }
         })
         .await;
@@ -606,15 +616,11 @@ mod tests {
                 if first {
                     return Err(failing_call(Retry::Ambiguous));
                 }
-                let mut answer = BatchAnswer::default();
-                for entry in &pending {
-                    answer.failed.push(if entry.index == 0 {
-                        failure(entry, "InvalidParameterValue", true)
-                    } else {
-                        failure(entry, "InternalError", false)
-                    });
-                }
-                Ok(answer)
+                Ok(first_and_others_fail(
+                    &pending,
+                    ("InvalidParameterValue", true),
+                    ("InternalError", false),
+                ))
             }
         })
         .await;

@@ -173,30 +173,8 @@ pub fn run_cli(config: &Path, listen: SocketAddr, tls_cert_out: Option<PathBuf>)
         let _ = writeln!(stdout, "listening on {}", handle.url());
         let _ = stdout.flush();
         drop(stdout);
-        wait_for_signal().await;
+        crate::wait_for_signal().await;
         handle.shutdown().await;
         crate::EXIT_OK
     })
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -596,31 +596,9 @@ pub fn run_cli(config: FaultProxyConfig) -> u8 {
         let _ = stdout.flush();
         drop(stdout);
         tracing::info!(upstream = %proxy.shared.upstream, rules = ?rules, "fault proxy started");
-        wait_for_signal().await;
+        crate::wait_for_signal().await;
         let stats = serde_json::to_string(&proxy.stats()).unwrap_or_default();
         eprintln!("fault proxy stats: {stats}");
         crate::EXIT_OK
     })
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

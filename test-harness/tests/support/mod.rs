@@ -204,22 +204,28 @@ pub async fn create_queue(name: &str, attributes: &[(&str, &str)]) -> String {
 pub async fn drain_visible(url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types::Message> {
     let mut all = Vec::new();
     loop {
-        let answer = sqs_client()
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .visibility_timeout(visibility)
-            .message_attribute_names("All")
-            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-            .send()
-            .await
-            .expect("receive");
-        let messages = answer.messages.unwrap_or_default();
+        let messages = receive_ten(url, visibility).await;
         if messages.is_empty() {
             return all;
         }
         all.extend(messages);
     }
+}
+
+/// Up to ten messages of a queue, with every attribute, read with the test's own client.
+async fn receive_ten(url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types::Message> {
+    sqs_client()
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .visibility_timeout(visibility)
+        .message_attribute_names("All")
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default()
 }
 
 /// Puts messages with these bodies on a queue with the test's own client, ten per call.
@@ -246,16 +252,7 @@ pub async fn send_bodies(url: &str, bodies: &[String]) {
 pub async fn take_all(url: &str) -> Vec<aws_sdk_sqs::types::Message> {
     let mut all = Vec::new();
     loop {
-        let answer = sqs_client()
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .visibility_timeout(300)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .expect("receive");
-        let messages = answer.messages.unwrap_or_default();
+        let messages = receive_ten(url, 300).await;
         if messages.is_empty() {
             return all;
         }
