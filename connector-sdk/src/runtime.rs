@@ -209,6 +209,7 @@ impl ConnectorBuilder {
             operations,
             connections: Mutex::new(ComponentCache::new(self.cache_capacity)),
             built_operations: Mutex::new(ComponentCache::new(self.cache_capacity)),
+            building: BuildGates::default(),
             hasher: RandomState::new(),
             connections_built: AtomicU64::new(0),
         }
@@ -236,20 +237,20 @@ impl<T: Clone> ComponentCache<T> {
         }
     }
 
-    fn get_or_try_insert(
-        &mut self,
-        id: &ComponentId,
-        fingerprint: u64,
-        build: impl FnOnce() -> Result<T, ConnectorError>,
-    ) -> Result<(T, bool), ConnectorError> {
+    /// The value kept for `id`, when it was built from the same settings.
+    fn get(&mut self, id: &ComponentId, fingerprint: u64) -> Option<T> {
         self.tick += 1;
-        if let Some(entry) = self.entries.get_mut(id)
-            && entry.fingerprint == fingerprint
-        {
-            entry.last_used = self.tick;
-            return Ok((entry.value.clone(), false));
+        let entry = self.entries.get_mut(id)?;
+        if entry.fingerprint != fingerprint {
+            return None;
         }
-        let value = build()?;
+        entry.last_used = self.tick;
+        Some(entry.value.clone())
+    }
+
+    /// Keeps `value` for `id`, in place of the least recently used entry when full.
+    fn insert(&mut self, id: &ComponentId, fingerprint: u64, value: T) {
+        self.tick += 1;
         if !self.entries.contains_key(id) && self.entries.len() >= self.capacity {
             let oldest = self
                 .entries
@@ -265,10 +266,46 @@ impl<T: Clone> ComponentCache<T> {
             CacheEntry {
                 fingerprint,
                 last_used: self.tick,
-                value: value.clone(),
+                value,
             },
         );
-        Ok((value, true))
+    }
+
+    fn get_or_try_insert(
+        &mut self,
+        id: &ComponentId,
+        fingerprint: u64,
+        build: impl FnOnce() -> Result<T, ConnectorError>,
+    ) -> Result<T, ConnectorError> {
+        if let Some(value) = self.get(id, fingerprint) {
+            return Ok(value);
+        }
+        let value = build()?;
+        self.insert(id, fingerprint, value.clone());
+        Ok(value)
+    }
+}
+
+/// One gate per component id whose connection is being built: the first caller builds, the
+/// others wait on the gate and then find the connection in the cache. Entries live only while
+/// somebody holds their gate.
+#[derive(Default)]
+struct BuildGates {
+    gates: Mutex<HashMap<ComponentId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl BuildGates {
+    fn gate(&self, id: &ComponentId) -> Arc<tokio::sync::Mutex<()>> {
+        self.gates.lock().entry(id.clone()).or_default().clone()
+    }
+
+    /// Gives `gate` back; the last holder removes it.
+    fn release(&self, id: &ComponentId, gate: Arc<tokio::sync::Mutex<()>>) {
+        let mut gates = self.gates.lock();
+        // Held by the map and by `gate`: nobody else waits on it.
+        if Arc::strong_count(&gate) == 2 {
+            gates.remove(id);
+        }
     }
 }
 
@@ -288,6 +325,7 @@ pub struct Connector {
     operations: HashMap<String, OperationType>,
     connections: Mutex<ComponentCache<Arc<dyn ErasedConnection>>>,
     built_operations: Mutex<ComponentCache<Arc<dyn ErasedOperation>>>,
+    building: BuildGates,
     hasher: RandomState,
     connections_built: AtomicU64,
 }
@@ -418,7 +456,12 @@ impl Connector {
         hasher.finish()
     }
 
-    fn connection_for(
+    /// The built connection of `component`, from the cache or built now.
+    ///
+    /// Building runs on a blocking thread and outside the cache's lock, one build per component
+    /// id at a time: a connection whose build is slow (a key derivation, say) holds up only the
+    /// calls for that same component, which wait for it and then share it.
+    async fn connection_for(
         &self,
         component: &Component,
     ) -> Result<Arc<dyn ErasedConnection>, ConnectorError> {
@@ -427,18 +470,51 @@ impl Connector {
         self.check_component(component, ComponentKind::Connection)
             .map_err(ConnectorError::invalid_fields)?;
         let fingerprint = self.fingerprint(component);
-        let mut cache = self.connections.lock();
-        let (connection, built) = cache.get_or_try_insert(&component.id, fingerprint, || {
-            let fields = self
-                .connection_validator
-                .validate(&component.fields)
-                .map_err(ConnectorError::invalid_fields)?;
-            (self.connect)(&component.id, fields)
-        })?;
-        if built {
-            self.connections_built.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(component = %component.id, "connection built");
+        if let Some(connection) = self.connections.lock().get(&component.id, fingerprint) {
+            return Ok(connection);
         }
+        let gate = self.building.gate(&component.id);
+        let built = {
+            let _building = gate.lock().await;
+            self.build_connection(component, fingerprint).await
+        };
+        self.building.release(&component.id, gate);
+        built
+    }
+
+    /// Builds the connection of `component` unless a caller that held its gate before did.
+    async fn build_connection(
+        &self,
+        component: &Component,
+        fingerprint: u64,
+    ) -> Result<Arc<dyn ErasedConnection>, ConnectorError> {
+        if let Some(connection) = self.connections.lock().get(&component.id, fingerprint) {
+            return Ok(connection);
+        }
+        let fields = self
+            .connection_validator
+            .validate(&component.fields)
+            .map_err(ConnectorError::invalid_fields)?;
+        let connect = self.connect;
+        let id = component.id.clone();
+        let connection = tokio::task::spawn_blocking(move || connect(&id, fields))
+            .await
+            .map_err(|failed| {
+                let why = match failed.try_into_panic() {
+                    Ok(panic) => panic_message(&panic),
+                    Err(_) => "the build was cancelled".to_owned(),
+                };
+                ConnectorError::internal(format!(
+                    "internal error while building connection {} ({why}); report it with the \
+                     plugin's log",
+                    component.id
+                ))
+            })??;
+        self.connections
+            .lock()
+            .insert(&component.id, fingerprint, connection.clone());
+        self.connections_built.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(component = %component.id, "connection built");
         Ok(connection)
     }
 
@@ -461,7 +537,6 @@ impl Connector {
                     .map_err(ConnectorError::invalid_fields)?;
                 (op_type.build)(fields)
             })
-            .map(|(op, _)| op)
     }
 
     /// Test Connection: validates the settings (an error listing every field at fault when they
@@ -471,7 +546,7 @@ impl Connector {
         ctx: &ExecutionContext,
         component: &Component,
     ) -> Result<Vec<TestStep>, ConnectorError> {
-        let connection = self.connection_for(component)?;
+        let connection = self.connection_for(component).await?;
         let mut steps = vec![TestStep::passed(
             "Settings valid",
             "every field of the connection is filled in and well formed",
@@ -507,7 +582,7 @@ impl Connector {
                 "this connector has no operation type \"{operation_type}\" to browse for"
             )));
         }
-        let connection = self.connection_for(component)?;
+        let connection = self.connection_for(component).await?;
         match AssertUnwindSafe(connection.browse(ctx, operation_type, filter))
             .catch_unwind()
             .await
@@ -560,7 +635,7 @@ impl Connector {
         operation: &Component,
         documents: Vec<InputDocument>,
     ) -> Result<(Vec<DocumentResult>, Deferred), ConnectorError> {
-        let built_connection = self.connection_for(connection)?;
+        let built_connection = self.connection_for(connection).await?;
         let built_operation = self.operation_for(operation)?;
         let op_name = operation.operation_type.clone().unwrap_or_default();
         let takes_input = self

@@ -460,3 +460,45 @@ async fn a_component_of_another_kind_or_connector_is_refused_also_after_its_id_w
         .expect_err("an operation component of the wrong kind is refused");
     assert!(!err.field_errors().is_empty(), "{err:?}");
 }
+
+/// A connection whose build blocks its thread (as a costly key derivation does) holds up only
+/// the calls for its own component: another connection is served meanwhile, on a runtime of one
+/// thread even, and the calls that share the slow component wait for one build.
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_connection_build_holds_up_only_its_own_component() {
+    let connector = echo::connector();
+    let slow = connection_with(
+        "conn-slow-build",
+        json!({"endpoint": echo::SLOW_ENDPOINT, "apiKey": API_KEY}),
+    );
+    let fast = connection("conn-fast-build", API_KEY);
+    let inputs = documents(1);
+    let started = std::time::Instant::now();
+    let slow_calls = futures::future::join_all((0..5).map(|_| {
+        let connector = &connector;
+        let slow = &slow;
+        let inputs = &inputs;
+        async move { run(connector, slow, "ECHO", inputs).await }
+    }));
+    let fast_call = async {
+        // Started once the slow build is under way.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let results = run(&connector, &fast, "ECHO", &inputs).await;
+        (results, started.elapsed())
+    };
+    let (slow_results, (fast_results, fast_done)) = tokio::join!(slow_calls, fast_call);
+    assert_eq!(statuses(&fast_results.unwrap()), vec![ResultStatus::Success]);
+    assert!(
+        fast_done < echo::SLOW_CONNECT,
+        "the other connection waited for the slow build: served after {fast_done:?}"
+    );
+    for results in slow_results {
+        assert_eq!(statuses(&results.unwrap()), vec![ResultStatus::Success]);
+    }
+    assert_eq!(
+        echo::SLOW_CONNECTS.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "five concurrent calls for one component built its connection once"
+    );
+    assert_eq!(connector.stats().connections_built, 2);
+}

@@ -51,6 +51,16 @@ pub(crate) const CANCELLED: &str = "CANCELLED";
 /// The status code REFUSING gives every document.
 pub(crate) const REFUSED: &str = "Refused";
 
+/// A connection whose endpoint is this takes [`SLOW_CONNECT`] to build (blocking its thread,
+/// the way a costly key derivation does).
+pub(crate) const SLOW_ENDPOINT: &str = "https://slow-connect.echo.test";
+
+/// How long a connection to [`SLOW_ENDPOINT`] takes to build.
+pub(crate) const SLOW_CONNECT: Duration = Duration::from_millis(1500);
+
+/// How many connections to [`SLOW_ENDPOINT`] were built.
+pub(crate) static SLOW_CONNECTS: AtomicU64 = AtomicU64::new(0);
+
 /// What work after delivery was told, in the order it ran: the tick it ran at (see [`tick`]), the
 /// execution id and `delivered`.
 static DELIVERIES: Mutex<Vec<(u64, String, bool)>> = Mutex::new(Vec::new());
@@ -175,6 +185,10 @@ impl Connection for EchoConnection {
     type Config = EchoConfig;
 
     fn connect(_id: &ComponentId, config: EchoConfig) -> Result<Self, ConnectorError> {
+        if config.endpoint == SLOW_ENDPOINT {
+            std::thread::sleep(SLOW_CONNECT);
+            SLOW_CONNECTS.fetch_add(1, Ordering::SeqCst);
+        }
         let region = match config.region {
             Region::Standard(StandardRegion {}) => "standard".to_owned(),
             Region::Custom(custom) => custom.custom_region,
