@@ -5,6 +5,8 @@
 
 mod buffers;
 mod client;
+#[cfg(test)]
+mod fuzz;
 mod input;
 mod json_in;
 mod json_out;
