@@ -13,12 +13,13 @@ mod fixtures;
 mod raw;
 
 use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use connector_sdk::protocol::{
-    ClientError, ExecuteResult, INVALID_FIELDS, INVALID_PARAMS, INVALID_REQUEST, Limits,
-    METHOD_NOT_FOUND, Outcome as RpcOutcome, PARSE_ERROR, PluginCommand, PluginProcess, RpcError,
-    UNSUPPORTED_VERSION,
+    ClientError, ExecuteParams, ExecuteResult, INVALID_FIELDS, INVALID_PARAMS, INVALID_REQUEST,
+    Limits, METHOD_NOT_FOUND, Outcome as RpcOutcome, PARSE_ERROR, PluginCommand, PluginProcess,
+    RpcError, SlowCall, Stream, UNSUPPORTED_VERSION,
 };
 use connector_sdk::{Document, FieldError, ObjectType, ResultStatus, StepStatus, TestStep};
 use serde_json::{Value, json};
@@ -1415,24 +1416,40 @@ fn wait_params(execution_id: &str) -> connector_sdk::protocol::ExecuteParams {
     params
 }
 
+/// Checks that an execute was answered by the plugin after its cancel: every document FAILURE
+/// with `CANCELLED`.
+fn assert_cancelled_answer(answer: &Result<ExecuteResult, ClientError>, documents: usize) {
+    match answer {
+        Ok(answer) => {
+            assert_one_result_per_document(&answer.results, documents);
+            for result in &answer.results {
+                assert_eq!(
+                    (result.status, result.status_code.as_deref()),
+                    (ResultStatus::Failure, Some(echo::CANCELLED)),
+                    "{result:?}"
+                );
+            }
+        }
+        Err(err) => panic!("expected the plugin's answer to the cancel; got {err:?}"),
+    }
+}
+
 #[tokio::test]
-async fn a_call_that_times_out_is_cancelled_in_the_plugin() {
+async fn a_call_whose_timeout_passes_is_cancelled_and_returns_the_plugins_answer() {
     let process = plugin().await;
     let started = Instant::now();
-    let timed_out = process
+    let answer = process
         .call_with_timeout::<_, ExecuteResult>(
             "execute",
             &wait_params("e-timed-out"),
             Duration::from_millis(500),
         )
         .await;
-    assert!(
-        matches!(timed_out, Err(ClientError::Timeout { .. })),
-        "expected the WAIT execute to time out; got {timed_out:?}"
-    );
-    // WAIT waits 30 s for its cancellation token: it saw it within the patience.
-    wait_for_log_with(&process, &[WAIT_CANCELLED, "e-timed-out"]).await;
+    // WAIT waits 30 s for its cancellation token: it saw it, and its answer came back.
+    assert_cancelled_answer(&answer, 1);
+    assert!(started.elapsed() >= Duration::from_millis(500));
     assert!(started.elapsed() < PATIENCE);
+    wait_for_log_with(&process, &[WAIT_CANCELLED, "e-timed-out"]).await;
     assert!(log_index(&process, &["cancel requested", "\"found\":true"]).is_some());
     let tested = process
         .test_connection(&connection("conn-after-timeout", API_KEY))
@@ -1467,11 +1484,9 @@ async fn at_the_plugins_limit_the_host_keeps_a_slot_free_so_its_cancels_are_read
                 .await
         },
     );
-    assert!(
-        matches!(first, Err(ClientError::Timeout { .. }))
-            && matches!(second, Err(ClientError::Timeout { .. })),
-        "expected both executes to time out; got {first:?} and {second:?}"
-    );
+    // Both timed out, were cancelled and answered.
+    assert_cancelled_answer(&first, 1);
+    assert_cancelled_answer(&second, 1);
     let first_cancelled = wait_for_log_with(&process, &[WAIT_CANCELLED, "e-slot-first"]).await;
     let second_started = wait_for_log_with(&process, &[WAIT_STARTED, "e-slot-second"]).await;
     wait_for_log_with(&process, &[WAIT_CANCELLED, "e-slot-second"]).await;
@@ -1492,15 +1507,23 @@ fn stand_in(answers: &[&str], record: &std::path::Path) -> PluginCommand {
             "read line\nprintf '%s\\n' \"$line\" >> \"$RECORD\"\nprintf '%s\\n' '{answer}'\n"
         ));
     }
-    // Not `exec`: the shell keeps the host's end of stdout open.
-    script.push_str("cat >> \"$RECORD\"\n");
+    // Not `exec`: the shell keeps the host's end of stdout open. A process of its own (which
+    // outlives a kill of the shell) copies the input, and marks its end once the host closed it.
+    script.push_str("(cat; printf '%s\\n' \"$INPUT_CLOSED\") >> \"$RECORD\"\n");
     let mut command = PluginCommand::new("sh", &["-c", &script]);
     command.timeout = Duration::from_secs(3);
+    command.grace = Duration::from_millis(300);
+    command
+        .env
+        .push(("INPUT_CLOSED".to_owned(), INPUT_CLOSED.to_owned()));
     command
         .env
         .push(("RECORD".to_owned(), record.display().to_string()));
     command
 }
+
+/// What the stand-in plugin writes to its record once the host closed its input.
+const INPUT_CLOSED: &str = "the host closed the input";
 
 /// Waits (at most 10 s) until the file `record` holds `needle`; returns its text.
 async fn recorded(record: &std::path::Path, needle: &str) -> String {
@@ -1541,11 +1564,15 @@ async fn the_host_asks_for_1_1_and_cancels_a_call_that_timed_out_only_when_the_p
             max_requests_in_flight: 4
         })
     );
+    let started = Instant::now();
     let timed_out = process.call_raw("browse", json!({}), short).await;
+    // The stand-in never answers: after the grace period it was stopped.
     assert!(
-        matches!(timed_out, Err(ClientError::Timeout { .. })),
+        matches!(&timed_out, Err(ClientError::Timeout { stopped: Some(what), .. }) if what.contains("grace period")),
         "{timed_out:?}"
     );
+    assert!(started.elapsed() >= short + Duration::from_millis(300));
+    assert!(process.has_exited());
     let text = recorded(&record, "$/cancelRequest").await;
     let lines: Vec<Value> = text
         .lines()
@@ -1573,13 +1600,18 @@ async fn the_host_asks_for_1_1_and_cancels_a_call_that_timed_out_only_when_the_p
         (process.protocol_version(), process.limits()),
         ("1.0", None)
     );
+    let started = Instant::now();
     let timed_out = process.call_raw("browse", json!({}), short).await;
-    assert!(matches!(timed_out, Err(ClientError::Timeout { .. })));
-    process
-        .call_raw("testConnection", json!({}), short)
-        .await
-        .expect_err("the stand-in never answers");
-    let text = recorded(&record, "testConnection").await;
+    // A 1.0 plugin cannot cancel: it is stopped at once, without a grace period.
+    assert!(
+        matches!(&timed_out, Err(ClientError::Timeout { stopped: Some(what), .. }) if what.contains("1.0")),
+        "{timed_out:?}"
+    );
+    assert!(started.elapsed() < short + Duration::from_millis(300));
+    assert!(process.has_exited());
+    drop(process);
+    let text = recorded(&record, INPUT_CLOSED).await;
+    assert!(text.contains("\"browse\""), "{text}");
     assert!(!text.contains("$/cancelRequest"), "{text}");
 
     // A plugin that refuses 1.1 and names 1.0 is asked again with 1.0.
@@ -1644,4 +1676,208 @@ async fn an_id_of_null_is_answered_and_an_id_that_is_not_a_string_or_number_is_r
     raw.send(&json!({"jsonrpc": "2.0", "id": 9, "method": "shutdown"}))
         .await;
     assert_eq!(raw.next_response().await.id, json!(9));
+}
+
+/// The params of a SLOW execute that takes `delay_ms` and ignores cancellation.
+fn slow_params(execution_id: &str, delay_ms: u64, count: usize) -> ExecuteParams {
+    let mut params = execute_params(
+        &connection("conn-slow", API_KEY),
+        &operation("SLOW", json!({ "delayMs": delay_ms })),
+        documents(count),
+    );
+    params.execution_id = execution_id.to_owned();
+    params
+}
+
+#[tokio::test]
+async fn a_plugin_that_ignores_the_cancel_is_killed_after_the_grace_period_and_started_again() {
+    let mut command = plugin_command();
+    command.timeout = Duration::from_secs(1);
+    command.grace = Duration::from_secs(1);
+    let process = PluginProcess::spawn(command)
+        .await
+        .expect("the test plugin starts");
+    // SLOW sleeps 30 s whatever it is told: the first call's cancel goes unanswered. The second
+    // call, with a timeout of its own far away, is in flight when the plugin is killed.
+    let stuck_params = slow_params("e-stuck", 30_000, 2);
+    let started = Instant::now();
+    let (stuck, other) = tokio::join!(process.execute(&stuck_params), async {
+        wait_for_log_with(&process, &[SLOW_STARTED, "e-stuck"]).await;
+        process
+            .call_with_timeout::<_, ExecuteResult>(
+                "execute",
+                &slow_params("e-bystander", 30_000, 1),
+                Duration::from_secs(60),
+            )
+            .await
+    });
+    let took = started.elapsed();
+    match &stuck {
+        Err(
+            err @ ClientError::Timeout {
+                stopped: Some(_), ..
+            },
+        ) => {
+            let said = err.to_string();
+            assert!(
+                said.contains("$/cancelRequest") && said.contains("stopped the plugin process"),
+                "{said}"
+            );
+        }
+        other => panic!("expected a timeout that stopped the plugin; got {other:?}"),
+    }
+    assert!(
+        took >= Duration::from_secs(2) && took < PATIENCE,
+        "expected the timeout (1 s) and the grace period (1 s) to pass, not more; took {took:?}"
+    );
+    match &other {
+        Err(ClientError::Exited { status, .. }) => {
+            assert!(status.contains("the host stopped it"), "{status}")
+        }
+        other => panic!("expected the call in flight to fail with the stop; got {other:?}"),
+    }
+    assert!(process.has_exited());
+    wait_for_log_with(&process, &["cancel requested", "\"found\":true"]).await;
+
+    // Two callers at once: one start between them.
+    let (first, second) = tokio::join!(process.ensure_running(), process.ensure_running());
+    let mut restarted = [
+        first.expect("the plugin starts again"),
+        second.expect("the plugin starts again"),
+    ];
+    restarted.sort();
+    assert_eq!(restarted, [false, true]);
+    assert_eq!(process.starts(), 2);
+    assert!(!process.ensure_running().await.expect("it runs"));
+    let answer = process
+        .execute(&execute_params(
+            &connection("conn-after-stop", API_KEY),
+            &operation("ECHO", json!({})),
+            documents(2),
+        ))
+        .await
+        .expect("the restarted plugin answers");
+    assert_eq!(statuses(&answer.results), vec![ResultStatus::Success; 2]);
+}
+
+#[tokio::test]
+async fn shutdown_of_a_plugin_that_does_not_finish_takes_the_grace_period_not_the_timeout() {
+    let mut command = plugin_command();
+    command.timeout = Duration::from_secs(60);
+    command.grace = Duration::from_secs(1);
+    let process = PluginProcess::spawn(command)
+        .await
+        .expect("the test plugin starts");
+    // The plugin finishes the calls in flight before it answers shutdown: this one takes 30 s.
+    let slow_at_shutdown = slow_params("e-at-shutdown", 30_000, 1);
+    let started = Instant::now();
+    let (slow, shutdown) = tokio::join!(process.execute(&slow_at_shutdown), async {
+        wait_for_log_with(&process, &[SLOW_STARTED, "e-at-shutdown"]).await;
+        let asked = Instant::now();
+        (process.shutdown().await, asked.elapsed())
+    });
+    let (shutdown, took) = shutdown;
+    match &shutdown {
+        Err(
+            err @ ClientError::Timeout {
+                stopped: Some(_), ..
+            },
+        ) => assert!(err.to_string().contains("killed"), "{err}"),
+        other => panic!("expected shutdown to say it killed the plugin; got {other:?}"),
+    }
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(5),
+        "expected shutdown to take the grace period of 1 s; took {took:?}"
+    );
+    assert!(matches!(slow, Err(ClientError::Exited { .. })), "{slow:?}");
+    assert!(started.elapsed() < PATIENCE);
+    assert!(process.has_exited());
+}
+
+#[tokio::test]
+async fn the_slow_call_handler_is_told_once_per_slow_call() {
+    let told: Arc<Mutex<Vec<SlowCall>>> = Arc::default();
+    let mut command = plugin_command();
+    command.slow_after = Duration::from_millis(300);
+    let seen = told.clone();
+    command.on_slow_call = Some(Arc::new(move |call: &SlowCall| {
+        seen.lock().unwrap().push(call.clone())
+    }));
+    let timeout = command.timeout;
+    let process = PluginProcess::spawn(command)
+        .await
+        .expect("the test plugin starts");
+    let (slow_1, slow_2) = (
+        slow_params("e-slow-1", 1_200, 1),
+        slow_params("e-slow-2", 1_200, 1),
+    );
+    let fast = execute_params(
+        &connection("conn-fast", API_KEY),
+        &operation("ECHO", json!({})),
+        documents(1),
+    );
+    let (first, second, fast) = tokio::join!(
+        process.execute(&slow_1),
+        process.execute(&slow_2),
+        process.execute(&fast),
+    );
+    for answer in [first, second, fast] {
+        assert_eq!(
+            statuses(&answer.expect("answered").results),
+            vec![ResultStatus::Success]
+        );
+    }
+    let told = told.lock().unwrap().clone();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert_ne!(told[0].id, told[1].id);
+    for call in &told {
+        assert_eq!((call.method.as_str(), call.timeout), ("execute", timeout));
+        assert!(
+            call.elapsed >= Duration::from_millis(300)
+                && call.elapsed < Duration::from_millis(1_200),
+            "{call:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_observer_sees_every_line_the_plugin_writes_on_both_streams() {
+    let lines: Arc<Mutex<Vec<(Stream, String)>>> = Arc::default();
+    let mut command = plugin_command();
+    let seen = lines.clone();
+    command.observer = Some(Arc::new(move |stream: Stream, line: &[u8]| {
+        seen.lock()
+            .unwrap()
+            .push((stream, String::from_utf8_lossy(line).into_owned()))
+    }));
+    let process = PluginProcess::spawn(command)
+        .await
+        .expect("the test plugin starts");
+    let answer = process
+        .execute(&execute_params(
+            &connection("conn-observed", API_KEY),
+            &operation("ECHO", json!({})),
+            documents(2),
+        ))
+        .await
+        .expect("answered");
+    assert_eq!(statuses(&answer.results), vec![ResultStatus::Success; 2]);
+    process.shutdown().await.expect("it exits");
+    let lines = lines.lock().unwrap().clone();
+    let stdout: Vec<&str> = lines
+        .iter()
+        .filter(|(stream, _)| *stream == Stream::Stdout)
+        .map(|(_, line)| line.as_str())
+        .collect();
+    // initialize, execute and shutdown were answered, and nothing else was written.
+    assert_eq!(stdout.len(), 3, "{stdout:?}");
+    assert!(stdout[0].contains("\"protocolVersion\""), "{}", stdout[0]);
+    assert!(stdout[1].contains("echo.index"), "{}", stdout[1]);
+    let stderr: Vec<String> = lines
+        .iter()
+        .filter(|(stream, _)| *stream == Stream::Stderr)
+        .map(|(_, line)| line.clone())
+        .collect();
+    assert!(!stderr.is_empty());
+    assert_eq!(stderr, process.logs());
 }

@@ -65,6 +65,14 @@ enum Command {
         /// Print only the summary.
         #[arg(long)]
         quiet: bool,
+        /// Seconds an execute call may take before it is cancelled (a note is printed once it
+        /// has run a quarter of that, at most 30 s).
+        #[arg(long, default_value_t = 120.0, value_parser = positive_seconds)]
+        call_timeout: f64,
+        /// Seconds a cancelled call, and the plugin's shutdown, may take before the plugin is
+        /// killed (it is started again for the next call).
+        #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
+        grace_period: f64,
     },
     /// Serve an IAM Roles Anywhere CreateSession emulator (config format: the docs of
     /// test_harness::emulator). Prints `listening on http(s)://HOST:PORT` first.
@@ -147,6 +155,8 @@ fn main() -> ExitCode {
             parallel,
             batch_size,
             quiet,
+            call_timeout,
+            grace_period,
         } => {
             let options = test_harness::run::RunOptions {
                 process,
@@ -156,6 +166,10 @@ fn main() -> ExitCode {
                 parallel,
                 batch_size,
                 quiet,
+                limits: test_harness::plugin::CallLimits {
+                    timeout: std::time::Duration::from_secs_f64(call_timeout),
+                    grace: std::time::Duration::from_secs_f64(grace_period),
+                },
             };
             block_on(test_harness::run::run(&options))
         }
@@ -202,6 +216,16 @@ fn main() -> ExitCode {
             };
             ExitCode::from(test_harness::fault_proxy::run_cli(config))
         }
+    }
+}
+
+/// A number of seconds above zero (and below a day).
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(secs),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds above 0 and up to 86400"
+        )),
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use connector_sdk::protocol::{ExecuteParamsRef, PluginProcess};
+use connector_sdk::protocol::{ClientError, ExecuteParamsRef, PluginProcess};
 use connector_sdk::{Document, DocumentResult, FieldError, ResultStatus};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub batch_size: usize,
     /// Print only the summary.
     pub quiet: bool,
+    /// A call's timeout and grace period.
+    pub limits: plugin::CallLimits,
 }
 
 /// What one step did in one execution.
@@ -62,7 +64,7 @@ pub async fn run(options: &RunOptions) -> u8 {
         }
     };
     let plugin_path = plugin::locate(options.plugin.as_deref());
-    let plugin = match plugin::start(&plugin_path).await {
+    let plugin = match plugin::start_with(&plugin_path, options.limits).await {
         Ok(plugin) => plugin,
         Err(err) => {
             eprintln!(
@@ -73,11 +75,15 @@ pub async fn run(options: &RunOptions) -> u8 {
         }
     };
     let code = run_with(&plugin, &process, options).await;
-    let _ = plugin.shutdown().await;
+    plugin::shut_down(&plugin).await;
     code
 }
 
 /// Runs an already loaded process on an already running plugin (for tests and embedding hosts).
+///
+/// A plugin that exited, or was stopped because it did not answer a call within its timeout and
+/// grace period (every document of the calls in flight then fails), is started again before the
+/// next `execute` call, and a line on stderr says so; the run goes on.
 pub async fn run_with(plugin: &PluginProcess, process: &Process, options: &RunOptions) -> u8 {
     let descriptor = plugin.descriptor();
     let invalid = validate_components(&descriptor, process);
@@ -197,6 +203,19 @@ async fn execute_process(
                     operation,
                     documents: chunk,
                 };
+                match plugin.ensure_running().await {
+                    Ok(false) => {}
+                    Ok(true) => eprintln!(
+                        "note: the plugin process had stopped; started it again (start {})",
+                        plugin.starts()
+                    ),
+                    Err(err) => {
+                        return host_failures(
+                            chunk.len(),
+                            &format!("the plugin could not be started again: {err}"),
+                        );
+                    }
+                }
                 match plugin.execute_ref(&params).await {
                     Ok(answer) if answer.results.len() == chunk.len() => answer.results,
                     Ok(answer) => host_failures(
@@ -208,6 +227,12 @@ async fn execute_process(
                         ),
                     ),
                     Err(err) => {
+                        if let ClientError::Timeout {
+                            stopped: Some(_), ..
+                        } = &err
+                        {
+                            eprintln!("note: {err}");
+                        }
                         host_failures(chunk.len(), &format!("the execute call failed: {err}"))
                     }
                 }

@@ -50,7 +50,7 @@ pub async fn run(file: &Path, plugin_path: Option<&Path>, json: bool) -> u8 {
             }
         },
     };
-    let _ = process.shutdown().await;
+    plugin::shut_down(&process).await;
     code
 }
 

@@ -34,13 +34,17 @@ pub enum ClientError {
     /// The plugin answered with a JSON-RPC error.
     #[error("{0}")]
     Rpc(RpcError),
-    /// No answer within the timeout.
-    #[error("the plugin did not answer {method} within {after:?}")]
+    /// No answer within the timeout (and, for a call that was cancelled, within the grace period
+    /// after it).
+    #[error("the plugin did not answer {method} within {after:?}{}", stopped_note(.stopped))]
     Timeout {
         /// The method called.
         method: String,
         /// The timeout.
         after: Duration,
+        /// What the host did about it, when it stopped the plugin process (killed it, since it
+        /// was stuck); `None` when the plugin runs on.
+        stopped: Option<String>,
     },
     /// The plugin process is gone.
     #[error("the plugin process exited ({status}); its last log lines:\n{last_logs}")]
@@ -64,8 +68,48 @@ pub enum ClientError {
     Protocol(String),
 }
 
-/// How to start a plugin: the program and its arguments (`sqs-connector serve`).
-#[derive(Debug, Clone)]
+/// Which output of the plugin a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// Its stdout: protocol lines.
+    Stdout,
+    /// Its stderr: log lines.
+    Stderr,
+}
+
+impl std::fmt::Display for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        })
+    }
+}
+
+/// Sees every line the plugin writes, on either stream, without its line end, before the host
+/// routes it (see [`PluginCommand::observer`]).
+pub type LineObserver = Arc<dyn Fn(Stream, &[u8]) + Send + Sync>;
+
+/// A call that has run longer than [`PluginCommand::slow_after`], as told to
+/// [`PluginCommand::on_slow_call`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlowCall {
+    /// The method called.
+    pub method: String,
+    /// The request id.
+    pub id: u64,
+    /// How long the call has been running.
+    pub elapsed: Duration,
+    /// The call's timeout, after which it is cancelled.
+    pub timeout: Duration,
+}
+
+/// Told once of each call that has run longer than [`PluginCommand::slow_after`].
+pub type SlowCallHandler = Arc<dyn Fn(&SlowCall) + Send + Sync>;
+
+/// How to start a plugin: the program and its arguments (`sqs-connector serve`), and how the
+/// host treats calls that take long.
+#[derive(Clone)]
 pub struct PluginCommand {
     /// The executable.
     pub program: PathBuf,
@@ -75,19 +119,75 @@ pub struct PluginCommand {
     pub env: Vec<(String, String)>,
     /// The default timeout of a call.
     pub timeout: Duration,
+    /// How long the host waits, once a call's timeout passed and the call was cancelled, for the
+    /// plugin's answer before it stops (kills) the plugin; also the most [`PluginProcess::shutdown`]
+    /// waits for the answer and the exit.
+    pub grace: Duration,
+    /// After how long a call is slow: [`PluginCommand::on_slow_call`] is told of it once (not
+    /// when this is not shorter than the call's timeout).
+    pub slow_after: Duration,
+    /// Told of each slow call; nothing is told when `None`.
+    pub on_slow_call: Option<SlowCallHandler>,
+    /// Sees every line the plugin writes on stdout and stderr, as it is read (from the tasks
+    /// that read the plugin's pipes: keep it quick); costs nothing when `None`.
+    pub observer: Option<LineObserver>,
+}
+
+impl std::fmt::Debug for PluginCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginCommand")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("env", &self.env)
+            .field("timeout", &self.timeout)
+            .field("grace", &self.grace)
+            .field("slow_after", &self.slow_after)
+            .field("on_slow_call", &self.on_slow_call.is_some())
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl PluginCommand {
-    /// `program args...` with a 120 s default timeout.
+    /// `program args...` with a 120 s default timeout, a 10 s grace period, calls slow after
+    /// 30 s, and no slow-call handler or line observer.
     pub fn new(program: impl Into<PathBuf>, args: &[&str]) -> Self {
         Self {
             program: program.into(),
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             env: Vec::new(),
             timeout: Duration::from_secs(120),
+            grace: Duration::from_secs(10),
+            slow_after: Duration::from_secs(30),
+            on_slow_call: None,
+            observer: None,
         }
     }
 }
+
+/// The note of a [`ClientError::Timeout`] for what the host did.
+fn stopped_note(stopped: &Option<String>) -> String {
+    match stopped {
+        Some(what) => format!("; {what}"),
+        None => String::new(),
+    }
+}
+
+/// What a call does when its timeout passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnTimeout {
+    /// Cancel it (protocol 1.1), wait the grace period for the answer, then stop the plugin; a
+    /// 1.0 plugin is stopped at once.
+    CancelThenStop,
+    /// Stop the plugin at once (`initialize`: a plugin that cannot start is stuck).
+    Stop,
+    /// Give up on the answer and leave the plugin be (`shutdown`, which stops it itself, and raw
+    /// lines).
+    GiveUp,
+}
+
+/// Marks one started process's exit (its reason); also names that process.
+type ExitMark = Arc<Mutex<Option<String>>>;
 
 /// Callers waiting for a response, by id; each gets the response line as read.
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Vec<u8>>>>>;
@@ -150,11 +250,22 @@ impl Session {
     }
 }
 
+/// A call waiting for its answer.
+struct Call<'a> {
+    id: u64,
+    method: &'a str,
+    started: Instant,
+    timeout: Duration,
+    on_timeout: OnTimeout,
+    /// The process it was sent to.
+    instance: ExitMark,
+}
+
 struct Running {
     child: Child,
     stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
     pending: Pending,
-    exited: Arc<Mutex<Option<String>>>,
+    exited: ExitMark,
 }
 
 /// A running plugin process, initialized and ready for calls. Calls may run concurrently.
@@ -163,8 +274,11 @@ pub struct PluginProcess {
     running: tokio::sync::Mutex<Running>,
     stdin: Mutex<Arc<tokio::sync::Mutex<ChildStdin>>>,
     pending: Mutex<Pending>,
-    exited: Mutex<Arc<Mutex<Option<String>>>>,
+    exited: Mutex<ExitMark>,
     stderr: Arc<Mutex<VecDeque<String>>>,
+    /// Held while the process is restarted and initialized, so that callers of
+    /// [`PluginProcess::ensure_running`] start it once between them.
+    restarting: tokio::sync::Mutex<()>,
     next_id: AtomicU64,
     descriptor: Mutex<Value>,
     session: Mutex<Session>,
@@ -195,6 +309,7 @@ impl PluginProcess {
             descriptor: Mutex::new(Value::Null),
             session: Mutex::new(Session::new("1.0", None)),
             starts: AtomicU64::new(1),
+            restarting: tokio::sync::Mutex::new(()),
         };
         process.initialize().await?;
         Ok(process)
@@ -300,9 +415,17 @@ impl PluginProcess {
     /// into the request line and the result parsed straight from the response line.
     ///
     /// The timeout runs from the call: it covers the wait for a slot (see
-    /// [`PluginProcess::limits`]) and for the answer. When it passes after the request was
-    /// written, a plugin of protocol 1.1 is sent `$/cancelRequest` for it before the
-    /// [`ClientError::Timeout`] is returned (`initialize` and `shutdown` are not cancelled).
+    /// [`PluginProcess::limits`]), the write and the answer. When it passes after the request
+    /// was written, a plugin of protocol 1.1 is sent `$/cancelRequest` for it and the call waits
+    /// up to [`PluginCommand::grace`] more for the plugin's answer, which it returns as any
+    /// other: for `execute`, the plugin's real result per document (documents it did not finish
+    /// fail with `CANCELLED`). A plugin that does not answer within the grace period, or speaks
+    /// protocol 1.0 (which cannot cancel), is stuck: the host kills the process (every other
+    /// call in flight on it fails with [`ClientError::Exited`]) and returns a
+    /// [`ClientError::Timeout`] that says so; [`PluginProcess::ensure_running`] starts it
+    /// again. `initialize` is not cancelled (the plugin is killed at once), `shutdown` see
+    /// [`PluginProcess::shutdown`]. Once the call has run [`PluginCommand::slow_after`],
+    /// [`PluginCommand::on_slow_call`] is told.
     pub async fn call_with_timeout<P: Serialize, R: DeserializeOwned>(
         &self,
         method: &str,
@@ -340,28 +463,48 @@ impl PluginProcess {
         fast: impl FnOnce(&str) -> Option<R>,
         timeout: Duration,
     ) -> Result<R, ClientError> {
-        let deadline = Instant::now() + timeout;
-        let controls = matches!(method, method::INITIALIZE | method::SHUTDOWN);
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let on_timeout = match method {
+            method::INITIALIZE => OnTimeout::Stop,
+            method::SHUTDOWN => OnTimeout::GiveUp,
+            _ => OnTimeout::CancelThenStop,
+        };
         // Held until the answer came (or the call gave up on it).
-        let _slot = match controls {
-            true => None,
-            false => self.slot(method, deadline, timeout).await?,
+        let _slot = match on_timeout {
+            OnTimeout::CancelThenStop => self.slot(method, deadline, timeout).await?,
+            _ => None,
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut line = buffers::take(size_hint);
         write(&mut line, id).map_err(|e| ClientError::Protocol(e.to_string()))?;
         line.push(b'\n');
         let (tx, rx) = oneshot::channel();
-        self.register(id, tx)?;
-        let written = self.write_line(&line).await;
+        let instance = self.register(id, tx)?;
+        // A plugin that reads nothing fills the pipe: the write too ends at the deadline.
+        let written = tokio::time::timeout_at(deadline, self.write_line(&line)).await;
         buffers::give_back(line);
-        if let Err(err) = written {
-            self.pending.lock().lock().remove(&id);
-            return Err(err);
+        let call = Call {
+            id,
+            method,
+            started,
+            timeout,
+            on_timeout,
+            instance,
+        };
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                self.pending.lock().lock().remove(&id);
+                return Err(err);
+            }
+            Err(_) => {
+                self.pending.lock().lock().remove(&id);
+                let what = format!("its input was not read for {timeout:?}");
+                return Err(self.timed_out(&call, what).await);
+            }
         }
-        let line = self
-            .wait(id, method, rx, deadline, timeout, !controls)
-            .await?;
+        let line = self.wait(&call, rx).await?;
         if let Some(result) = std::str::from_utf8(&line).ok().and_then(fast) {
             buffers::give_back(line);
             return Ok(result);
@@ -390,12 +533,17 @@ impl PluginProcess {
         timeout: Duration,
     ) -> Result<Response, ClientError> {
         let (tx, rx) = oneshot::channel();
-        self.register(u64::MAX, tx)?;
+        let instance = self.register(u64::MAX, tx)?;
         self.write_line(line.as_bytes()).await?;
-        let deadline = Instant::now() + timeout;
-        let line = self
-            .wait(u64::MAX, "raw line", rx, deadline, timeout, false)
-            .await?;
+        let call = Call {
+            id: u64::MAX,
+            method: "raw line",
+            started: Instant::now(),
+            timeout,
+            on_timeout: OnTimeout::GiveUp,
+            instance,
+        };
+        let line = self.wait(&call, rx).await?;
         serde_json::from_slice::<RawResponse>(&line)
             .map(RawResponse::into_response)
             .map_err(|e| ClientError::Protocol(format!("not a response: {e}")))
@@ -414,7 +562,8 @@ impl PluginProcess {
     /// Registers a caller waiting for the response `id`; fails at once when the plugin's output
     /// has already closed, since no response can come. (A write to the plugin's stdin may still
     /// succeed for a moment after its stdout closed, so a successful write proves nothing.)
-    fn register(&self, id: u64, tx: oneshot::Sender<Vec<u8>>) -> Result<(), ClientError> {
+    /// Returns the exit mark of the process the call goes to.
+    fn register(&self, id: u64, tx: oneshot::Sender<Vec<u8>>) -> Result<ExitMark, ClientError> {
         let pending = self.pending.lock().clone();
         let exited = self.exited.lock().clone();
         pending.lock().insert(id, tx);
@@ -422,9 +571,9 @@ impl PluginProcess {
         // inserting, either it drops ours or we see the mark.
         if exited.lock().is_some() {
             pending.lock().remove(&id);
-            return Err(self.exited_error());
+            return Err(self.exited_error_of(&exited));
         }
-        Ok(())
+        Ok(exited)
     }
 
     async fn write_line(&self, line: &[u8]) -> Result<(), ClientError> {
@@ -457,36 +606,100 @@ impl PluginProcess {
             Err(_) => Err(ClientError::Timeout {
                 method: method.to_owned(),
                 after: timeout,
+                stopped: None,
             }),
         }
     }
 
-    /// Waits for the response `id` until `deadline`; when it does not come in time, tells the
-    /// plugin to cancel the request (with `cancel`, and when it speaks 1.1) and returns the
-    /// timeout (`timeout` being the call's whole timeout, for the message).
+    /// Waits for the answer to `call` until its deadline, telling
+    /// [`PluginCommand::on_slow_call`] once it is slow; when the deadline passes, does what
+    /// `call.on_timeout` says (see [`PluginProcess::call_with_timeout`]).
     async fn wait(
         &self,
-        id: u64,
-        method: &str,
-        rx: oneshot::Receiver<Vec<u8>>,
-        deadline: Instant,
-        timeout: Duration,
-        cancel: bool,
+        call: &Call<'_>,
+        mut rx: oneshot::Receiver<Vec<u8>>,
     ) -> Result<Vec<u8>, ClientError> {
-        match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(_)) => Err(self.exited_error()),
-            Err(_) => {
-                self.pending.lock().lock().remove(&id);
-                if cancel {
-                    self.cancel(id).await;
-                }
-                Err(ClientError::Timeout {
-                    method: method.to_owned(),
-                    after: timeout,
-                })
+        let deadline = call.started + call.timeout;
+        if let Some(handler) = &self.command.on_slow_call
+            && call.on_timeout != OnTimeout::GiveUp
+            && self.command.slow_after < call.timeout
+        {
+            match tokio::time::timeout_at(call.started + self.command.slow_after, &mut rx).await {
+                Ok(answer) => return answer.map_err(|_| self.exited_error_of(&call.instance)),
+                Err(_) => handler(&SlowCall {
+                    method: call.method.to_owned(),
+                    id: call.id,
+                    elapsed: call.started.elapsed(),
+                    timeout: call.timeout,
+                }),
             }
         }
+        if let Ok(answer) = tokio::time::timeout_at(deadline, &mut rx).await {
+            return answer.map_err(|_| self.exited_error_of(&call.instance));
+        }
+        let grace = self.command.grace;
+        let what = match call.on_timeout {
+            OnTimeout::GiveUp => {
+                self.pending.lock().lock().remove(&call.id);
+                return Err(ClientError::Timeout {
+                    method: call.method.to_owned(),
+                    after: call.timeout,
+                    stopped: None,
+                });
+            }
+            OnTimeout::CancelThenStop if self.session.lock().cancels() => {
+                self.cancel(call.id).await;
+                // The plugin answers a cancelled call with every document's result.
+                match tokio::time::timeout_at(deadline + grace, &mut rx).await {
+                    Ok(answer) => return answer.map_err(|_| self.exited_error_of(&call.instance)),
+                    Err(_) => format!(
+                        "it was sent $/cancelRequest and did not answer within the grace period \
+                         of {grace:?} either"
+                    ),
+                }
+            }
+            OnTimeout::CancelThenStop => {
+                "it speaks protocol 1.0, which cannot cancel a call".to_owned()
+            }
+            OnTimeout::Stop => "it cannot be cancelled".to_owned(),
+        };
+        self.pending.lock().lock().remove(&call.id);
+        Err(self.timed_out(call, what).await)
+    }
+
+    /// Stops the process `call` went to, stuck as `what` says, and returns the call's
+    /// [`ClientError::Timeout`] saying so.
+    async fn timed_out(&self, call: &Call<'_>, what: String) -> ClientError {
+        let stopped = format!(
+            "{what}, so the host stopped the plugin process (killed it); every call in flight \
+             on it failed"
+        );
+        self.stop(
+            &call.instance,
+            format!(
+                "the host stopped it: {} call {} got no answer within {:?} ({what})",
+                call.method, call.id, call.timeout
+            ),
+        )
+        .await;
+        ClientError::Timeout {
+            method: call.method.to_owned(),
+            after: call.timeout,
+            stopped: Some(stopped),
+        }
+    }
+
+    /// Kills the process `instance` marks, when it is still the one running, giving `reason` as
+    /// its exit (every call still waiting on it fails with [`ClientError::Exited`] and that
+    /// reason); [`PluginProcess::ensure_running`] starts a new one.
+    async fn stop(&self, instance: &ExitMark, reason: String) {
+        let mut running = self.running.lock().await;
+        if !Arc::ptr_eq(&running.exited, instance) {
+            return;
+        }
+        instance.lock().get_or_insert(reason);
+        let _ = running.child.start_kill();
+        let _ = running.child.wait().await;
     }
 
     /// Sends `$/cancelRequest` for request `id` to a plugin that speaks 1.1 (nothing to a 1.0
@@ -518,14 +731,19 @@ impl PluginProcess {
     }
 
     fn exited_error(&self) -> ClientError {
-        let mut status = self
-            .exited
-            .lock()
+        let exited = self.exited.lock().clone();
+        self.exited_error_of(&exited)
+    }
+
+    /// The [`ClientError::Exited`] of the process `instance` marks.
+    fn exited_error_of(&self, instance: &ExitMark) -> ClientError {
+        let mut status = instance
             .lock()
             .clone()
             .unwrap_or_else(|| "it closed its output".to_owned());
         // The exit status, when the process is already gone (it usually is by now).
         if let Ok(mut running) = self.running.try_lock()
+            && Arc::ptr_eq(&running.exited, instance)
             && let Ok(Some(exit)) = running.child.try_wait()
         {
             status = format!("{status}, {exit}");
@@ -567,7 +785,10 @@ impl PluginProcess {
         .await
     }
 
-    /// Runs an operation over documents.
+    /// Runs an operation over documents, with the default timeout. When it passes, the call is
+    /// cancelled and the plugin's answer (every document's result, those it did not finish
+    /// `CANCELLED`) still returned when it comes within the grace period; see
+    /// [`PluginProcess::call_with_timeout`].
     pub async fn execute(&self, params: &ExecuteParams) -> Result<ExecuteResult, ClientError> {
         self.execute_ref(&ExecuteParamsRef {
             execution_id: &params.execution_id,
@@ -579,7 +800,8 @@ impl PluginProcess {
         .await
     }
 
-    /// Runs an operation over borrowed documents (nothing is copied before it is serialized).
+    /// Runs an operation over borrowed documents (nothing is copied before it is serialized);
+    /// timeouts as for [`PluginProcess::execute`].
     pub async fn execute_ref(
         &self,
         params: &ExecuteParamsRef<'_>,
@@ -611,6 +833,24 @@ impl PluginProcess {
 
     /// Kills the process if it still runs, starts it again and initializes it.
     pub async fn restart(&self) -> Result<(), ClientError> {
+        let _restarting = self.restarting.lock().await;
+        self.restart_now().await
+    }
+
+    /// Starts the process again when it has exited (or was stopped because a call got no
+    /// answer), and initializes it; returns whether it did. Callers at the same time start it
+    /// once between them: the others wait for that start and return `false`. When the new
+    /// process fails to initialize, it is stopped, so that the next call tries again.
+    pub async fn ensure_running(&self) -> Result<bool, ClientError> {
+        let _restarting = self.restarting.lock().await;
+        if !self.has_exited() {
+            return Ok(false);
+        }
+        self.restart_now().await?;
+        Ok(true)
+    }
+
+    async fn restart_now(&self) -> Result<(), ClientError> {
         {
             let mut running = self.running.lock().await;
             let _ = running.child.start_kill();
@@ -622,30 +862,62 @@ impl PluginProcess {
             *running = fresh;
         }
         self.starts.fetch_add(1, Ordering::Relaxed);
-        self.initialize().await
+        let initialized = self.initialize().await;
+        if let Err(err) = &initialized {
+            let instance = self.exited.lock().clone();
+            self.stop(
+                &instance,
+                format!("the host stopped it: initialize failed: {err}"),
+            )
+            .await;
+        }
+        initialized
     }
 
-    /// Asks the plugin to shut down and waits for it to exit.
+    /// The process id of the running plugin, while it runs.
+    pub async fn pid(&self) -> Option<u32> {
+        self.running.lock().await.child.id()
+    }
+
+    /// Asks the plugin to shut down and waits for it to exit, for at most
+    /// [`PluginCommand::grace`] in all (calls still running are answered before it exits). A
+    /// plugin that does not answer or exit within it is killed, and a [`ClientError::Timeout`]
+    /// says so.
     pub async fn shutdown(&self) -> Result<ExitStatus, ClientError> {
-        let _: Value = self
-            .call_raw(method::SHUTDOWN, json!({}), self.command.timeout)
-            .await
-            .or_else(|err| match err {
-                ClientError::Exited { .. } => Ok(Value::Null),
-                other => Err(other),
-            })?;
+        let grace = self.command.grace;
+        let deadline = Instant::now() + grace;
+        let answered = match self.call_raw(method::SHUTDOWN, json!({}), grace).await {
+            Ok(_) | Err(ClientError::Exited { .. }) => true,
+            Err(ClientError::Timeout { .. }) => false,
+            Err(other) => return Err(other),
+        };
         let mut running = self.running.lock().await;
-        let status = tokio::time::timeout(self.command.timeout, running.child.wait())
-            .await
-            .map_err(|_| ClientError::Timeout {
-                method: "exit after shutdown".into(),
-                after: self.command.timeout,
-            })?
-            .map_err(|source| ClientError::Io {
-                program: self.command.program.display().to_string(),
-                source,
-            })?;
-        Ok(status)
+        let io_error = |source| ClientError::Io {
+            program: self.command.program.display().to_string(),
+            source,
+        };
+        if answered
+            && let Ok(status) = tokio::time::timeout_at(deadline, running.child.wait()).await
+        {
+            return status.map_err(io_error);
+        }
+        let what = match answered {
+            true => format!("it answered shutdown but did not exit within {grace:?}"),
+            false => format!("it did not answer shutdown within {grace:?}"),
+        };
+        running
+            .exited
+            .lock()
+            .get_or_insert_with(|| format!("the host stopped it: {what}"));
+        let _ = running.child.start_kill();
+        running.child.wait().await.map_err(io_error)?;
+        Err(ClientError::Timeout {
+            method: method::SHUTDOWN.to_owned(),
+            after: grace,
+            stopped: Some(format!(
+                "{what}, so the host stopped the plugin process (killed it)"
+            )),
+        })
     }
 
     /// Kills the process at once (for tests of a host's reaction).
@@ -680,15 +952,23 @@ fn start(
     let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
     let exited = Arc::new(Mutex::new(None));
 
+    let observer = command.observer.clone();
     tokio::spawn(async move {
         // Bytes, not text: a line that is not UTF-8 must not stop the reading (the pipe would
         // fill and block the plugin).
         let mut reader = BufReader::new(stderr);
         let mut line = Vec::new();
         while matches!(reader.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
-            let text = String::from_utf8_lossy(&line)
-                .trim_end_matches(['\n', '\r'])
-                .to_owned();
+            let end = line.len()
+                - line
+                    .iter()
+                    .rev()
+                    .take_while(|b| matches!(b, b'\n' | b'\r'))
+                    .count();
+            if let Some(observer) = &observer {
+                observer(Stream::Stderr, &line[..end]);
+            }
+            let text = String::from_utf8_lossy(&line[..end]).into_owned();
             line.clear();
             let mut kept = stderr_lines.lock();
             if kept.len() == STDERR_KEPT {
@@ -700,6 +980,7 @@ fn start(
 
     let reader_pending = pending.clone();
     let reader_exited = exited.clone();
+    let observer = command.observer.clone();
     let pid = child.id();
     tokio::spawn(async move {
         let mut reader = BufReader::with_capacity(1 << 18, stdout);
@@ -713,6 +994,9 @@ fn start(
             }
             while line.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
                 line.pop();
+            }
+            if let Some(observer) = &observer {
+                observer(Stream::Stdout, &line);
             }
             if line.is_empty() {
                 buffers::give_back(line);
@@ -735,7 +1019,8 @@ fn start(
                 }
             }
         }
-        *reader_exited.lock() = Some(match pid {
+        // A reason the host gave when it stopped the process stays.
+        reader_exited.lock().get_or_insert_with(|| match pid {
             Some(pid) => format!("process {pid} closed its output"),
             None => "the process closed its output".to_owned(),
         });

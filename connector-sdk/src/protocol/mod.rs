@@ -14,7 +14,9 @@ mod lines;
 mod server;
 pub mod types;
 
-pub use client::{ClientError, PluginCommand, PluginProcess};
+pub use client::{
+    ClientError, LineObserver, PluginCommand, PluginProcess, SlowCall, SlowCallHandler, Stream,
+};
 pub use server::{
     DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_REQUESTS_IN_FLIGHT, MIN_NEGOTIATED_LINE_BYTES,
     ServeOptions, serve, serve_io, serve_io_with, serve_with,
