@@ -371,6 +371,13 @@ fn describe_value(value: &Value) -> String {
                 .split("-----BEGIN ")
                 .nth(1)
                 .and_then(|rest| rest.split("-----").next())
+                // A label that does not end where PEM's do is text of the value: not quoted.
+                .filter(|label| {
+                    label.len() <= MAX_QUOTED
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b' ')
+                })
                 .unwrap_or("PEM");
             format!("a PEM block \"{label}\" ({} characters)", s.chars().count())
         }

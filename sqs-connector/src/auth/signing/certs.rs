@@ -217,9 +217,18 @@ pub fn parse_chain_pem(pem_text: &str) -> Result<Vec<Certificate>, SigningError>
 
 /// The contents of the `CERTIFICATE` blocks, in order.
 fn certificate_blocks(pem_text: &str, what: &'static str) -> Result<Vec<Vec<u8>>, SigningError> {
+    // The PEM parser's error texts may quote the input (the private key of a combined file
+    // too), so only fixed descriptions go out, as for keys.
     let blocks = pem::parse_many(pem_text).map_err(|err| SigningError::CertificatePem {
         what,
-        detail: err.to_string(),
+        detail: match err {
+            pem::PemError::InvalidData(_) => "the base64 body of a block is invalid",
+            pem::PemError::InvalidHeader(_) => "a block has an invalid header line",
+            pem::PemError::MissingData => "a block has no data",
+            pem::PemError::NotUtf8(_) => "the text is not UTF-8",
+            _ => "the BEGIN and END lines are malformed or do not match",
+        }
+        .to_owned(),
     })?;
     Ok(blocks
         .into_iter()
