@@ -15,7 +15,6 @@ mod support;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use connector_sdk::protocol::{PluginCommand, PluginProcess};
 use connector_sdk::{Component, Document, ResultStatus};
 use serde_json::json;
 use support::*;
@@ -40,15 +39,14 @@ fn ambiguous(kind: FaultKind) -> bool {
     )
 }
 
-async fn plugin() -> PluginProcess {
-    let mut command = PluginCommand::new(support::plugin(), &["serve"]);
-    command.env.push((
-        sqs_connector::client::ATTEMPT_TIMEOUT_ENV.into(),
-        ATTEMPT_TIMEOUT_MS.to_string(),
-    ));
-    PluginProcess::spawn(command)
-        .await
-        .expect("the plugin starts")
+async fn plugin() -> ScannedPlugin {
+    start_plugin_with(|command| {
+        command.env.push((
+            sqs_connector::client::ATTEMPT_TIMEOUT_ENV.into(),
+            ATTEMPT_TIMEOUT_MS.to_string(),
+        ))
+    })
+    .await
 }
 
 async fn fault_proxy(rules: Vec<FaultRule>, seed: u64) -> FaultProxy {

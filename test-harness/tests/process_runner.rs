@@ -31,15 +31,15 @@ async fn run_example_process(url: &str, batch_size: Option<&str>, run: usize) {
             if let Some(size) = batch_size {
                 command.args(["--batch-size", &size]);
             }
-            command
-                .arg("--output")
-                .arg(&out)
-                .arg("--plugin")
-                .arg(plugin())
-                .env("SQS_ENDPOINT_URL", sqs_endpoint())
-                .env("SQS_SECRET_KEY", "example-secret")
-                .output()
-                .unwrap()
+            scanned_output(
+                command
+                    .arg("--output")
+                    .arg(&out)
+                    .arg("--plugin")
+                    .arg(plugin())
+                    .env("SQS_ENDPOINT_URL", sqs_endpoint())
+                    .env("SQS_SECRET_KEY", "example-secret"),
+            )
         }
     })
     .await

@@ -7,7 +7,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use connector_sdk::ResultStatus;
-use connector_sdk::protocol::PluginProcess;
 use serde_json::json;
 use support::roles_anywhere::*;
 use support::*;
@@ -23,14 +22,14 @@ async fn test_connection_through_the_harness_passes_every_step() {
     component["fields"]["privateKeyPassphrase"] = json!({"env": "RA_TEST_PASSPHRASE"});
     std::fs::write(&file, component.to_string()).unwrap();
     let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(harness())
-            .args(["test-connection", "--connection"])
-            .arg(&file)
-            .arg("--plugin")
-            .arg(plugin())
-            .env("RA_TEST_PASSPHRASE", PASSPHRASE)
-            .output()
-            .unwrap()
+        scanned_output(
+            std::process::Command::new(harness())
+                .args(["test-connection", "--connection"])
+                .arg(&file)
+                .arg("--plugin")
+                .arg(plugin())
+                .env("RA_TEST_PASSPHRASE", PASSPHRASE),
+        )
     })
     .await
     .unwrap();
@@ -211,9 +210,9 @@ async fn sqs_requests_carry_the_temporary_credentials_and_no_secret_is_logged() 
     create_queue(&queue, &[]).await;
     let emulator = emulator(None).await;
     let (proxy_url, heads) = proxy(sqs_endpoint(), false).await;
-    let mut command = connector_sdk::protocol::PluginCommand::new(plugin(), &["serve"]);
-    command.env.push(("CONNECTOR_LOG".into(), "trace".into()));
-    let plugin = PluginProcess::spawn(command).await.unwrap();
+    let plugin =
+        start_plugin_with(|command| command.env.push(("CONNECTOR_LOG".into(), "trace".into())))
+            .await;
     let connection = ra_connection("conn-ra-proxy", ra_fields(&emulator.url(), &proxy_url));
     let result = send_one(
         &plugin,

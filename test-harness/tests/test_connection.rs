@@ -6,7 +6,6 @@ mod support;
 
 use std::time::Duration;
 
-use connector_sdk::protocol::{PluginCommand, PluginProcess};
 use connector_sdk::{Component, StepStatus};
 use serde_json::{Value, json};
 use support::*;
@@ -61,12 +60,12 @@ fn the_secret_key_can_come_from_the_environment() {
     let component = access_key_component("conn-env", &sqs_endpoint(), "unused");
     let component = with_field(component, "secretKey", json!({"env": "TC_SECRET_FROM_ENV"}));
     let file = write_component(&dir, &component);
-    let output = std::process::Command::new(harness())
-        .args(["test-connection", "--connection", &file, "--plugin"])
-        .arg(plugin())
-        .env("TC_SECRET_FROM_ENV", SECRET)
-        .output()
-        .unwrap();
+    let output = scanned_output(
+        std::process::Command::new(harness())
+            .args(["test-connection", "--connection", &file, "--plugin"])
+            .arg(plugin())
+            .env("TC_SECRET_FROM_ENV", SECRET),
+    );
     let text = text(&output);
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(!text.contains(SECRET), "{text}");
@@ -246,9 +245,10 @@ async fn a_server_that_never_answers_times_out_with_advice() {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_tests_of_one_component_build_one_client_and_log_no_secret() {
     let token = "tc-session-token-IQoJb3JpZ2luX2VjEXAMPLETOKEN";
-    let mut command = PluginCommand::new(plugin(), &["serve"]);
-    command.env.push(("CONNECTOR_LOG".into(), "trace".into()));
-    let process = PluginProcess::spawn(command).await.unwrap();
+    secret_scan::register("the test's session token", token);
+    let process =
+        start_plugin_with(|command| command.env.push(("CONNECTOR_LOG".into(), "trace".into())))
+            .await;
     let value = access_key_component("conn-reused", &sqs_endpoint(), SECRET);
     let value = with_field(value, "sessionToken", json!(token));
     let component: Component = serde_json::from_value(value).unwrap();

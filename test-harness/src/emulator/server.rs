@@ -141,12 +141,39 @@ impl EmulatorHandle {
             .unwrap_or_default()
     }
 
+    /// A handle on the secrets issued, which outlives this one: for tests that scan everything
+    /// a client wrote for them while the emulator runs. In-process only; never served.
+    pub fn issued(&self) -> IssuedSecrets {
+        IssuedSecrets(self.state.clone())
+    }
+
     /// Stops accepting connections and waits for the accept loop to end.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+}
+
+/// The secrets an emulator issued (see [`EmulatorHandle::issued`]).
+#[derive(Clone)]
+pub struct IssuedSecrets(Arc<State>);
+
+impl std::fmt::Debug for IssuedSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedSecrets").finish_non_exhaustive()
+    }
+}
+
+impl IssuedSecrets {
+    /// The secret access key and session token of every credential set issued so far.
+    pub fn all(&self) -> Vec<(String, String)> {
+        self.0
+            .issued
+            .lock()
+            .map(|all| all.clone())
+            .unwrap_or_default()
     }
 }
 

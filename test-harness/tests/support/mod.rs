@@ -4,9 +4,13 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod roles_anywhere;
+pub mod secret_scan;
 
 use std::path::PathBuf;
 use std::process::Output;
+
+use connector_sdk::protocol::{PluginCommand, PluginProcess};
+use secret_scan::{ScanGuard, SecretScan};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -41,8 +45,12 @@ pub fn plugin() -> PathBuf {
     path
 }
 
-/// A connection component with access keys, pointed at `endpoint`.
+/// A connection component with access keys, pointed at `endpoint`; `secret` (when it is long
+/// enough to tell from ordinary text) is a secret of every scan from now on.
 pub fn access_key_component(id: &str, endpoint: &str, secret: &str) -> serde_json::Value {
+    if secret.len() >= secret_scan::MIN_SECRET_LEN {
+        secret_scan::register(&format!("the access-key secret of {id}"), secret);
+    }
     serde_json::json!({
         "id": id,
         "connector": "amazon-sqs",
@@ -57,14 +65,72 @@ pub fn access_key_component(id: &str, endpoint: &str, secret: &str) -> serde_jso
     })
 }
 
-/// Runs the harness with arguments; returns its output.
-pub fn run_harness(args: &[&str]) -> Output {
-    std::process::Command::new(harness())
-        .args(args)
-        .arg("--plugin")
-        .arg(plugin())
+/// The secret of the access-key components for moto.
+pub const MOTO_SECRET: &str = "moto-accepts-any-secret";
+
+/// Registers the secrets every test of the suite may hand a plugin (once per test binary): the
+/// moto secret, the quickstart's secret, every fixture private key and their passphrase. Tests
+/// register their own with [`secret_scan::register`].
+pub fn register_suite_secrets() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        secret_scan::register("the moto access-key secret", MOTO_SECRET);
+        secret_scan::register("the quickstart's access-key secret", "example-secret");
+        // `password` is an ordinary word (messages and the descriptor's texts hold it): it is
+        // looked for as a quoted value, the form a leaked field takes, except where the
+        // descriptor names the widget of every secret field.
+        secret_scan::register_with_benign(
+            "the fixture keys' passphrase",
+            &format!("\"{}\"", roles_anywhere::PASSPHRASE),
+            &["\"x-widget\":\"password\""],
+        );
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rolesanywhere/keys");
+        let mut keys = 0;
+        for entry in std::fs::read_dir(&dir).expect("the fixture keys") {
+            let path = entry.expect("a fixture file").path();
+            let text = std::fs::read_to_string(&path).expect("a fixture file");
+            if text.contains("PRIVATE KEY") {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                secret_scan::register_pem(&format!("the private key {name}"), &text);
+                keys += 1;
+            }
+        }
+        assert!(keys > 0, "no fixture private key in {}", dir.display());
+    });
+}
+
+/// Runs a harness command with the plugin's transcript on (see
+/// `test_harness::plugin::TRANSCRIPT_ENV`) and the plugin logging at debug level; scans the
+/// transcript and the harness's own stdout and stderr for every secret of the suite and panics
+/// on a hit (naming the secret, never showing it). Returns the output.
+pub fn scanned_output(command: &mut std::process::Command) -> Output {
+    register_suite_secrets();
+    let dir = tempfile::tempdir().expect("a folder for the transcript");
+    let transcript = dir.path().join("plugin-transcript.txt");
+    let output = command
+        .env(test_harness::plugin::TRANSCRIPT_ENV, &transcript)
+        .env(connector_sdk::logging::LOG_ENV, "debug")
         .output()
-        .expect("the harness runs")
+        .expect("the harness runs");
+    let scan = SecretScan::new();
+    let written = std::fs::read(&transcript).unwrap_or_default();
+    scan.scan_text("the plugin (transcript)", &written);
+    scan.scan_text("the harness's stdout", &output.stdout);
+    scan.scan_text("the harness's stderr", &output.stderr);
+    scan.assert_clean();
+    output
+}
+
+/// Runs the harness with arguments (the plugin scanned, see [`scanned_output`]); returns its
+/// output.
+pub fn run_harness(args: &[&str]) -> Output {
+    scanned_output(
+        std::process::Command::new(harness())
+            .args(args)
+            .arg("--plugin")
+            .arg(plugin()),
+    )
 }
 
 /// Text of stdout and stderr together.
@@ -290,14 +356,53 @@ pub async fn queue_depth(url: &str) -> (u64, u64) {
     )
 }
 
-/// Starts the plugin for a test.
-pub async fn start_plugin() -> connector_sdk::protocol::PluginProcess {
-    connector_sdk::protocol::PluginProcess::spawn(connector_sdk::protocol::PluginCommand::new(
-        plugin(),
-        &["serve"],
-    ))
-    .await
-    .expect("the plugin starts")
+/// A plugin started for a test, whose every line is scanned for the suite's secrets: dropping it
+/// panics when one was found (see [`secret_scan`]). Derefs to the [`PluginProcess`].
+pub struct ScannedPlugin {
+    process: PluginProcess,
+    scan: ScanGuard,
+}
+
+impl ScannedPlugin {
+    /// The scan of this plugin's output.
+    pub fn scan(&self) -> &SecretScan {
+        &self.scan.0
+    }
+}
+
+impl std::ops::Deref for ScannedPlugin {
+    type Target = PluginProcess;
+
+    fn deref(&self) -> &PluginProcess {
+        &self.process
+    }
+}
+
+/// Starts the plugin for a test, logging at debug level, its output scanned for secrets.
+pub async fn start_plugin() -> ScannedPlugin {
+    start_plugin_with(|_| {}).await
+}
+
+/// Starts the plugin for a test with its command changed by `configure` (logging at debug level
+/// unless it says otherwise), its output scanned for secrets. Every test that starts a plugin
+/// goes through here.
+pub async fn start_plugin_with(configure: impl FnOnce(&mut PluginCommand)) -> ScannedPlugin {
+    register_suite_secrets();
+    let scan = SecretScan::new();
+    let mut command = PluginCommand::new(plugin(), &["serve"]);
+    command.env.push((
+        connector_sdk::logging::LOG_ENV.to_owned(),
+        "debug".to_owned(),
+    ));
+    configure(&mut command);
+    command.observer = Some(scan.observer());
+    let process = PluginProcess::spawn(command)
+        .await
+        .expect("the plugin starts");
+    ScannedPlugin {
+        process,
+        scan: ScanGuard(scan),
+    }
 }
 
 /// An operation component.
@@ -316,12 +421,7 @@ pub fn operation(
 
 /// A connection component for the moto server.
 pub fn moto_connection(id: &str) -> connector_sdk::Component {
-    serde_json::from_value(access_key_component(
-        id,
-        &sqs_endpoint(),
-        "moto-accepts-any-secret",
-    ))
-    .unwrap()
+    serde_json::from_value(access_key_component(id, &sqs_endpoint(), MOTO_SECRET)).unwrap()
 }
 
 /// Runs an operation over documents through the plugin.

@@ -36,6 +36,26 @@ pub async fn emulator(lifetime: Option<i64>) -> EmulatorHandle {
     let (_, handle) = serve(config, ServeOptions::default())
         .await
         .expect("emulator starts");
+    // What it issues is a secret of every scan from now on.
+    let issued = handle.issued();
+    super::secret_scan::register_source(Box::new(move || {
+        issued
+            .all()
+            .into_iter()
+            .flat_map(|(secret_access_key, session_token)| {
+                [
+                    (
+                        "a secret access key the emulator issued".to_owned(),
+                        secret_access_key,
+                    ),
+                    (
+                        "a session token the emulator issued".to_owned(),
+                        session_token,
+                    ),
+                ]
+            })
+            .collect()
+    }));
     handle
 }
 
