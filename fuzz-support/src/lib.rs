@@ -871,11 +871,9 @@ impl Target {
         // The watchdog: an input that runs far past its time limit is a hang, reported from
         // here (the worker cannot be stopped; the failing test ends the process).
         let hang = (target.time_limit * 10).max(Duration::from_secs(10));
-        loop {
-            match done_rx.recv_timeout(Duration::from_millis(100)) {
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                _ => break,
-            }
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+            done_rx.recv_timeout(Duration::from_millis(100))
+        {
             let started = progress.started.load(Ordering::SeqCst);
             if started == IDLE {
                 continue;

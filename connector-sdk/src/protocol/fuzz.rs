@@ -552,7 +552,7 @@ fn check_head_ids(bytes: &[u8]) -> Result<(), String> {
         if let Some((found, rest)) = measured(|| json_in::head_id(head))
             && matches!(rest.first(), Some(b',' | b'}'))
             && let Some(id) = &id
-            && Value::from(found) != *id
+            && id.as_u64() != Some(found)
         {
             return Err(format!(
                 "head_id of the first {cut} bytes: {found}, the line's id: {id}"
