@@ -47,14 +47,10 @@ impl Default for CallLimits {
     }
 }
 
-/// A duration in seconds as people read it: `30 s`, `1.5 s`.
+/// A duration in seconds as people read it, to a tenth: `30 s`, `1.5 s`.
 pub fn seconds(duration: Duration) -> String {
-    let secs = duration.as_secs_f64();
-    if duration.subsec_millis() == 0 {
-        format!("{secs:.0} s")
-    } else {
-        format!("{secs:.1} s")
-    }
+    let text = format!("{:.1}", duration.as_secs_f64());
+    format!("{} s", text.strip_suffix(".0").unwrap_or(&text))
 }
 
 /// The note the harness prints on stderr for a slow call.
