@@ -106,12 +106,15 @@ pub fn register_source(source: SecretSource) {
         .push(source);
 }
 
-/// Every secret known now, (label, value): the registered ones and those issued so far.
-fn known() -> (
+/// The registered secrets, those issued so far, and the benign texts.
+type Known = (
     Arc<Vec<(String, String)>>,
     Vec<(String, String)>,
     Arc<Vec<String>>,
-) {
+);
+
+/// Every secret known now, (label, value): the registered ones and those issued so far.
+fn known() -> Known {
     let registry = registry().lock().unwrap_or_else(PoisonError::into_inner);
     let mut issued = Vec::new();
     for source in &registry.sources {
