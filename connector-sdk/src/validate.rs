@@ -328,8 +328,18 @@ fn article(word: &str) -> &'static str {
 /// The known key most like `key`: the same but for case, or a few edits away.
 fn closest<'a>(key: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let lower = key.to_lowercase();
+    let limit = (key.chars().count() / 3).max(2);
     let mut best: Option<(usize, &str)> = None;
     for candidate in known {
+        // The distance is at least the difference in length: a key of megabytes is not compared.
+        if lower
+            .chars()
+            .count()
+            .abs_diff(candidate.to_lowercase().chars().count())
+            > limit
+        {
+            continue;
+        }
         let distance = if candidate.to_lowercase() == lower {
             0
         } else {
@@ -339,8 +349,7 @@ fn closest<'a>(key: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a st
             best = Some((distance, candidate));
         }
     }
-    best.filter(|(d, _)| *d <= (key.chars().count() / 3).max(2))
-        .map(|(_, c)| c)
+    best.filter(|(d, _)| *d <= limit).map(|(_, c)| c)
 }
 
 /// Levenshtein distance over characters.
