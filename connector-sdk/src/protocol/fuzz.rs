@@ -15,7 +15,7 @@
 //! bytes of `[0,0,…]`, in a `Vec` that grows by doubling, is the worst the input can ask for
 //! legitimately (about 72 bytes per input byte at the doubling's peak, which the 1 MiB covers
 //! for the inputs made here); the point is that it is linear: a length read from the input is
-//! never trusted. Time limit: 1 s per input (debug build).
+//! never trusted. Time limit: 2 s per input (a debug build; the slowest seen take a third of it).
 
 use std::borrow::Cow;
 use std::pin::Pin;
@@ -280,6 +280,7 @@ fn fuzz_execute_request_reader_against_serde_json() {
     .tokens(TOKENS)
     .seconds(4.0)
     .bound(JSON_BOUND)
+    .time_limit(std::time::Duration::from_secs(2))
     .run(check_request);
 }
 
@@ -357,6 +358,7 @@ fn fuzz_execute_response_reader_against_serde_json() {
         .tokens(TOKENS)
         .seconds(3.0)
         .bound(JSON_BOUND)
+        .time_limit(std::time::Duration::from_secs(2))
         .run(check_response);
 }
 
@@ -491,7 +493,9 @@ fn fuzz_bounded_line_reader_against_a_plain_split() {
     ];
     Target::new("fuzz_bounded_line_reader_against_a_plain_split", corpus)
         .seconds(2.0)
-        .max_len(1 << 20)
+        .max_len(512 << 10)
+        // A line of 512 KiB read a byte at a time in a debug build takes up to a second.
+        .time_limit(std::time::Duration::from_secs(3))
         .run(check_line_reader);
 }
 
@@ -578,5 +582,6 @@ fn fuzz_ids_read_from_a_line_head_against_serde_json() {
         .tokens(TOKENS)
         .seconds(2.0)
         .bound(JSON_BOUND)
+        .time_limit(std::time::Duration::from_secs(2))
         .run(check_head_ids);
 }
