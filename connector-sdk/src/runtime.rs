@@ -526,17 +526,16 @@ impl Connector {
             .map_err(ConnectorError::invalid_fields)?;
         let fingerprint = self.fingerprint(component);
         let mut cache = self.built_operations.lock();
-        cache
-            .get_or_try_insert(&component.id, fingerprint, || {
-                let op_type = self
-                    .operation_type(component)
-                    .map_err(ConnectorError::invalid_fields)?;
-                let fields = op_type
-                    .validator
-                    .validate(&component.fields)
-                    .map_err(ConnectorError::invalid_fields)?;
-                (op_type.build)(fields)
-            })
+        cache.get_or_try_insert(&component.id, fingerprint, || {
+            let op_type = self
+                .operation_type(component)
+                .map_err(ConnectorError::invalid_fields)?;
+            let fields = op_type
+                .validator
+                .validate(&component.fields)
+                .map_err(ConnectorError::invalid_fields)?;
+            (op_type.build)(fields)
+        })
     }
 
     /// Test Connection: validates the settings (an error listing every field at fault when they

@@ -487,7 +487,10 @@ async fn a_slow_connection_build_holds_up_only_its_own_component() {
         (results, started.elapsed())
     };
     let (slow_results, (fast_results, fast_done)) = tokio::join!(slow_calls, fast_call);
-    assert_eq!(statuses(&fast_results.unwrap()), vec![ResultStatus::Success]);
+    assert_eq!(
+        statuses(&fast_results.unwrap()),
+        vec![ResultStatus::Success]
+    );
     assert!(
         fast_done < echo::SLOW_CONNECT,
         "the other connection waited for the slow build: served after {fast_done:?}"

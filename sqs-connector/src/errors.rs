@@ -1,10 +1,12 @@
 //! One place where SQS errors are understood: each failed call is classified once, into what
 //! went wrong and what the user should check.
 
+use std::borrow::Cow;
 use std::error::Error as StdError;
 
 use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use connector_sdk::secret::scrub;
 use connector_sdk::{ConnectorError, ErrorKind};
 
 /// What went wrong with one SQS call.
@@ -251,8 +253,8 @@ impl SqsFailure {
             },
             SdkError::ServiceError(s) => {
                 let status = s.raw().status().as_u16();
-                let code = s.err().code().map(str::to_owned);
-                let message = s.err().message().unwrap_or_default().to_owned();
+                let code = s.err().code().map(|code| scrub(code).into_owned());
+                let message = scrub(s.err().message().unwrap_or_default()).into_owned();
                 let Some(code) = code else {
                     return if status >= 500 {
                         SqsFailure::Unavailable {
@@ -324,8 +326,19 @@ impl SqsFailure {
         }
     }
 
-    /// What happened and what to check, for a call made to `endpoint` in `region`.
+    /// What happened and what to check, for a call made to `endpoint` in `region`. What the
+    /// service or the network said is scrubbed of anything that looks like a credential, a
+    /// signature or a token ([`connector_sdk::secret::scrub`]): it goes into results, errors and
+    /// logs.
     pub fn describe(&self, endpoint: &str, region: &str) -> String {
+        let text = self.describe_verbatim(endpoint, region);
+        match scrub(&text) {
+            Cow::Borrowed(_) => text,
+            Cow::Owned(scrubbed) => scrubbed,
+        }
+    }
+
+    fn describe_verbatim(&self, endpoint: &str, region: &str) -> String {
         match self {
             SqsFailure::Unreachable(detail) => format!(
                 "could not reach SQS at {endpoint} ({detail}); check the SQS endpoint URL, the \

@@ -215,6 +215,40 @@ async fn refused_credentials_fail_the_credentials_step() {
     );
 }
 
+/// A service that echoes the request's canonical string in its error (SignatureDoesNotMatch
+/// does) must not get the session token or the signature into Test Connection's text or the
+/// plugin's log.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_error_that_quotes_a_token_and_a_signature_is_scrubbed() {
+    let token = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJGMEQCIBz4N0bVexample";
+    let signature = "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
+    secret_scan::register("the token an SQS error quotes", token);
+    secret_scan::register("the signature an SQS error quotes", signature);
+    let (headers, body) = sqs_error(
+        "SignatureDoesNotMatch",
+        "SignatureDoesNotMatch",
+        &format!(
+            "The request signature we calculated does not match the signature you provided. The \
+             Canonical String for this request should have been 'POST\n/\n\nhost:localhost\n\
+             x-amz-security-token:{token}\n' and the signature Signature={signature}"
+        ),
+    );
+    let endpoint = stub_http(403, headers, body).await;
+    let component = access_key_component("conn-scrubbed", &endpoint, SECRET);
+    let (code, text) = tokio::task::spawn_blocking(move || test_connection(&component))
+        .await
+        .unwrap();
+    assert_eq!(code, 1, "expected exit 1:\n{text}");
+    assert!(
+        text.contains("The request signature we calculated does not match"),
+        "{text}"
+    );
+    assert!(
+        text.contains("x-amz-security-token:[redacted]") && text.contains("Signature=[redacted]"),
+        "{text}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_denied_permission_is_a_warning_that_the_credentials_work() {
     let (headers, body) = sqs_error(

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use connector_sdk::ConnectorError;
+use connector_sdk::secret::scrub;
 use serde::Deserialize;
 
 use super::cache::TemporaryCredentials;
@@ -107,11 +108,13 @@ fn refusal(
                 .map(|t| t.rsplit('#').next().unwrap_or(t).to_owned())
         })
         .unwrap_or_else(|| format!("HTTP {status}"));
+    // What the service said goes into errors and logs: scrubbed of anything credential-like.
+    let code = scrub(&code).into_owned();
     let message = ["message", "Message"]
         .iter()
         .find_map(|k| parsed.get(*k).and_then(|v| v.as_str()))
-        .unwrap_or("")
-        .to_owned();
+        .map(|message| scrub(message).into_owned())
+        .unwrap_or_default();
     let region = &target.region;
     let text = if message.contains("Untrusted Signing Certificate") {
         format!(
@@ -242,8 +245,9 @@ fn parse_answer(
 ) -> Result<TemporaryCredentials, ConnectorError> {
     let answer: SessionAnswer = serde_json::from_str(text).map_err(|e| {
         ConnectorError::internal(format!(
-            "IAM Roles Anywhere at {} answered with something that is not a CreateSession result: {e}",
-            target.base_url
+            "IAM Roles Anywhere at {} answered with something that is not a CreateSession result: {}",
+            target.base_url,
+            scrub(&e.to_string())
         ))
     })?;
     let first = answer.credential_set.into_iter().next().ok_or_else(|| {

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::BatchResultErrorEntry;
+use connector_sdk::secret::scrub;
 use connector_sdk::{Batch, ConnectorError, ErrorKind, Outcome};
 
 use crate::errors::{Retry, is_sender_fault};
@@ -49,7 +50,7 @@ pub struct EntryFailure {
     pub id: String,
     /// The service's error code.
     pub code: String,
-    /// The service's message.
+    /// The service's message, scrubbed of anything that looks like a credential.
     pub message: String,
     /// Whether the sender was at fault (retrying cannot help).
     pub sender_fault: bool,
@@ -59,8 +60,8 @@ impl From<&BatchResultErrorEntry> for EntryFailure {
     fn from(entry: &BatchResultErrorEntry) -> Self {
         Self {
             id: entry.id().to_owned(),
-            code: entry.code().to_owned(),
-            message: entry.message().unwrap_or_default().to_owned(),
+            code: scrub(entry.code()).into_owned(),
+            message: scrub(entry.message().unwrap_or_default()).into_owned(),
             sender_fault: entry.sender_fault(),
         }
     }
@@ -359,6 +360,26 @@ pub async fn send_with_retries<T, F, Fut>(
 mod tests {
     use super::*;
     use connector_sdk::{Document, DocumentResult, ResultStatus};
+
+    #[test]
+    fn a_failed_entrys_message_is_scrubbed_of_what_looks_like_a_credential() {
+        let token = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJGMEQCIBz4N0bV";
+        let entry = BatchResultErrorEntry::builder()
+            .id("0")
+            .code("InvalidParameterValue")
+            .message(format!(
+                "the header X-Amz-Security-Token={token} is not allowed"
+            ))
+            .sender_fault(true)
+            .build()
+            .unwrap();
+        let failure = EntryFailure::from(&entry);
+        assert_eq!(
+            failure.message,
+            "the header X-Amz-Security-Token=[redacted] is not allowed"
+        );
+        assert_eq!(failure.code, "InvalidParameterValue");
+    }
 
     fn entries(sizes: &[usize]) -> Vec<Entry<usize>> {
         sizes
