@@ -1678,6 +1678,59 @@ async fn an_id_of_null_is_answered_and_an_id_that_is_not_a_string_or_number_is_r
     assert_eq!(raw.next_response().await.id, json!(9));
 }
 
+/// Ids are echoed as written: an integer beyond 64 bits exactly (not as a float), a negative
+/// or fractional number, a string with escapes; a cancel finds a request by such an id.
+#[tokio::test]
+async fn ids_are_echoed_exactly_as_written_and_cancels_find_requests_by_them() {
+    let mut raw = RawPlugin::spawn();
+    raw.send(&initialize_request(1, "1.1")).await;
+    response_result(&raw.next_response().await);
+    for id in [
+        "18446744073709551616123",
+        "-98765432109876543210",
+        "1.5",
+        "-7",
+        r#""r\u00e9quest-\"7\"""#,
+    ] {
+        raw.send_bytes(
+            format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"nosuchmethod\"}}\n").as_bytes(),
+        )
+        .await;
+        let line = raw.next_line().await.expect("a response line");
+        assert!(
+            line.starts_with(&format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":")),
+            "{id}: {line}"
+        );
+    }
+
+    // An execute whose id is beyond 64 bits, cancelled by that id.
+    let conn = serde_json::to_value(connection("conn-big-id", API_KEY)).expect("serializes");
+    let wait = serde_json::to_value(operation("WAIT", json!({}))).expect("serializes");
+    let big = "340282366920938463463374607431768211456";
+    let params = json!({"executionId": "e-big-id", "processName": "p", "connection": conn,
+                        "operation": wait, "documents": [{"data": "a"}]});
+    raw.send_bytes(
+        format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":{big},\"method\":\"execute\",\"params\":{params}}}\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    raw.send_bytes(
+        format!(
+            "{{\"jsonrpc\":\"2.0\",\"method\":\"$/cancelRequest\",\"params\":{{\"id\":{big}}}}}\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    let line = raw.next_line().await.expect("the execute's response");
+    assert!(
+        line.starts_with(&format!("{{\"jsonrpc\":\"2.0\",\"id\":{big},\"result\":")),
+        "{line}"
+    );
+    assert!(line.contains("\"statusCode\":\"CANCELLED\""), "{line}");
+}
+
 /// The params of a SLOW execute that takes `delay_ms` and ignores cancellation.
 fn slow_params(execution_id: &str, delay_ms: u64, count: usize) -> ExecuteParams {
     let mut params = execute_params(

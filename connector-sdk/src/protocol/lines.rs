@@ -65,7 +65,13 @@ pub async fn discard_line<R: AsyncBufRead + Unpin + ?Sized>(
 /// The id of a request read from the head of its line (its first bytes only): the top-level
 /// `"id"` member when the head shows it whole, whatever members come before it; `None` when it
 /// does not (the id comes later, the head is cut inside it, or the line is no JSON object).
+#[cfg(test)]
 pub fn head_request_id(head: &[u8]) -> Option<Value> {
+    head_request_id_text(head).and_then(|text| serde_json::from_str(text).ok())
+}
+
+/// [`head_request_id`] as the id's JSON text, as written (an integer of any size exactly).
+pub fn head_request_id_text(head: &[u8]) -> Option<&str> {
     let mut scan = Scan { bytes: head, at: 0 };
     scan.byte(b'{')?;
     loop {
@@ -74,7 +80,9 @@ pub fn head_request_id(head: &[u8]) -> Option<Value> {
         let value = scan.value()?;
         if key == br#""id""# {
             let id: Value = serde_json::from_slice(value).ok()?;
-            return matches!(id, Value::Null | Value::Number(_) | Value::String(_)).then_some(id);
+            return matches!(id, Value::Null | Value::Number(_) | Value::String(_))
+                .then(|| std::str::from_utf8(value).ok())
+                .flatten();
         }
         scan.byte(b',')?;
     }
@@ -254,6 +262,11 @@ mod tests {
             ),
             (br#"{"method":"execute","id":-4.5e1,"params""#, json!(-45.0)),
         ] {
+            // The text as written: an integer beyond 64 bits exactly.
+            assert_eq!(
+                head_request_id_text(br#"{"id":18446744073709551616123,"m"#),
+                Some("18446744073709551616123")
+            );
             assert_eq!(
                 head_request_id(head),
                 Some(id),

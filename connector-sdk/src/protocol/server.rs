@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::input::{IncomingExecuteParams, repair_utf8};
 use super::json_out::execute_result_size_hint;
-use super::lines::{LineRead, discard_line, head_request_id, read_line};
+use super::lines::{LineRead, discard_line, head_request_id_text, read_line};
 use super::types::*;
 use crate::context::ExecutionContext;
 use crate::runtime::{Connector, Deferred, SUPPORTED_PROTOCOL_VERSIONS};
@@ -141,6 +141,51 @@ async fn deliver(tx: &Responses, line: Vec<u8>) -> bool {
     acknowledged.await.unwrap_or(false)
 }
 
+/// A request's id as the host wrote it: the JSON text of a string, a number or `null`, echoed
+/// in the response byte for byte (an integer beyond 64 bits comes back exactly, not as a
+/// float), and the key a `$/cancelRequest` finds the request by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RequestId(Box<str>);
+
+impl RequestId {
+    /// `null`: the id of a response to a line whose id could not be read.
+    fn null() -> Self {
+        Self("null".into())
+    }
+
+    /// An id read as JSON text; `None` for a boolean, an object or an array, which JSON-RPC
+    /// does not allow.
+    fn from_json(text: &str) -> Option<Self> {
+        match text.as_bytes().first() {
+            Some(b'"' | b'-' | b'0'..=b'9') => Some(Self(text.into())),
+            _ if text == "null" => Some(Self::null()),
+            _ => None,
+        }
+    }
+
+    /// The id of a parsed value (a string, a number or null).
+    fn of(value: &Value) -> Self {
+        Self(value.to_string().into())
+    }
+
+    /// The id's JSON text.
+    fn json(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<u64> for RequestId {
+    fn from(id: u64) -> Self {
+        Self(id.to_string().into())
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The requests being served, by id, each with its cancellation token (`$/cancelRequest`).
 #[derive(Default)]
 struct Running {
@@ -158,10 +203,10 @@ struct RunningState {
 
 impl Running {
     /// Registers a request about to be served (under its id, when it has one).
-    fn start(self: &Arc<Self>, id: Option<&Value>) -> Registration {
+    fn start(self: &Arc<Self>, id: Option<&RequestId>) -> Registration {
         let token = CancellationToken::new();
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
-        let key = id.map(Value::to_string);
+        let key = id.map(|id| id.json().to_owned());
         let mut state = self.state.lock();
         if state.all_cancelled {
             token.cancel();
@@ -179,8 +224,8 @@ impl Running {
     }
 
     /// Cancels the request with this id; an unknown or finished id does nothing.
-    fn cancel(&self, id: &Value) -> bool {
-        match self.state.lock().requests.get(&id.to_string()) {
+    fn cancel(&self, id: &RequestId) -> bool {
+        match self.state.lock().requests.get(id.json()) {
             Some((_, token)) => {
                 token.cancel();
                 true
@@ -280,7 +325,7 @@ where
     let mut reader = reader;
     let mut buffer = Vec::new();
     // `Some(None)`: shut down on a notification, which gets no answer.
-    let mut shutdown_id: Option<Option<Value>> = None;
+    let mut shutdown_id: Option<Option<RequestId>> = None;
     let mut read_error = None;
 
     tracing::info!(
@@ -349,7 +394,7 @@ where
         // right behind it finds it.
         if initialized && let Some(id) = execute_request_id(&buffer) {
             let line = std::mem::replace(&mut buffer, super::buffers::take(usize::MAX));
-            let registration = running.start(Some(&Value::from(id)));
+            let registration = running.start(Some(&RequestId::from(id)));
             in_flight.spawn(holding(
                 slot,
                 serve_execute_line(connector.clone(), tx.clone(), registration, id, line),
@@ -378,7 +423,7 @@ where
                 continue;
             }
         };
-        let id = request.id.clone();
+        let id = request.id();
         // Bytes that are not UTF-8 are served only inside an execute request's documents.
         if repaired && request.method != method::EXECUTE {
             send(&tx, not_utf8(&buffer, id.as_ref())).await;
@@ -474,7 +519,9 @@ async fn holding(slot: OwnedSemaphorePermit, work: impl Future<Output = ()>) {
 /// The -32600 response line of a line longer than `max_line_bytes`, whose first bytes are
 /// `head`: with the request's id when the head shows it, else `null`.
 fn too_long(head: &[u8], max_line_bytes: usize) -> Vec<u8> {
-    let id = head_request_id(head).unwrap_or(Value::Null);
+    let id = head_request_id_text(head)
+        .and_then(RequestId::from_json)
+        .unwrap_or_else(RequestId::null);
     tracing::warn!(id = %id, max_line_bytes, "answered a line longer than the limit");
     error_line(
         &id,
@@ -491,11 +538,20 @@ fn too_long(head: &[u8], max_line_bytes: usize) -> Vec<u8> {
 
 /// Serves `$/cancelRequest`: cancels the running request with `params.id`, if there is one.
 fn cancel(running: &Running, request: &Envelope<'_>) {
-    match request.params::<CancelParams>() {
-        Ok(params) => {
-            let found = running.cancel(&params.id);
-            tracing::info!(id = %params.id, found, "cancel requested");
-        }
+    /// `CancelParams` with the id's text as written, to find a request by an id of any size.
+    #[derive(Deserialize)]
+    struct RawCancel<'a> {
+        #[serde(borrow)]
+        id: &'a RawValue,
+    }
+    match request.params_borrowed::<RawCancel<'_>>() {
+        Ok(RawCancel { id }) => match RequestId::from_json(id.get()) {
+            Some(id) => {
+                let found = running.cancel(&id);
+                tracing::info!(id = %id, found, "cancel requested");
+            }
+            None => tracing::warn!("ignored a cancel whose id is not a string, number or null"),
+        },
         Err(error) => tracing::warn!(error = %error, "ignored a cancel without a request id"),
     }
 }
@@ -539,7 +595,7 @@ async fn serve_execute_line(
             send(
                 &tx,
                 error_line(
-                    &Value::from(id),
+                    &RequestId::from(id),
                     &RpcError::plain(
                         INTERNAL,
                         "internal error while reading an execute request; see the plugin's log",
@@ -555,23 +611,23 @@ async fn serve_execute_line(
 /// using this SDK write (see `json_in`), else by the general path, which gives any error its
 /// exact response line. A line that is not UTF-8 is served when its only such bytes are inside
 /// documents' strings (those documents alone are refused); otherwise it gets a parse error.
-fn read_execute_line(line: &[u8]) -> Result<(Option<Value>, Call), Vec<u8>> {
+fn read_execute_line(line: &[u8]) -> Result<(Option<RequestId>, Call), Vec<u8>> {
     let (text, repaired) = line_text(line)?;
     if let Some((id, params)) = super::json_in::execute_request(&text) {
-        return Ok((Some(Value::from(id)), Call::Execute(params)));
+        return Ok((Some(RequestId::from(id)), Call::Execute(params)));
     }
     let request = parse_request(&text).map_err(|answer| match repaired {
         true => not_utf8(line, None),
         false => answer,
     })?;
-    let id = request.id.clone();
+    let id = request.id();
     if repaired && request.method != method::EXECUTE {
         return Err(not_utf8(line, id.as_ref()));
     }
     match parse_call(&request, true) {
         Ok(call) => Ok((id, call)),
         Err(_) if repaired => Err(not_utf8(line, id.as_ref())),
-        Err(error) => Err(error_line(&id.unwrap_or(Value::Null), &error)),
+        Err(error) => Err(error_line(&id.unwrap_or_else(RequestId::null), &error)),
     }
 }
 
@@ -582,7 +638,7 @@ async fn serve_call(
     connector: Arc<Connector>,
     tx: Responses,
     registration: Registration,
-    id: Option<Value>,
+    id: Option<RequestId>,
     method: String,
     call: Call,
 ) {
@@ -672,17 +728,34 @@ async fn write_responses<W: AsyncWrite + Unpin>(
 struct Envelope<'a> {
     #[serde(borrow)]
     jsonrpc: Cow<'a, str>,
-    /// `None` when the line has no `id` (a notification); `Some(Value::Null)` for `"id": null`,
-    /// which is a request and is answered.
-    #[serde(default, deserialize_with = "present")]
-    id: Option<Value>,
+    /// `None` when the line has no `id` (a notification); `Some("null")` for `"id": null`,
+    /// which is a request and is answered. The id's text as written.
+    #[serde(borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
     #[serde(borrow)]
     method: Cow<'a, str>,
     #[serde(borrow, default)]
     params: Option<&'a RawValue>,
 }
 
-impl Envelope<'_> {
+impl<'a> Envelope<'a> {
+    /// The request's id; `None` for a notification. (A request whose id is not a string, a
+    /// number or null was refused when read.)
+    fn id(&self) -> Option<RequestId> {
+        self.id
+            .map(|id| RequestId::from_json(id.get()).unwrap_or_else(RequestId::null))
+    }
+
+    /// The params, borrowing from the line.
+    fn params_borrowed<T: Deserialize<'a>>(&self) -> Result<T, RpcError> {
+        serde_json::from_str(self.params.map_or("null", RawValue::get)).map_err(|e| {
+            RpcError::plain(
+                INVALID_PARAMS,
+                format!("invalid params for {}: {e}", self.method),
+            )
+        })
+    }
+
     fn params<T: DeserializeOwned>(&self) -> Result<T, RpcError> {
         serde_json::from_str(self.params.map_or("null", RawValue::get)).map_err(|e| {
             RpcError::plain(
@@ -708,7 +781,7 @@ enum Answer {
 }
 
 impl Answer {
-    fn line(&self, id: &Value) -> Vec<u8> {
+    fn line(&self, id: &RequestId) -> Vec<u8> {
         match self {
             Answer::TestConnection(outcome) => response_line(id, outcome.as_ref()),
             Answer::Browse(outcome) => response_line(id, outcome.as_ref()),
@@ -740,7 +813,7 @@ fn line_text(line: &[u8]) -> Result<(Cow<'_, str>, bool), Vec<u8>> {
 
 /// The parse error response line of a line that is not UTF-8, for the request `id`, else the id
 /// at the line's head when it can be read there, else `null`.
-fn not_utf8(line: &[u8], id: Option<&Value>) -> Vec<u8> {
+fn not_utf8(line: &[u8], id: Option<&RequestId>) -> Vec<u8> {
     tracing::warn!("answered a line that is not UTF-8");
     let error = std::str::from_utf8(line)
         .err()
@@ -748,8 +821,8 @@ fn not_utf8(line: &[u8], id: Option<&Value>) -> Vec<u8> {
         .unwrap_or_default();
     let id = id
         .cloned()
-        .or_else(|| super::json_in::head_id(line).map(|(id, _)| Value::from(id)))
-        .unwrap_or(Value::Null);
+        .or_else(|| super::json_in::head_id(line).map(|(id, _)| RequestId::from(id)))
+        .unwrap_or_else(RequestId::null);
     error_line(
         &id,
         &RpcError::plain(
@@ -772,22 +845,23 @@ fn parse_request(line: &str) -> Result<Envelope<'_>, Vec<u8>> {
     request
 }
 
-/// A member that is present, whatever its value (`null` included).
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(deserializer).map(Some)
+/// A member that is present, whatever its value (`null` included), as its text.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(deserializer).map(Some)
 }
 
 fn parse_envelope(line: &str) -> Result<Envelope<'_>, Vec<u8>> {
     match serde_json::from_str::<Envelope<'_>>(line) {
         // JSON-RPC ids are strings, numbers or null: anything else cannot be echoed usefully.
         Ok(envelope)
-            if matches!(
-                envelope.id,
-                Some(Value::Bool(_) | Value::Array(_) | Value::Object(_))
-            ) =>
+            if envelope
+                .id
+                .is_some_and(|id| RequestId::from_json(id.get()).is_none()) =>
         {
             Err(error_line(
-                &Value::Null,
+                &RequestId::null(),
                 &RpcError::plain(
                     INVALID_REQUEST,
                     "the request's \"id\" must be a string, a number or null",
@@ -796,16 +870,19 @@ fn parse_envelope(line: &str) -> Result<Envelope<'_>, Vec<u8>> {
         }
         Ok(envelope) if envelope.jsonrpc == "2.0" => Ok(envelope),
         Ok(envelope) => Err(error_line(
-            &envelope.id.unwrap_or(Value::Null),
+            &envelope.id().unwrap_or_else(RequestId::null),
             &RpcError::plain(INVALID_REQUEST, "\"jsonrpc\" must be \"2.0\""),
         )),
         Err(not_a_request) => match serde_json::from_str::<Value>(line) {
             Err(e) => Err(error_line(
-                &Value::Null,
+                &RequestId::null(),
                 &RpcError::plain(PARSE_ERROR, format!("the line is not JSON: {e}")),
             )),
             Ok(value) => Err(error_line(
-                value.get("id").unwrap_or(&Value::Null),
+                &value
+                    .get("id")
+                    .filter(|id| matches!(id, Value::Number(_) | Value::String(_)))
+                    .map_or_else(RequestId::null, RequestId::of),
                 &RpcError::plain(
                     INVALID_REQUEST,
                     format!("not a JSON-RPC request: {not_a_request}"),
@@ -840,7 +917,7 @@ fn parse_call(request: &Envelope<'_>, initialized: bool) -> Result<Call, RpcErro
 
 /// `{"jsonrpc":"2.0","id":…,"result":…}` or the error response, as one line; the result is
 /// serialized straight into the line.
-fn response_line<T: serde::Serialize>(id: &Value, outcome: Result<&T, &RpcError>) -> Vec<u8> {
+fn response_line<T: serde::Serialize>(id: &RequestId, outcome: Result<&T, &RpcError>) -> Vec<u8> {
     match outcome {
         Ok(result) => result_line(id, 0, |line| serde_json::to_writer(line, result)),
         Err(error) => error_line(id, error),
@@ -850,16 +927,15 @@ fn response_line<T: serde::Serialize>(id: &Value, outcome: Result<&T, &RpcError>
 /// A response line whose result `write` appends (into a recycled buffer with room for about
 /// `size_hint` bytes).
 fn result_line(
-    id: &Value,
+    id: &RequestId,
     size_hint: usize,
     write: impl FnOnce(&mut Vec<u8>) -> Result<(), serde_json::Error>,
 ) -> Vec<u8> {
     let mut line = super::buffers::take(size_hint);
     line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    let written = serde_json::to_writer(&mut line, id).and_then(|()| {
-        line.extend_from_slice(b",\"result\":");
-        write(&mut line)
-    });
+    line.extend_from_slice(id.json().as_bytes());
+    line.extend_from_slice(b",\"result\":");
+    let written = write(&mut line);
     if let Err(e) = written {
         return error_line(id, &RpcError::plain(INTERNAL, e.to_string()));
     }
@@ -867,13 +943,16 @@ fn result_line(
     line
 }
 
-fn error_line(id: &Value, error: &RpcError) -> Vec<u8> {
-    let mut line =
-        serde_json::to_vec(&Response::error(id.clone(), error.clone())).unwrap_or_else(|_| {
-            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"internal error"}}"#
-                .to_vec()
-        });
-    line.push(b'\n');
+fn error_line(id: &RequestId, error: &RpcError) -> Vec<u8> {
+    let mut line = Vec::with_capacity(64 + error.message.len());
+    line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    line.extend_from_slice(id.json().as_bytes());
+    line.extend_from_slice(b",\"error\":");
+    if serde_json::to_writer(&mut line, error).is_err() {
+        line.truncate(line.len() - b",\"error\":".len());
+        line.extend_from_slice(br#","error":{"code":-32005,"message":"internal error"}"#);
+    }
+    line.extend_from_slice(b"}\n");
     line
 }
 
@@ -1059,7 +1138,7 @@ mod tests {
         let Ok((id, Call::Execute(params))) = read_execute_line(line.as_bytes()) else {
             panic!("not read as an execute call: {line}");
         };
-        assert_eq!(id, Some(json!(7)));
+        assert_eq!(id, Some(RequestId::from(7)));
         assert_eq!(params.execution_id, "e1");
         assert_eq!(
             params.documents,
@@ -1236,7 +1315,7 @@ mod tests {
         let Ok((id, Call::Execute(params))) = read_execute_line(&line) else {
             panic!("not read: {}", String::from_utf8_lossy(&line));
         };
-        assert_eq!(id, Some(json!(3)));
+        assert_eq!(id, Some(RequestId::from(3)));
         assert!(
             matches!(&params.documents[0], InputDocument::Malformed(why) if why.contains("not valid UTF-8")),
             "{:?}",

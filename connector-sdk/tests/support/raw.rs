@@ -150,7 +150,8 @@ impl RawPlugin {
         stdin.flush().await.expect("the plugin reads stdin");
     }
 
-    async fn next_line(&mut self) -> Option<String> {
+    /// The next stdout line as written (`None` once stdout closed).
+    pub(crate) async fn next_line(&mut self) -> Option<String> {
         let line = tokio::time::timeout(PATIENCE, self.stdout.next_line())
             .await
             .expect("expected a stdout line or its end within 10 s")
