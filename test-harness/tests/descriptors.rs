@@ -35,3 +35,45 @@ fn the_descriptor_is_valid_json_schema_and_marks_secrets() {
         );
     }
 }
+
+/// Every number a user can enter has a minimum and a maximum in the descriptor, so the host's
+/// form and its validation refuse what the plugin would refuse.
+#[test]
+fn every_number_field_has_a_minimum_and_a_maximum() {
+    let (_, text) = test_harness::descriptors::generated().remove(0);
+    let descriptor: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut unbounded = Vec::new();
+    let mut numbers = 0;
+    walk(&descriptor, "", &mut |path, schema| {
+        let types: Vec<&str> = match &schema["type"] {
+            serde_json::Value::String(one) => vec![one.as_str()],
+            serde_json::Value::Array(many) => many.iter().filter_map(|t| t.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        if types.iter().any(|t| matches!(*t, "integer" | "number")) {
+            numbers += 1;
+            if schema.get("minimum").is_none() || schema.get("maximum").is_none() {
+                unbounded.push(format!("{path} (a number without minimum and maximum)"));
+            }
+        }
+    });
+    assert!(numbers >= 8, "expected the SQS descriptor's number fields; found {numbers}");
+    assert!(unbounded.is_empty(), "unbounded fields: {unbounded:#?}");
+}
+
+fn walk(value: &serde_json::Value, path: &str, visit: &mut dyn FnMut(&str, &serde_json::Value)) {
+    match value {
+        serde_json::Value::Object(map) => {
+            visit(path, value);
+            for (key, child) in map {
+                walk(child, &format!("{path}/{key}"), visit);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                walk(child, &format!("{path}/{index}"), visit);
+            }
+        }
+        _ => {}
+    }
+}
