@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use zeroize::Zeroize;
 
 /// The stable id of a component (`conn-orders-prod`). Caches are keyed by it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -97,6 +98,26 @@ impl Component {
     }
 }
 
+/// The field values' text is wiped when a component is dropped: connection fields hold
+/// secrets, and a component is not told which.
+impl Drop for Component {
+    fn drop(&mut self) {
+        for value in self.fields.values_mut() {
+            wipe(value);
+        }
+    }
+}
+
+/// Overwrites every string in `value` with zeros.
+pub(crate) fn wipe(value: &mut Value) {
+    match value {
+        Value::String(text) => text.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(members) => members.values_mut().for_each(wipe),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 impl fmt::Debug for Component {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Component")
@@ -112,6 +133,19 @@ impl fmt::Debug for Component {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wiping_overwrites_every_string_of_a_value() {
+        let mut value = serde_json::json!({
+            "secretKey": "very-secret-value",
+            "nested": [{"token": "abc"}, 7, true, null]
+        });
+        wipe(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({"secretKey": "", "nested": [{"token": ""}, 7, true, null]})
+        );
+    }
 
     #[test]
     fn debug_shows_field_keys_but_not_values() {

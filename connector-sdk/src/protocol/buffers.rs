@@ -33,16 +33,33 @@ pub fn take(size: usize) -> Vec<u8> {
     buffer
 }
 
-/// Keeps `buffer` for a later [`take`] (or frees it when enough are kept or it is very large).
+/// Keeps `buffer` for a later [`take`] (or frees it when enough are kept or it is very large),
+/// wiped either way (see [`wipe`]).
 pub fn give_back(mut buffer: Vec<u8>) {
+    wipe(&mut buffer);
     if buffer.capacity() == 0 || buffer.capacity() > KEPT_BUFFER_BYTES {
         return;
     }
     let mut kept = KEPT.lock();
     if kept.len() < KEPT_BUFFERS {
-        buffer.clear();
         kept.push(buffer);
     }
+}
+
+/// Overwrites the line in `buffer` with zeros and empties it. Request lines carry connection
+/// components, secrets included; a buffer is wiped before it is reused or freed, so that the
+/// text does not linger in a kept buffer or in freed memory. (A buffer that grew while a line
+/// was read left the copy it grew from to the allocator: lines are read into buffers that
+/// already have the room as far as possible, see [`take`].)
+pub fn wipe(buffer: &mut Vec<u8>) {
+    zero(buffer);
+    buffer.clear();
+}
+
+/// Overwrites `bytes` with zeros, which are written even though nothing reads them.
+fn zero(bytes: &mut [u8]) {
+    bytes.fill(0);
+    std::hint::black_box(&*bytes);
 }
 
 #[cfg(test)]
@@ -68,5 +85,15 @@ mod tests {
                 .iter()
                 .all(|b| b.capacity() <= KEPT_BUFFER_BYTES)
         );
+    }
+
+    #[test]
+    fn a_line_is_overwritten_with_zeros_before_its_buffer_is_emptied() {
+        let mut line = br#"{"secretKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}"#.to_vec();
+        zero(&mut line);
+        assert!(line.iter().all(|b| *b == 0), "{line:?}");
+        let capacity = line.capacity();
+        wipe(&mut line);
+        assert!(line.is_empty() && line.capacity() == capacity);
     }
 }

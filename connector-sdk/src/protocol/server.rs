@@ -345,7 +345,7 @@ where
             warn_output_broken();
             break;
         };
-        buffer.clear();
+        super::buffers::wipe(&mut buffer);
         let read = tokio::select! {
             biased;
             () = output_broken.cancelled() => {
@@ -367,6 +367,7 @@ where
                 // Answered at once; the rest of the line is then read and forgotten piece by
                 // piece. The buffer that held the line's start is freed.
                 send(&tx, too_long(&buffer, max_line_bytes)).await;
+                super::buffers::wipe(&mut buffer);
                 buffer = Vec::new();
                 let discarded = tokio::select! {
                     biased;
