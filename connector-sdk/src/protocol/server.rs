@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::FutureExt as _;
+use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -94,13 +95,54 @@ pub async fn serve(connector: Arc<Connector>) -> std::io::Result<()> {
 pub async fn serve_with(connector: Arc<Connector>, options: ServeOptions) -> std::io::Result<()> {
     // Large buffers: tokio's stdin and stdout go through a blocking thread per read or write, so
     // a request of a few megabytes should take a few reads, not hundreds.
-    serve_io_with(
+    serve_io_watched(
         connector,
         BufReader::with_capacity(IO_BUFFER, tokio::io::stdin()),
         tokio::io::stdout(),
         options,
+        Box::pin(stdout_closed()),
     )
     .await
+}
+
+/// Ends when the host closed its end of the plugin's stdout (the pipe reports an error or a
+/// hang-up), so that the plugin stops starting work at once rather than at its next response;
+/// never ends when stdout is a file or a terminal that stays open. A thread of its own waits in
+/// `poll(2)`, which reports that without anything being written.
+#[cfg(unix)]
+async fn stdout_closed() {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let (closed, noticed) = oneshot::channel::<()>();
+    let watcher = std::thread::Builder::new()
+        .name("stdout-watch".into())
+        .spawn(move || {
+            let stdout = std::io::stdout();
+            loop {
+                let mut fds = [PollFd::new(&stdout, PollFlags::empty())];
+                match poll(&mut fds, None) {
+                    Ok(_)
+                        if fds[0]
+                            .revents()
+                            .intersects(PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL) =>
+                    {
+                        let _ = closed.send(());
+                        return;
+                    }
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    if watcher.is_ok() && noticed.await.is_ok() {
+        tracing::warn!("the host closed the plugin's stdout");
+        return;
+    }
+    std::future::pending().await
+}
+
+#[cfg(not(unix))]
+async fn stdout_closed() {
+    std::future::pending().await
 }
 
 /// A response line for the writer task, and, when someone waits for it, whom to tell whether
@@ -303,9 +345,38 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    serve_io_watched(
+        connector,
+        reader,
+        writer,
+        options,
+        Box::pin(std::future::pending()),
+    )
+    .await
+}
+
+/// [`serve_io_with`], and the output counts as broken as soon as `output_closed` ends.
+async fn serve_io_watched<R, W>(
+    connector: Arc<Connector>,
+    reader: R,
+    writer: W,
+    options: ServeOptions,
+    output_closed: BoxFuture<'static, ()>,
+) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let options = options.normalized();
     let (tx, rx) = mpsc::channel::<Outgoing>(options.max_requests_in_flight.saturating_mul(2));
     let output_broken = CancellationToken::new();
+    let watcher = tokio::spawn({
+        let output_broken = output_broken.clone();
+        async move {
+            output_closed.await;
+            output_broken.cancel();
+        }
+    });
     let writer_task = tokio::spawn(write_responses(rx, writer, output_broken.clone()));
     let running = Arc::new(Running::default());
     // Once the output broke, whatever runs is cancelled, whatever the reading loop is doing.
@@ -485,6 +556,7 @@ where
 
     while in_flight.join_next().await.is_some() {}
     canceller.abort();
+    watcher.abort();
     if let Some(id) = shutdown_id {
         if let Some(id) = id {
             send(&tx, response_line(&id, Ok(&Value::Null))).await;
