@@ -200,3 +200,16 @@ async fn stdout_carries_only_responses_and_no_secret_on_the_raw_pipes() {
     assert_no_secret("stderr", &stderr);
     assert_json_log_lines(&stderr);
 }
+
+#[test]
+fn the_suite_wide_scan_knows_this_tests_secrets_and_finds_them_in_a_line() {
+    for (secret, label) in [
+        (SECRET, "the secrets test's key"),
+        (BAD_SECRET, "the secrets test's malformed key"),
+        (fixtures::API_KEY, "the echo API key"),
+    ] {
+        let line = format!(r#"{{"level":"INFO","fields":{{"message":"key {secret} used"}}}}"#);
+        assert_eq!(fixtures::leaked(line.as_bytes()), Some(label));
+    }
+    assert_eq!(fixtures::leaked(br#"{"apiKey":"** redacted **"}"#), None);
+}

@@ -10,6 +10,30 @@ use crate::echo::CONNECTOR_ID;
 /// A valid API key for the echo connection.
 pub(crate) const API_KEY: &str = "key-ordinary-test-key";
 
+/// Every secret the SDK's tests put into components, by label. Whatever a test plugin writes
+/// (stdout and stderr) is scanned for them: [`plugin_command`]'s observer and the raw plugin's
+/// reader fail on any.
+pub(crate) const SECRETS: &[(&str, &str)] = &[
+    ("the echo API key", API_KEY),
+    ("the revoked echo key", "key-revoked"),
+    ("the secrets test's key", "key-Zq7x-UNMISTAKABLE-9f3e1c"),
+    (
+        "the secrets test's malformed key",
+        "Zq7x-NOT-A-KEY-UNMISTAKABLE-4b2d",
+    ),
+];
+
+/// The label of a secret of [`SECRETS`] that `line` holds.
+pub(crate) fn leaked(line: &[u8]) -> Option<&'static str> {
+    SECRETS
+        .iter()
+        .find(|(_, secret)| {
+            line.windows(secret.len())
+                .any(|window| window == secret.as_bytes())
+        })
+        .map(|(label, _)| *label)
+}
+
 /// The endpoint of the echo connection.
 pub(crate) const ENDPOINT: &str = "https://echo.example.test";
 
@@ -71,6 +95,18 @@ pub(crate) fn plugin_command() -> PluginCommand {
         connector_sdk::logging::LOG_ENV.to_owned(),
         "info".to_owned(),
     ));
+    // A plugin that writes a secret of the tests ends the test binary at once, naming the
+    // secret (never showing it): the reader task it runs in cannot fail a test otherwise.
+    command.observer = Some(std::sync::Arc::new(|stream, line: &[u8]| {
+        if let Some(label) = leaked(line) {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "the test plugin wrote {label} on its {stream}; stopping the tests"
+            );
+            std::process::abort();
+        }
+    }));
     command
 }
 

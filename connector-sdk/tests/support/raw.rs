@@ -157,6 +157,9 @@ impl RawPlugin {
             .expect("expected a stdout line or its end within 10 s")
             .expect("stdout is readable UTF-8");
         if let Some(line) = &line {
+            if let Some(label) = crate::fixtures::leaked(line.as_bytes()) {
+                panic!("the test plugin wrote {label} on its stdout");
+            }
             self.stdout_lines.push(line.clone());
         }
         line
@@ -193,6 +196,9 @@ impl RawPlugin {
             .await
             .expect("expected stderr to close within 10 s")
             .expect("the stderr reader does not panic");
+        if let Some(label) = crate::fixtures::leaked(stderr.as_bytes()) {
+            panic!("the test plugin wrote {label} on its stderr");
+        }
         Finished {
             status,
             responses,
