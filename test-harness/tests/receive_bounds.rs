@@ -182,6 +182,8 @@ struct RawPlugin {
     child: tokio::process::Child,
     stdin: tokio::process::ChildStdin,
     stdout: Option<tokio::io::Lines<BufReader<tokio::process::ChildStdout>>>,
+    /// Everything the plugin writes is scanned for the suite's secrets; checked when dropped.
+    scan: support::secret_scan::ScanGuard,
 }
 
 impl RawPlugin {
@@ -189,16 +191,28 @@ impl RawPlugin {
         let mut child = tokio::process::Command::new(plugin())
             .arg("serve")
             .stdin(Stdio::piped())
+            .env("CONNECTOR_LOG", "debug")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let scan = support::secret_scan::SecretScan::new();
+        tokio::spawn({
+            let scan = scan.clone();
+            let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+            async move {
+                while let Ok(Some(line)) = stderr.next_line().await {
+                    scan.scan_line("stderr", line.as_bytes());
+                }
+            }
+        });
         let mut plugin = Self {
             child,
             stdin,
             stdout: Some(stdout),
+            scan: support::secret_scan::ScanGuard(scan),
         };
         plugin
             .send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -218,11 +232,13 @@ impl RawPlugin {
 
     async fn next_line(&mut self) -> String {
         let stdout = self.stdout.as_mut().unwrap();
-        tokio::time::timeout(Duration::from_secs(60), stdout.next_line())
+        let line = tokio::time::timeout(Duration::from_secs(60), stdout.next_line())
             .await
             .expect("the plugin answers")
             .unwrap()
-            .expect("a line")
+            .expect("a line");
+        self.scan.0.scan_line("stdout", line.as_bytes());
+        line
     }
 
     async fn exit(mut self) {
