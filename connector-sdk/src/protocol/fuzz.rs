@@ -496,6 +496,13 @@ fn fuzz_bounded_line_reader_against_a_plain_split() {
         .max_len(512 << 10)
         // A line of 512 KiB read a byte at a time in a debug build takes up to a second.
         .time_limit(std::time::Duration::from_secs(3))
+        // The reader's own bounds are checked per call (see `check_line_reader`); the whole run
+        // also holds the check's lists of lines read and expected, about 40 bytes per line each
+        // in vectors that grow by doubling, and an input of newlines is a line per byte.
+        .bound(Bound {
+            per_input_byte: 192,
+            base: 1 << 20,
+        })
         .run(check_line_reader);
 }
 
