@@ -51,6 +51,43 @@ async fn test_connection_through_the_harness_passes_every_step() {
     );
 }
 
+/// A key file asking for a key derivation far beyond the connector's limits (scrypt with
+/// N = 2^40, which would abort the plugin on allocation) fails its own Test Connection at once,
+/// naming what the key asks for; another connection is served meanwhile and the plugin lives on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_asking_for_scrypt_n_2_pow_40_is_refused_and_other_connections_are_served() {
+    let emulator = emulator(None).await;
+    let plugin = start_plugin().await;
+    let mut fields = ra_fields(&emulator.url(), &sqs_endpoint());
+    fields["privateKey"] = json!(fixture("p256-key-pkcs8-scrypt-logn40.pem"));
+    let hostile = ra_connection("conn-scrypt-2-pow-40", fields);
+    let other = moto_connection("conn-beside-the-scrypt-key");
+    let started = std::time::Instant::now();
+    let (refused, served) = tokio::join!(
+        plugin.test_connection(&hostile),
+        plugin.test_connection(&other)
+    );
+    let (refused, served) = (refused.unwrap(), served.unwrap());
+    assert!(served.ok, "{served:?}");
+    assert!(!refused.ok, "{refused:?}");
+    let failed = refused
+        .steps
+        .iter()
+        .find(|step| step.status == connector_sdk::StepStatus::Failed)
+        .expect("a failed step");
+    assert!(
+        failed.message.contains("scrypt") && failed.message.contains("1099511627776"),
+        "{failed:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    let again = plugin.test_connection(&other).await.unwrap();
+    assert!(again.ok && !plugin.has_exited(), "{again:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn test_connection_names_the_failing_step() {
     let emulator = emulator(None).await;
