@@ -109,7 +109,7 @@ impl FieldValidator {
                 };
                 FieldError {
                     field: key.clone(),
-                    label: key.clone(),
+                    label: key_label(key),
                     message,
                 }
             })
@@ -326,6 +326,17 @@ fn article(word: &str) -> &'static str {
 }
 
 /// The known key most like `key`: the same but for case, or a few edits away.
+/// An unknown key as its error's label: whole when short, else its start and its length (the
+/// error's `field` keeps it whole for the host).
+fn key_label(key: &str) -> String {
+    const SHOWN: usize = 32;
+    if key.chars().count() <= 2 * SHOWN {
+        return key.to_owned();
+    }
+    let start: String = key.chars().take(SHOWN).collect();
+    format!("{start}… ({} characters)", key.chars().count())
+}
+
 fn closest<'a>(key: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let lower = key.to_lowercase();
     let limit = (key.chars().count() / 3).max(2);
@@ -468,6 +479,16 @@ mod tests {
             .validate(json!({"count": 0}).as_object().unwrap())
             .unwrap_err();
         assert_eq!(errors[0].message, "must not be 0; choose another value");
+    }
+
+    #[test]
+    fn a_long_unknown_key_is_labelled_by_its_start_and_length() {
+        assert_eq!(key_label("endpointURL"), "endpointURL");
+        let long = format!("region{}", "x".repeat(100));
+        assert_eq!(
+            key_label(&long),
+            format!("region{}… (106 characters)", "x".repeat(26))
+        );
     }
 
     #[test]

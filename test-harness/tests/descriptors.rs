@@ -57,7 +57,10 @@ fn every_number_field_has_a_minimum_and_a_maximum() {
             }
         }
     });
-    assert!(numbers >= 8, "expected the SQS descriptor's number fields; found {numbers}");
+    assert!(
+        numbers >= 8,
+        "expected the SQS descriptor's number fields; found {numbers}"
+    );
     assert!(unbounded.is_empty(), "unbounded fields: {unbounded:#?}");
 }
 
