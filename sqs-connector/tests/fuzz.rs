@@ -23,7 +23,8 @@ use fuzz_support::{Bound, Mutator, Rng, Target, measured};
 use pkcs8::der::Decode as _;
 use serde_json::{Map, Value, json};
 use sqs_connector::auth::signing::{
-    Certificate, PrivateKey, SigningIdentity, parse_certificate_pem, parse_chain_pem,
+    Certificate, MAX_PBKDF2_ITERATIONS, MAX_SCRYPT_MEMORY, MAX_SCRYPT_WORK, PrivateKey,
+    SigningIdentity, parse_certificate_pem, parse_chain_pem, scrypt_cost,
 };
 
 #[global_allocator]
@@ -184,10 +185,6 @@ fn no_quoted_base64(text: &str, error: &dyn std::fmt::Display) -> Result<(), Str
 /// the passphrase, which stops before deriving. One beyond the caps is run with it, since it
 /// must be refused before any derivation.
 fn cheap_derivation(text: &str) -> bool {
-    // The connector's caps (`auth/signing/keys.rs`, not exported).
-    const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
-    const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
-    const MAX_SCRYPT_WORK: u64 = 16 * (1 << 14) * 8;
     use pkcs8::pkcs5::pbes2::Kdf;
     let Ok(blocks) = pem::parse_many(text) else {
         return true;
@@ -209,11 +206,7 @@ fn cheap_derivation(text: &str) -> bool {
             pbkdf2.iteration_count <= 20_480 || pbkdf2.iteration_count > MAX_PBKDF2_ITERATIONS
         }
         Kdf::Scrypt(scrypt) => {
-            let n = scrypt.cost_parameter;
-            let r = u64::from(scrypt.block_size);
-            let p = u64::from(scrypt.parallelization);
-            let memory = n.saturating_mul(r).saturating_mul(128);
-            let work = n.saturating_mul(r).saturating_mul(p);
+            let (memory, work) = scrypt_cost(scrypt);
             (memory <= 1 << 20 && work <= 1 << 14)
                 || memory > MAX_SCRYPT_MEMORY
                 || work > MAX_SCRYPT_WORK

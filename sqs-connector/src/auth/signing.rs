@@ -55,7 +55,10 @@ use connector_sdk::Secret;
 
 pub use certs::{Certificate, parse_certificate_pem, parse_chain_pem};
 pub use error::SigningError;
-pub use keys::{KeyKind, MIN_RSA_BITS, PrivateKey, SigningAlgorithm};
+pub use keys::{
+    KeyKind, MAX_PBKDF2_ITERATIONS, MAX_SCRYPT_MEMORY, MAX_SCRYPT_WORK, MIN_RSA_BITS, PrivateKey,
+    SigningAlgorithm, scrypt_cost,
+};
 pub use request::{
     CONTENT_TYPE, MAX_DURATION_SECONDS, METHOD, MIN_DURATION_SECONDS, SERVICE, SESSIONS_PATH,
     SessionParams, SignedRequest, SigningRequest, amz_date, canonical_query_string, hex_sha256,

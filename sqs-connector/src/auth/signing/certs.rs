@@ -10,7 +10,7 @@ use x509_parser::public_key::PublicKey as ParsedPublicKey;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
 use super::error::SigningError;
-use super::keys::modulus_bits;
+use super::keys::{modulus_bits, pem_error_detail};
 use super::oids::curve_name;
 use crate::time::{UtcDateTime, system_time, unix_seconds};
 
@@ -221,14 +221,7 @@ fn certificate_blocks(pem_text: &str, what: &'static str) -> Result<Vec<Vec<u8>>
     // too), so only fixed descriptions go out, as for keys.
     let blocks = pem::parse_many(pem_text).map_err(|err| SigningError::CertificatePem {
         what,
-        detail: match err {
-            pem::PemError::InvalidData(_) => "the base64 body of a block is invalid",
-            pem::PemError::InvalidHeader(_) => "a block has an invalid header line",
-            pem::PemError::MissingData => "a block has no data",
-            pem::PemError::NotUtf8(_) => "the text is not UTF-8",
-            _ => "the BEGIN and END lines are malformed or do not match",
-        }
-        .to_owned(),
+        detail: pem_error_detail(&err).to_owned(),
     })?;
     Ok(blocks
         .into_iter()

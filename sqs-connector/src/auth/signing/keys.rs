@@ -200,13 +200,7 @@ struct KeyBlock {
 fn find_key_block(pem_text: &str) -> Result<KeyBlock, SigningError> {
     // The PEM parser's error texts may quote the input, so only fixed descriptions go out.
     let blocks = pem::parse_many(pem_text).map_err(|err| SigningError::KeyPem {
-        detail: match err {
-            pem::PemError::InvalidData(_) => "the base64 body of a block is invalid",
-            pem::PemError::InvalidHeader(_) => "a block has an invalid header line",
-            pem::PemError::MissingData => "a block has no data",
-            pem::PemError::NotUtf8(_) => "the text is not UTF-8",
-            _ => "the BEGIN and END lines are malformed or do not match",
-        },
+        detail: pem_error_detail(&err),
     })?;
     let mut found = Vec::new();
     for block in blocks {
@@ -342,6 +336,28 @@ pub const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
 /// The most scrypt work (N · r · p), 16 times OpenSSL's default.
 pub const MAX_SCRYPT_WORK: u64 = 16 * (1 << 14) * 8;
 
+/// What an scrypt derivation with `params` takes: the bytes of memory (128 · N · r) and the work
+/// (N · r · p), saturating.
+pub fn scrypt_cost(params: &pkcs8::pkcs5::pbes2::ScryptParams) -> (u64, u64) {
+    let n = params.cost_parameter;
+    let r = u64::from(params.block_size);
+    let p = u64::from(params.parallelization);
+    let memory = n.saturating_mul(r).saturating_mul(128);
+    (memory, n.saturating_mul(r).saturating_mul(p))
+}
+
+/// The words for a PEM parser's error: fixed descriptions, because the parser's own texts may
+/// quote the input (a private key's base64 among it).
+pub(crate) fn pem_error_detail(err: &pem::PemError) -> &'static str {
+    match err {
+        pem::PemError::InvalidData(_) => "the base64 body of a block is invalid",
+        pem::PemError::InvalidHeader(_) => "a block has an invalid header line",
+        pem::PemError::MissingData => "a block has no data",
+        pem::PemError::NotUtf8(_) => "the text is not UTF-8",
+        _ => "the BEGIN and END lines are malformed or do not match",
+    }
+}
+
 /// Refuses a key derivation whose cost the key file sets beyond the connector's limits, before
 /// any of it is run.
 fn check_derivation_cost(scheme: &pkcs8::pkcs5::EncryptionScheme) -> Result<(), SigningError> {
@@ -357,15 +373,14 @@ fn check_derivation_cost(scheme: &pkcs8::pkcs5::EncryptionScheme) -> Result<(), 
             })
         }
         Kdf::Scrypt(scrypt) => {
-            let n = scrypt.cost_parameter;
-            let r = u64::from(scrypt.block_size);
-            let p = u64::from(scrypt.parallelization);
-            let memory = n.saturating_mul(r).saturating_mul(128);
-            let work = n.saturating_mul(r).saturating_mul(p);
+            let (memory, work) = scrypt_cost(scrypt);
             if memory > MAX_SCRYPT_MEMORY || work > MAX_SCRYPT_WORK {
                 Err(SigningError::KeyDerivationTooCostly {
                     detail: format!(
-                        "scrypt with N = {n}, r = {r}, p = {p} ({} MiB of memory)",
+                        "scrypt with N = {}, r = {}, p = {} ({} MiB of memory)",
+                        scrypt.cost_parameter,
+                        scrypt.block_size,
+                        scrypt.parallelization,
                         memory >> 20
                     ),
                     limit: format!(
