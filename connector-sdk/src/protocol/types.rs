@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::component::Component;
 use crate::connector::{ObjectType, TestStep};
-use crate::document::{Document, DocumentResult};
+use crate::document::{Document, DocumentResult, ResultStatus};
 use crate::error::{ConnectorError, ErrorKind, FieldError};
 
 /// JSON-RPC: the line is not JSON.
@@ -371,9 +371,146 @@ pub struct ExecuteResult {
     pub results: Vec<DocumentResult>,
 }
 
+/// Protocol 1.1 listener methods (see the README's protocol section).
+pub mod listen_method {
+    /// host → plugin request: start a listener.
+    pub const LISTEN: &str = "listen";
+    /// plugin → host request: a batch of documents the host's process answers per document.
+    pub const BATCH: &str = "listen/batch";
+    /// plugin → host notification: the listener's state changed.
+    pub const STATUS: &str = "listen/status";
+    /// host → plugin request: stop a listener (draining its batches in flight or not).
+    pub const STOP: &str = "listen/stop";
+}
+
+/// The operation type of listeners.
+pub const LISTEN_OPERATION: &str = "LISTEN";
+
+/// The prefix of the ids of requests a plugin sends to its host (`"p-1"`), so that they never
+/// collide with the host's.
+pub const PLUGIN_REQUEST_ID_PREFIX: &str = "p-";
+
+/// `listen` params: start a listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenParams {
+    /// The host's id for this listener, unique among its running listeners.
+    pub listener_id: String,
+    /// The connection component.
+    pub connection: Component,
+    /// The operation component, of type `LISTEN`.
+    pub operation: Component,
+}
+
+/// `listen` result, sent once the listener polls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenResult {
+    /// The listener's id.
+    pub listener_id: String,
+}
+
+/// `listen/batch` params: documents for the host's process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenBatchParams {
+    /// The listener.
+    pub listener_id: String,
+    /// The batch's id, unique within the listener.
+    pub batch_id: String,
+    /// The documents (one per message).
+    pub documents: Vec<Document>,
+}
+
+/// How the host's process did with one document of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResult {
+    /// The document's index in the batch.
+    pub index: usize,
+    /// `SUCCESS` commits the message; anything else releases it.
+    pub status: ResultStatus,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `listen/batch` result: one result per document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenBatchResult {
+    /// One result per document of the batch.
+    pub results: Vec<BatchResult>,
+}
+
+/// A listener's state, as `listen/status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerState {
+    /// Receiving messages.
+    Polling,
+    /// A failure that may pass (throttling, a network fault, refused credentials): retrying with
+    /// backoff.
+    Retrying,
+    /// Stopped for good (stopped by the host, or a failure that cannot pass).
+    Stopped,
+}
+
+/// `listen/status` params (a notification from the plugin).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenStatusParams {
+    /// The listener.
+    pub listener_id: String,
+    /// Its new state.
+    pub state: ListenerState,
+    /// What happened, for a person.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// The kind of failure (`auth`, `transient`, `config`, `internal`), when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// `listen/stop` params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenStopParams {
+    /// The listener.
+    pub listener_id: String,
+    /// `true`: wait for the batches in flight to be answered and committed; `false`: release
+    /// them at once.
+    #[serde(default)]
+    pub drain: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listener_messages_have_the_spec_shape() {
+        let batch: ListenBatchParams = serde_json::from_value(json!({
+            "listenerId": "l-1", "batchId": "b-1", "documents": [{"data": "a"}]
+        }))
+        .unwrap();
+        assert_eq!(batch.documents.len(), 1);
+        let answer: ListenBatchResult = serde_json::from_value(json!({
+            "results": [{"index": 0, "status": "SUCCESS"}, {"index": 1, "status": "FAILURE", "message": "no"}]
+        }))
+        .unwrap();
+        assert_eq!(answer.results[1].status, ResultStatus::Failure);
+        let status = ListenStatusParams {
+            listener_id: "l-1".into(),
+            state: ListenerState::Retrying,
+            message: "throttled".into(),
+            kind: Some("transient".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&status).unwrap(),
+            json!({"listenerId": "l-1", "state": "retrying", "message": "throttled", "kind": "transient"})
+        );
+        let stop: ListenStopParams = serde_json::from_value(json!({"listenerId": "l-1"})).unwrap();
+        assert!(!stop.drain);
+    }
 
     #[test]
     fn responses_have_the_json_rpc_shape() {
