@@ -14,6 +14,7 @@ pub mod connector;
 pub mod context;
 pub mod document;
 pub mod error;
+pub mod listen;
 pub mod logging;
 pub mod protocol;
 pub mod runtime;

@@ -23,6 +23,8 @@ use crate::document::{
     Batch, Document, DocumentResult, INVALID_DOCUMENT, InputDocument, Outcome, ResultStatus,
 };
 use crate::error::{ConnectorError, FieldError};
+use crate::listen::{ListenContext, ListenHost, Listener, Ready};
+use crate::protocol::ListenerState;
 use crate::schema::config_schema;
 use crate::validate::FieldValidator;
 
@@ -98,10 +100,50 @@ impl<O: Operation> ErasedOperation for O {
 type ConnectFn =
     fn(&ComponentId, Map<String, Value>) -> Result<Arc<dyn ErasedConnection>, ConnectorError>;
 type BuildFn = fn(Map<String, Value>) -> Result<Arc<dyn ErasedOperation>, ConnectorError>;
+type ListenerBuildFn = fn(Map<String, Value>) -> Result<Arc<dyn ErasedListener>, ConnectorError>;
+
+trait ErasedListener: Send + Sync {
+    fn listen<'a>(
+        &'a self,
+        ctx: &'a ListenContext,
+        connection: &'a dyn ErasedConnection,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>>;
+}
+
+impl<L: Listener> ErasedListener for L {
+    fn listen<'a>(
+        &'a self,
+        ctx: &'a ListenContext,
+        connection: &'a dyn ErasedConnection,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        match connection.as_any().downcast_ref::<L::Connection>() {
+            Some(connection) => Box::pin(Listener::listen(self, ctx, connection)),
+            None => Box::pin(async {
+                Err(ConnectorError::internal(
+                    "the listener was given a connection of another connector",
+                ))
+            }),
+        }
+    }
+}
+
+fn build_listener_erased<L: Listener>(
+    fields: Map<String, Value>,
+) -> Result<Arc<dyn ErasedListener>, ConnectorError> {
+    let config = deserialize_config::<L::Config>(fields)?;
+    Ok(Arc::new(L::build(config)?))
+}
+
+/// How an operation type is built: an operation run by `execute`, or a listener.
+#[derive(Clone, Copy)]
+enum Builder {
+    Operation(BuildFn),
+    Listener(ListenerBuildFn),
+}
 
 struct OperationType {
     validator: FieldValidator,
-    build: BuildFn,
+    build: Builder,
     takes_input: bool,
 }
 
@@ -135,22 +177,41 @@ pub struct ConnectorBuilder {
     info: ConnectorInfo,
     connection_schema: Value,
     connect: ConnectFn,
-    operations: BTreeMap<&'static str, (OperationInfo, Value, BuildFn)>,
+    operations: BTreeMap<&'static str, (OperationInfo, Value, Builder)>,
     operation_order: Vec<&'static str>,
     cache_capacity: usize,
 }
 
 impl ConnectorBuilder {
     /// Adds an operation type. Its `Connection` must be the connector's connection type.
-    pub fn operation<O: Operation>(mut self) -> Self {
-        let info = O::info();
+    pub fn operation<O: Operation>(self) -> Self {
+        self.with_type(
+            O::info(),
+            config_schema::<O::Config>(),
+            Builder::Operation(build_erased::<O>),
+        )
+    }
+
+    /// Adds a listener type (protocol 1.1 `listen`). Its `Connection` must be the connector's
+    /// connection type.
+    pub fn listener<L: Listener>(self) -> Self {
+        let info = OperationInfo {
+            takes_input: false,
+            ..L::info()
+        };
+        self.with_type(
+            info,
+            config_schema::<L::Config>(),
+            Builder::Listener(build_listener_erased::<L>),
+        )
+    }
+
+    fn with_type(mut self, info: OperationInfo, schema: Value, build: Builder) -> Self {
         if !self.operations.contains_key(info.operation_type) {
             self.operation_order.push(info.operation_type);
         }
-        self.operations.insert(
-            info.operation_type,
-            (info, config_schema::<O::Config>(), build_erased::<O>),
-        );
+        self.operations
+            .insert(info.operation_type, (info, schema, build));
         self
     }
 
@@ -168,7 +229,7 @@ impl ConnectorBuilder {
         let mut descriptor_operations = Vec::new();
         for op_type in &self.operation_order {
             let (info, schema, build) = &self.operations[op_type];
-            descriptor_operations.push(json!({
+            let mut described = json!({
                 "type": info.operation_type,
                 "label": info.label,
                 "description": info.description,
@@ -176,7 +237,11 @@ impl ConnectorBuilder {
                 "fields": schema,
                 "inputProperties": info.input_properties,
                 "outputProperties": info.output_properties,
-            }));
+            });
+            if matches!(build, Builder::Listener(_)) {
+                described["listener"] = json!(true);
+            }
+            descriptor_operations.push(described);
             #[allow(clippy::expect_used)]
             let validator = FieldValidator::new(schema.clone())
                 .expect("an operation's generated schema is valid JSON Schema");
@@ -337,6 +402,66 @@ fn hash_value(value: &Value, hasher: &mut impl Hasher) {
                 hash_value(member, hasher);
             }
         }
+    }
+}
+
+fn not_executable(component: &Component) -> ConnectorError {
+    ConnectorError::invalid_fields(vec![FieldError {
+        field: "operationType".into(),
+        label: "Operation type".into(),
+        message: format!(
+            "operation component {} has operation type \"{}\", which is a listener: start it \
+             with listen (protocol 1.1) instead of execute",
+            component.id,
+            component.operation_type.as_deref().unwrap_or_default()
+        ),
+    }])
+}
+
+/// A listener started by [`Connector::start_listener`], running in its own task.
+pub struct RunningListener {
+    ctx: Arc<ListenContext>,
+    ready: Option<Ready>,
+    task: tokio::task::JoinHandle<Result<(), ConnectorError>>,
+}
+
+impl RunningListener {
+    /// Waits until the listener polls; its error when it ended before.
+    pub async fn ready(&mut self) -> Result<(), ConnectorError> {
+        let Some(ready) = self.ready.take() else {
+            return Ok(());
+        };
+        if ready.wait().await {
+            return Ok(());
+        }
+        match (&mut self.task).await {
+            Ok(Err(error)) => Err(error),
+            Ok(Ok(())) => Err(ConnectorError::internal(
+                "the listener ended before it polled",
+            )),
+            Err(_) => Err(ConnectorError::internal("the listener's task was lost")),
+        }
+    }
+
+    /// Tells the listener to stop polling; with `drain` false, also to release what waits for
+    /// an answer at once.
+    pub fn stop(&self, drain: bool) {
+        self.ctx.stopping().cancel();
+        if !drain {
+            self.ctx.abandoned().cancel();
+        }
+    }
+
+    /// Whether the listener's task has ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Waits for the listener to end; its error, if it ended with one.
+    pub async fn finished(self) -> Result<(), ConnectorError> {
+        self.task
+            .await
+            .unwrap_or_else(|_| Err(ConnectorError::internal("the listener's task was lost")))
     }
 }
 
@@ -561,11 +686,77 @@ impl Connector {
             let op_type = self
                 .operation_type(component)
                 .map_err(ConnectorError::invalid_fields)?;
+            let Builder::Operation(build) = op_type.build else {
+                return Err(not_executable(component));
+            };
             let fields = op_type
                 .validator
                 .validate(&component.fields)
                 .map_err(ConnectorError::invalid_fields)?;
-            (op_type.build)(fields)
+            build(fields)
+        })
+    }
+
+    /// Starts the listener of the operation component `operation` (a listener type) on
+    /// `connection`, reaching the host through `host`; it runs in a task of its own until
+    /// stopped (see [`RunningListener`]). An error when the components are invalid or the
+    /// operation is no listener.
+    pub async fn start_listener(
+        &self,
+        listener_id: &str,
+        connection: &Component,
+        operation: &Component,
+        host: Arc<dyn ListenHost>,
+    ) -> Result<RunningListener, ConnectorError> {
+        let built_connection = self.connection_for(connection).await?;
+        self.check_component(operation, ComponentKind::Operation)
+            .map_err(ConnectorError::invalid_fields)?;
+        let op_type = self
+            .operation_type(operation)
+            .map_err(ConnectorError::invalid_fields)?;
+        let Builder::Listener(build) = op_type.build else {
+            return Err(ConnectorError::invalid_fields(vec![FieldError {
+                field: "operationType".into(),
+                label: "Operation type".into(),
+                message: format!(
+                    "operation component {} has operation type \"{}\", which is no listener: run \
+                     it with execute",
+                    operation.id,
+                    operation.operation_type.as_deref().unwrap_or_default()
+                ),
+            }]));
+        };
+        let fields = op_type
+            .validator
+            .validate(&operation.fields)
+            .map_err(ConnectorError::invalid_fields)?;
+        let listener = build(fields)?;
+        let (ctx, ready) = ListenContext::new(listener_id, host);
+        let ctx = Arc::new(ctx);
+        let task = tokio::spawn({
+            let ctx = ctx.clone();
+            async move {
+                let ran = AssertUnwindSafe(listener.listen(&ctx, &*built_connection))
+                    .catch_unwind()
+                    .await;
+                let outcome = ran.unwrap_or_else(|panic| {
+                    Err(ConnectorError::internal(format!(
+                        "internal error in the listener ({}); report it with the plugin's log",
+                        panic_message(&panic)
+                    )))
+                });
+                let (message, kind) = match &outcome {
+                    Ok(()) => ("stopped".to_owned(), None),
+                    Err(error) => (error.display_chain(), Some(error.kind().as_str())),
+                };
+                ctx.status(ListenerState::Stopped, message, kind);
+                outcome
+            }
+        });
+        Ok(RunningListener {
+            ctx,
+            ready: Some(ready),
+            task,
         })
     }
 
