@@ -1,15 +1,21 @@
-//! The host side: spawns a plugin executable, initializes it, and calls it with timeouts.
+//! The host side: spawns a plugin executable, initializes it, and calls it with timeouts; serves
+//! the requests a plugin's listeners send it (protocol 1.1, see [`ListenHandler`]).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
@@ -66,6 +72,37 @@ pub enum ClientError {
     /// The plugin answered something that is not the expected result.
     #[error("the plugin broke the protocol: {0}")]
     Protocol(String),
+    /// The call was not made (nothing was sent): the plugin's protocol version lacks it (a
+    /// listener needs 1.1), or an argument cannot be used (a listener id already registered).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What a host does with what one of a plugin's listeners sends it (protocol 1.1): batches of
+/// documents to process, and the listener's changes of state. Registered for one listener by
+/// [`PluginProcess::listen`].
+///
+/// Both methods are called from the task that reads the plugin's output, so they must return at
+/// once: [`ListenHandler::batch`] does its work in the future it returns, which the host runs
+/// as a task of its own.
+pub trait ListenHandler: Send + Sync + 'static {
+    /// Processes a `listen/batch`: the future resolves to one result per document (`SUCCESS`
+    /// commits that document's message, anything else releases it), which is the host's answer
+    /// to the plugin. It may take as long as it needs: no call timeout applies to the plugin's
+    /// requests. Several batches may be running at once, and their answers go back in the order
+    /// they finish. An error (or a panic) answers the batch with a JSON-RPC error: the plugin
+    /// then releases every message of the batch.
+    fn batch(
+        &self,
+        batch: ListenBatchParams,
+    ) -> BoxFuture<'static, Result<ListenBatchResult, RpcError>>;
+
+    /// Told of each `listen/status` notification of the listener, in the order the plugin sent
+    /// them; also told `stopped` (kind `internal`) once when the plugin process ends while the
+    /// listener is registered. Nothing by default.
+    fn status(&self, status: ListenStatusParams) {
+        let _ = status;
+    }
 }
 
 /// Which output of the plugin a line came from.
@@ -192,11 +229,33 @@ type ExitMark = Arc<Mutex<Option<String>>>;
 /// Callers waiting for a response, by id; each gets the response line as read.
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Vec<u8>>>>>;
 
-/// Only what routes a response line to its caller; the rest is skipped, not copied.
+/// The handlers of one process's listeners, by listener id.
+type Listeners = Arc<Mutex<HashMap<String, Arc<dyn ListenHandler>>>>;
+
+/// One process's stdin, shared by every writer of lines to it.
+type Stdin = Arc<tokio::sync::Mutex<ChildStdin>>;
+
+/// Only what routes a line that does not start the way responses do: its id (as written) and,
+/// for the plugin's requests and notifications, the method and params; the rest of a response is
+/// skipped, not copied.
 #[derive(serde::Deserialize)]
-struct ResponseId {
-    #[serde(default)]
-    id: Value,
+struct Incoming<'a> {
+    #[serde(default, borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    method: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    params: Option<&'a RawValue>,
+}
+
+impl Incoming<'_> {
+    /// The pending call a response line goes to: its numeric id, or `u64::MAX` (the slot of
+    /// [`PluginProcess::send_raw_line`]) for `null` and any other id.
+    fn response_key(&self) -> u64 {
+        self.id
+            .and_then(|id| id.get().parse().ok())
+            .unwrap_or(u64::MAX)
+    }
 }
 
 /// The id of a response line that starts the way plugins write it, `{"jsonrpc":"2.0","id":7,`,
@@ -248,6 +307,11 @@ impl Session {
     fn cancels(&self) -> bool {
         self.protocol_version != "1.0"
     }
+
+    /// Whether the plugin serves listeners (protocol 1.1 and later).
+    fn listens(&self) -> bool {
+        self.protocol_version != "1.0"
+    }
 }
 
 /// A call waiting for its answer.
@@ -263,8 +327,9 @@ struct Call<'a> {
 
 struct Running {
     child: Child,
-    stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
+    stdin: Stdin,
     pending: Pending,
+    listeners: Listeners,
     exited: ExitMark,
 }
 
@@ -272,8 +337,9 @@ struct Running {
 pub struct PluginProcess {
     command: PluginCommand,
     running: tokio::sync::Mutex<Running>,
-    stdin: Mutex<Arc<tokio::sync::Mutex<ChildStdin>>>,
+    stdin: Mutex<Stdin>,
     pending: Mutex<Pending>,
+    listeners: Mutex<Listeners>,
     exited: Mutex<ExitMark>,
     stderr: Arc<Mutex<VecDeque<String>>>,
     /// Held while the process is restarted and initialized, so that callers of
@@ -301,6 +367,7 @@ impl PluginProcess {
         let process = Self {
             stdin: Mutex::new(running.stdin.clone()),
             pending: Mutex::new(running.pending.clone()),
+            listeners: Mutex::new(running.listeners.clone()),
             exited: Mutex::new(running.exited.clone()),
             running: tokio::sync::Mutex::new(running),
             command,
@@ -467,13 +534,13 @@ impl PluginProcess {
         let deadline = started + timeout;
         let on_timeout = match method {
             method::INITIALIZE => OnTimeout::Stop,
-            method::SHUTDOWN => OnTimeout::GiveUp,
+            method::SHUTDOWN | listen_method::STOP => OnTimeout::GiveUp,
             _ => OnTimeout::CancelThenStop,
         };
         // Held until the answer came (or the call gave up on it).
-        let _slot = match on_timeout {
-            OnTimeout::CancelThenStop => self.slot(method, deadline, timeout).await?,
-            _ => None,
+        let _slot = match method {
+            method::INITIALIZE | method::SHUTDOWN => None,
+            _ => self.slot(method, deadline, timeout).await?,
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut line = buffers::take(size_hint);
@@ -826,6 +893,96 @@ impl PluginProcess {
         .await
     }
 
+    /// Starts a listener (protocol 1.1): `handler` is registered for `params.listener_id`
+    /// before `listen` is sent, so that it gets every batch and status of the listener; the
+    /// result comes once the listener polls (within the default timeout, as any call). The
+    /// plugin's `listen/batch` requests are answered with what [`ListenHandler::batch`] returns,
+    /// whenever it returns; see [`ListenHandler`].
+    ///
+    /// Fails with [`ClientError::Invalid`], sending nothing, when the plugin speaks protocol 1.0
+    /// or a listener with that id is registered; when the call fails, the handler is
+    /// unregistered. The listener runs until [`PluginProcess::listen_stop`], `shutdown`, or the
+    /// end of the process (which the handler is told as a `stopped` status). A restarted
+    /// process runs none of the listeners of the one before.
+    pub async fn listen(
+        &self,
+        params: &ListenParams,
+        handler: Arc<dyn ListenHandler>,
+    ) -> Result<ListenResult, ClientError> {
+        if !self.session.lock().listens() {
+            return Err(ClientError::Invalid(format!(
+                "the plugin speaks protocol {}, which has no listeners (they need 1.1)",
+                self.protocol_version()
+            )));
+        }
+        let listeners = self.listeners.lock().clone();
+        {
+            let mut registered = listeners.lock();
+            if registered.contains_key(&params.listener_id) {
+                return Err(ClientError::Invalid(format!(
+                    "a listener with id {:?} is running already",
+                    params.listener_id
+                )));
+            }
+            registered.insert(params.listener_id.clone(), handler);
+        }
+        let started = self
+            .call::<_, ListenResult>(listen_method::LISTEN, params)
+            .await
+            .and_then(|result| match result.listener_id == params.listener_id {
+                true => Ok(result),
+                false => Err(ClientError::Protocol(format!(
+                    "it answered listen for listener {:?} with listener {:?}",
+                    params.listener_id, result.listener_id
+                ))),
+            });
+        if started.is_err() {
+            listeners.lock().remove(&params.listener_id);
+        }
+        started
+    }
+
+    /// Stops a listener (protocol 1.1) with `listen/stop`, waiting at most `timeout` for the
+    /// plugin's answer, which comes once nothing of the listener is left: with `drain`, once
+    /// every batch in flight was answered (by its handler) and committed; without, at once, its
+    /// batches in flight released. Its handler is unregistered after the answer, or after the
+    /// call failed: a batch that comes later is answered with an error (the plugin releases it).
+    /// A stop that takes longer than `timeout` is a [`ClientError::Timeout`] that leaves the
+    /// plugin running (`shutdown` stops it within its grace period).
+    pub async fn listen_stop(
+        &self,
+        listener_id: &str,
+        drain: bool,
+        timeout: Duration,
+    ) -> Result<(), ClientError> {
+        if !self.session.lock().listens() {
+            return Err(ClientError::Invalid(format!(
+                "the plugin speaks protocol {}, which has no listeners (they need 1.1)",
+                self.protocol_version()
+            )));
+        }
+        let listeners = self.listeners.lock().clone();
+        let stopped = self
+            .call_with_timeout::<_, Value>(
+                listen_method::STOP,
+                &ListenStopParams {
+                    listener_id: listener_id.to_owned(),
+                    drain,
+                },
+                timeout,
+            )
+            .await;
+        listeners.lock().remove(listener_id);
+        stopped.map(|_| ())
+    }
+
+    /// The ids of the listeners registered on the running process (started by
+    /// [`PluginProcess::listen`] and not stopped), in no order.
+    pub fn listeners(&self) -> Vec<String> {
+        let listeners = self.listeners.lock().clone();
+        listeners.lock().keys().cloned().collect::<Vec<_>>()
+    }
+
     /// Whether the process has exited.
     pub fn has_exited(&self) -> bool {
         self.exited.lock().lock().is_some()
@@ -858,6 +1015,7 @@ impl PluginProcess {
             let fresh = start(&self.command, self.stderr.clone())?;
             *self.stdin.lock() = fresh.stdin.clone();
             *self.pending.lock() = fresh.pending.clone();
+            *self.listeners.lock() = fresh.listeners.clone();
             *self.exited.lock() = fresh.exited.clone();
             *running = fresh;
         }
@@ -950,6 +1108,8 @@ fn start(
     let stdout = child.stdout.take().ok_or_else(missing)?;
     let stderr = child.stderr.take().ok_or_else(missing)?;
     let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
+    let listeners: Listeners = Arc::new(Mutex::new(HashMap::new()));
+    let stdin: Stdin = Arc::new(tokio::sync::Mutex::new(stdin));
     let exited = Arc::new(Mutex::new(None));
 
     let observer = command.observer.clone();
@@ -979,6 +1139,8 @@ fn start(
     });
 
     let reader_pending = pending.clone();
+    let reader_listeners = listeners.clone();
+    let reader_stdin = stdin.clone();
     let reader_exited = exited.clone();
     let observer = command.observer.clone();
     let pid = child.id();
@@ -1002,21 +1164,31 @@ fn start(
                 buffers::give_back(line);
                 continue;
             }
-            let id = match leading_id(&line) {
-                Some(id) => Ok(id),
-                None => serde_json::from_slice::<ResponseId>(&line)
-                    .map(|response| response.id.as_u64().unwrap_or(u64::MAX)),
-            };
-            match id {
-                Ok(key) => match reader_pending.lock().remove(&key) {
-                    Some(tx) => {
-                        let _ = tx.send(line);
+            // Responses as plugins write them are routed from their head; only other lines are
+            // parsed, and those that carry a method are the plugin's requests and notifications.
+            let key = match leading_id(&line) {
+                Some(id) => Some(id),
+                None => match serde_json::from_slice::<Incoming>(&line) {
+                    Ok(Incoming {
+                        method: Some(method),
+                        id,
+                        params,
+                    }) => {
+                        from_plugin(&method, id, params, &reader_listeners, &reader_stdin);
+                        None
                     }
-                    None => buffers::give_back(line),
+                    Ok(response) => Some(response.response_key()),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "the plugin wrote a line that is not JSON-RPC");
+                        None
+                    }
                 },
-                Err(err) => {
-                    tracing::warn!(error = %err, "the plugin wrote a line that is not a response")
+            };
+            match key.and_then(|key| reader_pending.lock().remove(&key)) {
+                Some(tx) => {
+                    let _ = tx.send(line);
                 }
+                None => buffers::give_back(line),
             }
         }
         // A reason the host gave when it stopped the process stays.
@@ -1026,14 +1198,158 @@ fn start(
         });
         // Dropping the senders wakes every caller still waiting, with an `Exited` error.
         reader_pending.lock().clear();
+        // The listeners ended with the process; their batches in flight are answered to no one.
+        let ended: Vec<_> = reader_listeners.lock().drain().collect();
+        for (listener_id, handler) in ended {
+            handler.status(ListenStatusParams {
+                listener_id,
+                state: ListenerState::Stopped,
+                message: "the plugin process ended".to_owned(),
+                kind: Some("internal".to_owned()),
+            });
+        }
     });
 
     Ok(Running {
         child,
-        stdin: Arc::new(tokio::sync::Mutex::new(stdin)),
+        stdin,
         pending,
+        listeners,
         exited,
     })
+}
+
+/// Serves a line of the plugin that carries a method: a request (with an id, which the plugin
+/// writes as a string starting with [`PLUGIN_REQUEST_ID_PREFIX`]) is answered by that id, by a
+/// task of its own (the reader never waits for the plugin's input); a notification is handed to
+/// its listener's handler at once, so that a listener's statuses keep their order.
+fn from_plugin(
+    method: &str,
+    id: Option<&RawValue>,
+    params: Option<&RawValue>,
+    listeners: &Listeners,
+    stdin: &Stdin,
+) {
+    let Some(id) = id else {
+        if method != listen_method::STATUS {
+            tracing::debug!(method, "ignored a notification of the plugin");
+            return;
+        }
+        let status = params.map(|params| serde_json::from_str::<ListenStatusParams>(params.get()));
+        match status {
+            Some(Ok(status)) => {
+                let handler = listeners.lock().get(&status.listener_id).cloned();
+                match handler {
+                    Some(handler) => handler.status(status),
+                    None => tracing::debug!(
+                        listener = %status.listener_id,
+                        "a listen/status for no registered listener"
+                    ),
+                }
+            }
+            _ => tracing::warn!("the plugin sent a listen/status the host cannot read"),
+        }
+        return;
+    };
+    let id = id.get().to_owned();
+    let refuse = |code, message: String| {
+        tracing::warn!(id = %id, method, "{message}");
+        let line = answer_line(&id, Err(&RpcError::plain(code, message)));
+        tokio::spawn(write_answer(stdin.clone(), line));
+    };
+    if !id.starts_with(&format!("\"{PLUGIN_REQUEST_ID_PREFIX}")) {
+        return refuse(
+            INVALID_REQUEST,
+            format!(
+                "a plugin's request ids are strings starting with {PLUGIN_REQUEST_ID_PREFIX:?}; \
+                 this one is {id}"
+            ),
+        );
+    }
+    if method != listen_method::BATCH {
+        return refuse(
+            METHOD_NOT_FOUND,
+            format!("the host has no method {method:?}"),
+        );
+    }
+    let batch = match params.map(|params| serde_json::from_str::<ListenBatchParams>(params.get())) {
+        Some(Ok(batch)) => batch,
+        Some(Err(err)) => {
+            return refuse(
+                INVALID_PARAMS,
+                format!("invalid listen/batch params: {err}"),
+            );
+        }
+        None => return refuse(INVALID_PARAMS, "listen/batch without params".to_owned()),
+    };
+    let Some(handler) = listeners.lock().get(&batch.listener_id).cloned() else {
+        return refuse(
+            INVALID_PARAMS,
+            format!(
+                "no listener {:?} runs on this host (batch {:?})",
+                batch.listener_id, batch.batch_id
+            ),
+        );
+    };
+    let stdin = stdin.clone();
+    tokio::spawn(async move {
+        let outcome = AssertUnwindSafe(async move { handler.batch(batch).await })
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                Err(RpcError::plain(
+                    INTERNAL,
+                    "the host's handler of the batch panicked",
+                ))
+            });
+        let line = answer_line(&id, outcome.as_ref());
+        write_answer(stdin, line).await;
+    });
+}
+
+/// The response line (with its line end) to the plugin's request `id` (as written).
+fn answer_line(id: &str, outcome: Result<&ListenBatchResult, &RpcError>) -> Vec<u8> {
+    let mut line = Vec::with_capacity(64 + id.len());
+    line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    line.extend_from_slice(id.as_bytes());
+    let written = match outcome {
+        Ok(result) => {
+            line.extend_from_slice(b",\"result\":");
+            serde_json::to_writer(&mut line, result)
+        }
+        Err(error) => {
+            line.extend_from_slice(b",\"error\":");
+            serde_json::to_writer(&mut line, error)
+        }
+    };
+    // Neither a result nor an error object can fail to serialize (plain structs of strings and
+    // numbers); should one, the line still says so.
+    if let Err(err) = written {
+        line.truncate(0);
+        line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+        line.extend_from_slice(id.as_bytes());
+        line.extend_from_slice(b",\"error\":");
+        let error = RpcError::plain(
+            INTERNAL,
+            format!("the host's answer could not be written: {err}"),
+        );
+        let _ = serde_json::to_writer(&mut line, &error);
+    }
+    line.extend_from_slice(b"}\n");
+    line
+}
+
+/// Writes an answer line to the plugin; a plugin that is gone gets nothing.
+async fn write_answer(stdin: Stdin, line: Vec<u8>) {
+    let mut stdin = stdin.lock().await;
+    let written = async {
+        stdin.write_all(&line).await?;
+        stdin.flush().await
+    }
+    .await;
+    if let Err(err) = written {
+        tracing::debug!(error = %err, "could not answer the plugin's request");
+    }
 }
 
 #[cfg(test)]
@@ -1056,6 +1372,42 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":99999999999999999999999,"result":null}"#,
         ] {
             assert_eq!(leading_id(other.as_bytes()), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn the_plugins_requests_are_answered_by_their_id_as_written() {
+        let result = ListenBatchResult {
+            results: vec![BatchResult {
+                index: 0,
+                status: crate::ResultStatus::Success,
+                message: None,
+            }],
+        };
+        assert_eq!(
+            answer_line("\"p-7\"", Ok(&result)),
+            b"{\"jsonrpc\":\"2.0\",\"id\":\"p-7\",\"result\":{\"results\":[{\"index\":0,\"status\":\"SUCCESS\"}]}}\n"
+        );
+        let error = RpcError::plain(METHOD_NOT_FOUND, "no");
+        let line = answer_line("\"p-8\"", Err(&error));
+        let response: Response = serde_json::from_slice(&line).unwrap();
+        assert_eq!(response, Response::error(json!("p-8"), error));
+        // A line that carries a method is the plugin's; a response's key is its numeric id.
+        let request: Incoming =
+            serde_json::from_str(r#"{"id":"p-1","jsonrpc":"2.0","method":"listen/batch"}"#)
+                .unwrap();
+        assert_eq!(request.method.as_deref(), Some("listen/batch"));
+        for (line, key) in [
+            (r#"{"id":12,"jsonrpc":"2.0","result":null}"#, 12),
+            (
+                r#"{"jsonrpc":"2.0","id":null,"error":{"code":1,"message":""}}"#,
+                u64::MAX,
+            ),
+            (r#"{"jsonrpc":"2.0","id":"p-1","result":null}"#, u64::MAX),
+        ] {
+            let response: Incoming = serde_json::from_str(line).unwrap();
+            assert!(response.method.is_none());
+            assert_eq!(response.response_key(), key, "{line}");
         }
     }
 }

@@ -15,7 +15,8 @@ mod server;
 pub mod types;
 
 pub use client::{
-    ClientError, LineObserver, PluginCommand, PluginProcess, SlowCall, SlowCallHandler, Stream,
+    ClientError, LineObserver, ListenHandler, PluginCommand, PluginProcess, SlowCall,
+    SlowCallHandler, Stream,
 };
 pub use server::{
     DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_REQUESTS_IN_FLIGHT, MIN_NEGOTIATED_LINE_BYTES,
