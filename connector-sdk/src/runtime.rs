@@ -452,6 +452,11 @@ impl RunningListener {
         }
     }
 
+    /// The token that, cancelled, releases what the listener holds at once.
+    pub(crate) fn abandon_handle(&self) -> tokio_util::sync::CancellationToken {
+        self.ctx.abandoned().clone()
+    }
+
     /// Whether the listener's task has ended.
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()

@@ -17,7 +17,7 @@ mod time;
 use connector_sdk::{Connector, ConnectorInfo};
 
 pub use connection::SqsConnection;
-pub use operations::{DeleteOperation, ReceiveOperation, SendOperation};
+pub use operations::{DeleteOperation, ListenOperation, ReceiveOperation, SendOperation};
 
 /// The connector's id, as components name it.
 pub const CONNECTOR_ID: &str = "amazon-sqs";
@@ -36,5 +36,6 @@ pub fn connector() -> Connector {
         .operation::<SendOperation>()
         .operation::<ReceiveOperation>()
         .operation::<DeleteOperation>()
+        .listener::<ListenOperation>()
         .build()
 }

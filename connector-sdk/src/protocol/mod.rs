@@ -11,6 +11,7 @@ mod input;
 mod json_in;
 mod json_out;
 mod lines;
+mod listeners;
 mod server;
 pub mod types;
 

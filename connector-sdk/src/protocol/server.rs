@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::input::{IncomingExecuteParams, repair_utf8};
 use super::json_out::execute_result_size_hint;
 use super::lines::{LineRead, discard_line, head_request_id_text, read_line};
+use super::listeners::{Listeners, PluginRequests, ProtocolHost, SHUTDOWN_GRACE};
 use super::types::*;
 use crate::context::ExecutionContext;
 use crate::runtime::{Connector, Deferred, SUPPORTED_PROTOCOL_VERSIONS};
@@ -147,9 +148,19 @@ async fn stdout_closed() {
 
 /// A response line for the writer task, and, when someone waits for it, whom to tell whether
 /// it was written and flushed.
-struct Outgoing {
+pub(crate) struct Outgoing {
     line: Vec<u8>,
     delivered: Option<oneshot::Sender<bool>>,
+}
+
+impl Outgoing {
+    /// A line nobody waits for.
+    pub(crate) fn line(line: Vec<u8>) -> Self {
+        Self {
+            line,
+            delivered: None,
+        }
+    }
 }
 
 /// The writer task's queue. It is bounded: when the output is slow, whoever has a line to queue
@@ -379,13 +390,21 @@ where
     });
     let writer_task = tokio::spawn(write_responses(rx, writer, output_broken.clone()));
     let running = Arc::new(Running::default());
+    // Protocol 1.1 listeners, and the requests the plugin sends the host for them.
+    let requests = PluginRequests::new(tx.clone());
+    let listeners = Arc::new(Listeners::default());
+    // Cancelled when a shutdown has let the listeners drain: the reading ends.
+    let finish_reading = CancellationToken::new();
+    let mut speaks_1_1 = false;
     // Once the output broke, whatever runs is cancelled, whatever the reading loop is doing.
     let canceller = tokio::spawn({
         let running = running.clone();
         let output_broken = output_broken.clone();
+        let requests = requests.clone();
         async move {
             output_broken.cancelled().await;
             running.cancel_all();
+            requests.host_gone();
         }
     });
     let slots = Arc::new(Semaphore::new(options.max_requests_in_flight));
@@ -423,6 +442,7 @@ where
                 warn_output_broken();
                 break;
             }
+            () = finish_reading.cancelled() => break,
             read = read_line(&mut reader, &mut buffer, max_line_bytes) => match read {
                 Ok(read) => read,
                 Err(error) => {
@@ -483,6 +503,10 @@ where
         if line.trim().is_empty() {
             continue;
         }
+        // The host's answer to a request of the plugin's (`listen/batch`).
+        if requests.route_answer(&line) {
+            continue;
+        }
         let request = match parse_request(&line) {
             Ok(request) => request,
             Err(answer) => {
@@ -511,7 +535,67 @@ where
         }
         if request.method == method::SHUTDOWN {
             shutdown_id = Some(id);
-            break;
+            if listeners.is_empty() {
+                break;
+            }
+            // The listeners drain first (the host still answers their batches), then the
+            // reading ends and the shutdown is answered.
+            tokio::spawn({
+                let listeners = listeners.clone();
+                let finish_reading = finish_reading.clone();
+                async move {
+                    listeners.stop_all(true, SHUTDOWN_GRACE).await;
+                    finish_reading.cancel();
+                }
+            });
+            continue;
+        }
+        if shutdown_id.is_some() {
+            if let Some(id) = &id {
+                let refused = RpcError::plain(INVALID_REQUEST, "the plugin is shutting down");
+                send(&tx, error_line(id, &refused)).await;
+            }
+            continue;
+        }
+        if request.method == listen_method::LISTEN || request.method == listen_method::STOP {
+            let Some(id) = id else {
+                continue;
+            };
+            if !speaks_1_1 {
+                let refused = RpcError::plain(
+                    METHOD_NOT_FOUND,
+                    format!(
+                        "\"{}\" needs protocol 1.1; initialize with \"protocolVersion\": \"1.1\"",
+                        request.method
+                    ),
+                );
+                send(&tx, error_line(&id, &refused)).await;
+                continue;
+            }
+            let work = if request.method == listen_method::LISTEN {
+                request.params::<ListenParams>().map(|params| {
+                    start_listener(
+                        connector.clone(),
+                        tx.clone(),
+                        requests.clone(),
+                        listeners.clone(),
+                        id.clone(),
+                        params,
+                    )
+                    .boxed()
+                })
+            } else {
+                request.params::<ListenStopParams>().map(|params| {
+                    stop_listener(tx.clone(), listeners.clone(), id.clone(), params).boxed()
+                })
+            };
+            match work {
+                Ok(work) => {
+                    in_flight.spawn(holding(slot, work));
+                }
+                Err(error) => send(&tx, error_line(&id, &error)).await,
+            }
+            continue;
         }
         if request.method == method::INITIALIZE {
             // Served here rather than in a task, so that a request the host writes right behind
@@ -520,6 +604,7 @@ where
             let outcome = initialize(&connector, &request, options).map(|(result, limit)| {
                 initialized = true;
                 max_line_bytes = limit;
+                speaks_1_1 = result.protocol_version != "1.0";
                 result
             });
             if let Some(id) = &id {
@@ -554,6 +639,12 @@ where
         ));
     }
 
+    // Listeners left (the input ended, the output broke): the host cannot answer their batches
+    // any more, so what they hold is released.
+    requests.host_gone();
+    listeners
+        .stop_all(!output_broken.is_cancelled(), SHUTDOWN_GRACE)
+        .await;
     while in_flight.join_next().await.is_some() {}
     canceller.abort();
     watcher.abort();
@@ -574,6 +665,59 @@ where
         tracing::warn!(error = %error, "the plugin's output was closed or broken");
     }
     read_error.map_or(Ok(()), Err)
+}
+
+/// Serves `listen`: starts the listener and answers once it polls (or with why it could not).
+async fn start_listener(
+    connector: Arc<Connector>,
+    tx: Responses,
+    requests: Arc<PluginRequests>,
+    listeners: Arc<Listeners>,
+    id: RequestId,
+    params: ListenParams,
+) {
+    let listener_id = params.listener_id.clone();
+    if listeners.contains(&listener_id) {
+        let refused = RpcError::plain(
+            INVALID_PARAMS,
+            format!("listener {listener_id} runs already; stop it first or use another id"),
+        );
+        send(&tx, error_line(&id, &refused)).await;
+        return;
+    }
+    let host = Arc::new(ProtocolHost(requests));
+    let started = connector
+        .start_listener(&listener_id, &params.connection, &params.operation, host)
+        .await;
+    let outcome = match started {
+        Ok(mut listener) => match listener.ready().await {
+            Ok(()) => {
+                tracing::info!(listener = %listener_id, "listener polling");
+                listeners.insert(listener_id.clone(), listener);
+                Ok(ListenResult { listener_id })
+            }
+            Err(error) => Err(RpcError::from(&error)),
+        },
+        Err(error) => Err(RpcError::from(&error)),
+    };
+    send(&tx, response_line(&id, outcome.as_ref())).await;
+}
+
+/// Serves `listen/stop`: answers `null` once nothing of the listener is left.
+async fn stop_listener(
+    tx: Responses,
+    listeners: Arc<Listeners>,
+    id: RequestId,
+    params: ListenStopParams,
+) {
+    if let Some(listener) = listeners.remove(&params.listener_id) {
+        listener.stop(params.drain);
+        if let Err(error) = listener.finished().await {
+            tracing::warn!(listener = %params.listener_id, error = %error.display_chain(), "the listener ended with an error");
+        }
+        tracing::info!(listener = %params.listener_id, drain = params.drain, "listener stopped");
+    }
+    send(&tx, response_line(&id, Ok(&Value::Null))).await;
 }
 
 fn warn_output_broken() {

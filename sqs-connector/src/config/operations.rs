@@ -115,3 +115,86 @@ pub struct DeleteConfig {
     #[schemars(title = "Queue", length(min = 1, max = 1024), extend("x-order" = 1, "x-widget" = "browse"))]
     pub queue: Option<String>,
 }
+
+/// How LISTEN settles each message once the host's process answered its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CommitStrategy {
+    /// Delete a message the process succeeded with; make one it failed visible again (after
+    /// the release delay), message by message.
+    #[default]
+    AtLeastOnce,
+    /// Neither delete nor release: the process deletes with DELETE (from `sqs.receiptHandle`).
+    ProcessManaged,
+}
+
+/// LISTEN: receive messages as they arrive and hand each batch to the host's process.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenConfig {
+    /// The queue to listen to: its name or its full URL.
+    #[schemars(title = "Queue", length(min = 1, max = 1024), extend("x-order" = 1, "x-widget" = "browse"))]
+    pub queue: String,
+
+    /// The most messages per batch, 1 to 10 (one ReceiveMessage call).
+    #[schemars(title = "Maximum messages per batch", range(min = 1, max = 10), extend("x-order" = 2, "x-widget" = "number"))]
+    #[serde(default = "default_listen_batch")]
+    pub max_messages: u32,
+
+    /// Long polling: how long each receive waits for messages, 0 to 20 seconds.
+    #[schemars(title = "Wait time (in seconds)", range(min = 0, max = 20), extend("x-order" = 3, "x-widget" = "number"))]
+    #[serde(default = "default_listen_wait")]
+    pub wait_time_seconds: u32,
+
+    /// How long a batch's messages stay hidden from other consumers while the process runs, 1
+    /// to 43200 seconds (the heartbeat extends it). Empty: the queue's default.
+    #[schemars(title = "Visibility timeout (in seconds)", range(min = 1, max = 43200), extend("x-order" = 4, "x-widget" = "number"))]
+    pub visibility_timeout_seconds: Option<u32>,
+
+    /// How many receive loops run at once, 1 to 16 (a FIFO queue keeps each group's order
+    /// whatever the number: SQS hands out a group's next messages only once the earlier ones are
+    /// settled).
+    #[schemars(title = "Pollers", range(min = 1, max = 16), extend("x-order" = 5, "x-widget" = "number"))]
+    #[serde(default = "default_pollers")]
+    pub pollers: u32,
+
+    /// How many batches may wait for the process's answer at once, 1 to 64; no message is
+    /// received while that many wait (backpressure).
+    #[schemars(title = "Concurrent batches", range(min = 1, max = 64), extend("x-order" = 6, "x-widget" = "number"))]
+    #[serde(default = "default_concurrent_batches")]
+    pub max_concurrent_batches: u32,
+
+    /// AT_LEAST_ONCE: delete what the process succeeded with, release what it failed.
+    /// PROCESS_MANAGED: the process deletes with DELETE.
+    #[schemars(title = "Commit strategy", extend("x-order" = 7, "x-widget" = "select"))]
+    #[serde(default)]
+    pub commit_strategy: CommitStrategy,
+
+    /// How long a message the process failed stays hidden before it is delivered again, 0 to
+    /// 43200 seconds (a retry backoff).
+    #[schemars(title = "Release delay (in seconds)", range(min = 0, max = 43200), extend("x-order" = 8, "x-widget" = "number"))]
+    #[serde(default)]
+    pub release_delay_seconds: u32,
+
+    /// While a batch waits for the process, extend its messages' visibility before it lapses (up
+    /// to SQS's 12 hours), so a long process does not see a message delivered twice.
+    #[schemars(title = "Heartbeat", extend("x-order" = 9, "x-widget" = "checkbox"))]
+    #[serde(default = "default_true")]
+    pub heartbeat: bool,
+}
+
+fn default_listen_batch() -> u32 {
+    10
+}
+
+fn default_listen_wait() -> u32 {
+    20
+}
+
+fn default_pollers() -> u32 {
+    1
+}
+
+fn default_concurrent_batches() -> u32 {
+    4
+}

@@ -2,9 +2,11 @@
 
 pub mod batching;
 pub mod delete;
+pub mod listen;
 pub mod receive;
 pub mod send;
 
 pub use delete::DeleteOperation;
+pub use listen::ListenOperation;
 pub use receive::ReceiveOperation;
 pub use send::SendOperation;

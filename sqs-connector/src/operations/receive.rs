@@ -27,7 +27,7 @@ use crate::message::{
 use crate::queue::is_fifo;
 
 /// The system attributes RECEIVE writes as properties: the only ones it asks for.
-const SYSTEM_ATTRIBUTES: [MessageSystemAttributeName; 5] = [
+pub(crate) const SYSTEM_ATTRIBUTES: [MessageSystemAttributeName; 5] = [
     MessageSystemAttributeName::SequenceNumber,
     MessageSystemAttributeName::MessageGroupId,
     MessageSystemAttributeName::MessageDeduplicationId,
@@ -38,7 +38,7 @@ const SYSTEM_ATTRIBUTES: [MessageSystemAttributeName; 5] = [
 /// The most messages one ReceiveMessage call returns.
 pub const MAX_PER_CALL: i64 = 10;
 
-const OUTPUT: &[PropertyInfo] = &[
+pub(crate) const OUTPUT: &[PropertyInfo] = &[
     PropertyInfo {
         name: props::MESSAGE_ID,
         description: "The message id.",
@@ -91,7 +91,7 @@ pub struct ReceiveOperation {
     config: ReceiveConfig,
 }
 
-fn message_document(message: Message, queue_url: &str) -> Document {
+pub(crate) fn message_document(message: Message, queue_url: &str) -> Document {
     // The message is taken apart, not copied: its strings become the document's.
     let mut properties = BTreeMap::new();
     let mut put = |key: &str, value: Option<String>| {
@@ -138,7 +138,7 @@ fn message_document(message: Message, queue_url: &str) -> Document {
 }
 
 /// Why a message fails verification, if it does.
-fn verify(message: &Message, attributes: &[Attribute]) -> Option<String> {
+pub(crate) fn verify(message: &Message, attributes: &[Attribute]) -> Option<String> {
     let body = message.body().unwrap_or_default();
     if let Some(expected) = message.md5_of_body()
         && !md5_matches(expected, body.as_bytes())
@@ -510,7 +510,7 @@ impl ReceiveOperation {
 
 /// Deletes received messages (message id, receipt handle); returns (message id, why) for each
 /// one that could not be deleted.
-async fn delete_received(
+pub(crate) async fn delete_received(
     client: &aws_sdk_sqs::Client,
     target: &SqsTarget,
     queue_url: &str,
