@@ -1,0 +1,256 @@
+//! LISTEN through the plugin against moto: every message is processed successfully exactly once
+//! in the end while failed ones come back; the heartbeat keeps a slow batch's messages from
+//! being delivered twice (and without it they are); a drained stop leaves nothing in flight.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use connector_sdk::ResultStatus;
+use connector_sdk::protocol::{
+    BatchResult, ListenBatchParams, ListenBatchResult, ListenHandler, ListenParams,
+    ListenStatusParams, RpcError,
+};
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use serde_json::json;
+use support::*;
+
+/// What the test's process saw: every delivery of every message, by body.
+#[derive(Default)]
+struct Seen {
+    /// Body → how many times it was delivered, and how many times it succeeded.
+    deliveries: HashMap<String, (u32, u32)>,
+    /// Body → the receive counts SQS gave it, in delivery order.
+    receive_counts: HashMap<String, Vec<u32>>,
+    /// How many batches were answered.
+    batches: u32,
+    statuses: Vec<ListenStatusParams>,
+}
+
+/// A process that takes `delay` per batch and fails a document the first time it sees it when
+/// `fail_first` says so.
+struct Process {
+    seen: Arc<Mutex<Seen>>,
+    delay: Duration,
+    fail_first: fn(&str) -> bool,
+}
+
+impl ListenHandler for Process {
+    fn batch(
+        &self,
+        batch: ListenBatchParams,
+    ) -> BoxFuture<'static, Result<ListenBatchResult, RpcError>> {
+        let seen = self.seen.clone();
+        let delay = self.delay;
+        let fail_first = self.fail_first;
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            let mut seen = seen.lock();
+            seen.batches += 1;
+            let results = batch
+                .documents
+                .iter()
+                .enumerate()
+                .map(|(index, document)| {
+                    let body = String::from_utf8_lossy(&document.data).into_owned();
+                    let count = document
+                        .properties
+                        .get("sqs.approximateReceiveCount")
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(0);
+                    seen.receive_counts
+                        .entry(body.clone())
+                        .or_default()
+                        .push(count);
+                    let entry = seen.deliveries.entry(body.clone()).or_default();
+                    entry.0 += 1;
+                    let status = if entry.0 == 1 && fail_first(&body) {
+                        ResultStatus::Failure
+                    } else {
+                        entry.1 += 1;
+                        ResultStatus::Success
+                    };
+                    BatchResult {
+                        index,
+                        status,
+                        message: None,
+                    }
+                })
+                .collect();
+            Ok(ListenBatchResult { results })
+        })
+    }
+
+    fn status(&self, status: ListenStatusParams) {
+        self.seen.lock().statuses.push(status);
+    }
+}
+
+fn listen_params(id: &str, queue: &str, fields: serde_json::Value) -> ListenParams {
+    let mut all = json!({"queue": queue, "waitTimeSeconds": 1});
+    for (key, value) in fields.as_object().unwrap() {
+        all[key] = value.clone();
+    }
+    ListenParams {
+        listener_id: id.to_owned(),
+        connection: moto_connection("conn-listen"),
+        operation: operation(&format!("op-{id}"), "LISTEN", all),
+    }
+}
+
+/// Waits until `done` holds (at most `limit`).
+async fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_message_succeeds_exactly_once_and_failed_ones_come_back() {
+    const COUNT: usize = 60;
+    let queue = create_queue(&unique_queue("listen-once"), &[]).await;
+    let bodies: Vec<String> = (0..COUNT).map(|i| format!("listen-{i}")).collect();
+    send_bodies(&queue, &bodies).await;
+    let plugin = start_plugin().await;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let process = Arc::new(Process {
+        seen: seen.clone(),
+        delay: Duration::ZERO,
+        // One in ten fails the first time.
+        fail_first: |body| body.ends_with('7'),
+    });
+    let params = listen_params(
+        "l-once",
+        &queue,
+        json!({"visibilityTimeoutSeconds": 30, "maxConcurrentBatches": 2}),
+    );
+    plugin
+        .listen(&params, process)
+        .await
+        .expect("the listener polls");
+    wait_until(Duration::from_secs(60), "every message succeeded", || {
+        let seen = seen.lock();
+        bodies
+            .iter()
+            .all(|b| seen.deliveries.get(b).is_some_and(|(_, ok)| *ok >= 1))
+    })
+    .await;
+    plugin
+        .listen_stop("l-once", true, Duration::from_secs(30))
+        .await
+        .expect("the listener stops");
+    let seen = seen.lock();
+    for body in &bodies {
+        let (delivered, succeeded) = seen.deliveries[body];
+        assert_eq!(succeeded, 1, "{body} succeeded {succeeded} times");
+        if body.ends_with('7') {
+            assert_eq!(delivered, 2, "{body}: failed once, then delivered again");
+            assert_eq!(seen.receive_counts[body], [1, 2], "{body}");
+        } else {
+            assert_eq!(delivered, 1, "{body} delivered {delivered} times");
+        }
+    }
+    assert!(seen.batches >= (COUNT / 10) as u32);
+    drop(seen);
+    assert_eq!(
+        queue_depth(&queue).await,
+        (0, 0),
+        "nothing left on the queue"
+    );
+}
+
+/// A process slower than the visibility timeout: with the heartbeat no message is delivered
+/// again while its batch waits; without it, they are.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_heartbeat_keeps_a_slow_batch_from_being_delivered_twice() {
+    let mut duplicates = Vec::new();
+    for heartbeat in [true, false] {
+        let queue = create_queue(&unique_queue("listen-heartbeat"), &[]).await;
+        let bodies: Vec<String> = (0..5).map(|i| format!("slow-{i}")).collect();
+        send_bodies(&queue, &bodies).await;
+        let plugin = start_plugin().await;
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let process = Arc::new(Process {
+            seen: seen.clone(),
+            delay: Duration::from_secs(5),
+            fail_first: |_| false,
+        });
+        let id = format!("l-heartbeat-{heartbeat}");
+        let params = listen_params(
+            &id,
+            &queue,
+            json!({"visibilityTimeoutSeconds": 2, "heartbeat": heartbeat,
+                   "maxConcurrentBatches": 4}),
+        );
+        plugin
+            .listen(&params, process)
+            .await
+            .expect("the listener polls");
+        wait_until(Duration::from_secs(30), "every message succeeded", || {
+            let seen = seen.lock();
+            bodies
+                .iter()
+                .all(|b| seen.deliveries.get(b).is_some_and(|(_, ok)| *ok >= 1))
+        })
+        .await;
+        plugin
+            .listen_stop(&id, true, Duration::from_secs(30))
+            .await
+            .expect("the listener stops");
+        let seen = seen.lock();
+        duplicates.push(bodies.iter().map(|b| seen.deliveries[b].0 - 1).sum::<u32>());
+    }
+    assert_eq!(duplicates[0], 0, "with the heartbeat no message came twice");
+    assert!(
+        duplicates[1] > 0,
+        "without the heartbeat a message slower than its visibility timeout comes again"
+    );
+}
+
+/// A stop with drain waits for the batches in flight: their answers are committed, nothing
+/// stays hidden, nothing is lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drained_stop_commits_what_was_in_flight_and_loses_nothing() {
+    let queue = create_queue(&unique_queue("listen-drain"), &[]).await;
+    let bodies: Vec<String> = (0..20).map(|i| format!("drain-{i}")).collect();
+    send_bodies(&queue, &bodies).await;
+    let plugin = start_plugin().await;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let process = Arc::new(Process {
+        seen: seen.clone(),
+        delay: Duration::from_secs(2),
+        fail_first: |_| false,
+    });
+    let params = listen_params(
+        "l-drain",
+        &queue,
+        json!({"visibilityTimeoutSeconds": 60, "maxMessages": 5, "maxConcurrentBatches": 2}),
+    );
+    plugin
+        .listen(&params, process)
+        .await
+        .expect("the listener polls");
+    wait_until(Duration::from_secs(20), "a first batch", || {
+        seen.lock().batches >= 1
+    })
+    .await;
+    plugin
+        .listen_stop("l-drain", true, Duration::from_secs(30))
+        .await
+        .expect("the listener stops");
+    let succeeded: u32 = seen.lock().deliveries.values().map(|(_, ok)| ok).sum();
+    // Everything delivered was committed; what was never delivered is still visible.
+    let (visible, hidden) = queue_depth(&queue).await;
+    assert_eq!(hidden, 0, "nothing is left in flight after a drained stop");
+    assert_eq!(
+        visible + u64::from(succeeded),
+        bodies.len() as u64,
+        "every message was processed or is still on the queue"
+    );
+    assert!(succeeded >= 5, "{succeeded}");
+}
