@@ -144,19 +144,20 @@ async fn every_message_succeeds_exactly_once_and_failed_ones_come_back() {
         .listen_stop("l-once", true, Duration::from_secs(30))
         .await
         .expect("the listener stops");
-    let seen = seen.lock();
-    for body in &bodies {
-        let (delivered, succeeded) = seen.deliveries[body];
-        assert_eq!(succeeded, 1, "{body} succeeded {succeeded} times");
-        if body.ends_with('7') {
-            assert_eq!(delivered, 2, "{body}: failed once, then delivered again");
-            assert_eq!(seen.receive_counts[body], [1, 2], "{body}");
-        } else {
-            assert_eq!(delivered, 1, "{body} delivered {delivered} times");
+    {
+        let seen = seen.lock();
+        for body in &bodies {
+            let (delivered, succeeded) = seen.deliveries[body];
+            assert_eq!(succeeded, 1, "{body} succeeded {succeeded} times");
+            if body.ends_with('7') {
+                assert_eq!(delivered, 2, "{body}: failed once, then delivered again");
+                assert_eq!(seen.receive_counts[body], [1, 2], "{body}");
+            } else {
+                assert_eq!(delivered, 1, "{body} delivered {delivered} times");
+            }
         }
+        assert!(seen.batches >= (COUNT / 10) as u32);
     }
-    assert!(seen.batches >= (COUNT / 10) as u32);
-    drop(seen);
     assert_eq!(
         queue_depth(&queue).await,
         (0, 0),
@@ -202,8 +203,11 @@ async fn the_heartbeat_keeps_a_slow_batch_from_being_delivered_twice() {
             .listen_stop(&id, true, Duration::from_secs(30))
             .await
             .expect("the listener stops");
-        let seen = seen.lock();
-        duplicates.push(bodies.iter().map(|b| seen.deliveries[b].0 - 1).sum::<u32>());
+        let delivered_again: u32 = {
+            let seen = seen.lock();
+            bodies.iter().map(|b| seen.deliveries[b].0 - 1).sum()
+        };
+        duplicates.push(delivered_again);
     }
     assert_eq!(duplicates[0], 0, "with the heartbeat no message came twice");
     assert!(
