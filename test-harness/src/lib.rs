@@ -7,6 +7,7 @@ pub mod descriptor;
 pub mod descriptors;
 pub mod emulator;
 pub mod fault_proxy;
+pub mod listen;
 pub mod plugin;
 pub mod process;
 pub mod run;

@@ -74,6 +74,42 @@ enum Command {
         #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
         grace_period: f64,
     },
+    /// Run a process whose first step is a listener (operation type LISTEN, protocol 1.1): each
+    /// batch it sends goes through the later steps and is answered per document (SUCCESS commits
+    /// a message, FAILURE releases it). Runs until --for, --max-batches or Ctrl-C, then stops
+    /// the listener (draining it unless --no-drain). Exit code 0 when every document of every
+    /// batch succeeded, 1 otherwise, 2 when a file or component is invalid.
+    Listen {
+        /// The process file (JSON); its first step is the listener.
+        #[arg(long)]
+        process: PathBuf,
+        /// The plugin executable (default: sqs-connector next to this program).
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+        /// Where to write the results of every batch (default: output/<process name>).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long = "for", value_name = "SECONDS", value_parser = positive_seconds)]
+        for_seconds: Option<f64>,
+        /// Stop once this many batches were taken.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        max_batches: Option<u64>,
+        /// Stop by releasing the batches in flight at once instead of finishing them.
+        #[arg(long)]
+        no_drain: bool,
+        /// The most documents per execute call of the later steps.
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+        /// Seconds an execute call may take before it is cancelled; stopping the listener may
+        /// take this and the grace period.
+        #[arg(long, default_value_t = 120.0, value_parser = positive_seconds)]
+        call_timeout: f64,
+        /// Seconds a cancelled call, and the plugin's shutdown, may take before the plugin is
+        /// killed.
+        #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
+        grace_period: f64,
+    },
     /// Serve an IAM Roles Anywhere CreateSession emulator (config format: the docs of
     /// test_harness::emulator). Prints `listening on http(s)://HOST:PORT` first.
     RolesAnywhereEmulator {
@@ -172,6 +208,32 @@ fn main() -> ExitCode {
                 },
             };
             block_on(test_harness::run::run(&options))
+        }
+        Command::Listen {
+            process,
+            plugin,
+            output,
+            for_seconds,
+            max_batches,
+            no_drain,
+            batch_size,
+            call_timeout,
+            grace_period,
+        } => {
+            let options = test_harness::listen::ListenOptions {
+                process,
+                plugin,
+                output,
+                duration: for_seconds.map(std::time::Duration::from_secs_f64),
+                max_batches,
+                drain: !no_drain,
+                batch_size,
+                limits: test_harness::plugin::CallLimits {
+                    timeout: std::time::Duration::from_secs_f64(call_timeout),
+                    grace: std::time::Duration::from_secs_f64(grace_period),
+                },
+            };
+            block_on(test_harness::listen::listen(&options))
         }
         Command::TestConnection {
             connection,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use connector_sdk::protocol::{ClientError, ExecuteParamsRef, PluginProcess};
-use connector_sdk::{Document, DocumentResult, FieldError, ResultStatus};
+use connector_sdk::{Component, Document, DocumentResult, FieldError, ResultStatus};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
@@ -130,7 +130,11 @@ pub async fn run_with(plugin: &PluginProcess, process: &Process, options: &RunOp
     if all_succeeded { EXIT_OK } else { EXIT_FAILED }
 }
 
-fn validate_components(descriptor: &Value, process: &Process) -> Vec<(String, Vec<FieldError>)> {
+/// The components of every step that do not fit the plugin's descriptor, with their errors.
+pub(crate) fn validate_components(
+    descriptor: &Value,
+    process: &Process,
+) -> Vec<(String, Vec<FieldError>)> {
     let mut invalid = Vec::new();
     let mut checked: Vec<&str> = Vec::new();
     for step in &process.file.steps {
@@ -189,67 +193,19 @@ async fn execute_process(
                 .unwrap_or_default(),
         };
         let total = documents.len();
-        let mut results: Vec<DocumentResult> = Vec::with_capacity(total);
         let batch_size = options.batch_size.max(1);
-        // Two execute calls in flight, results kept in input order: while the plugin sends one
-        // call's messages, it already reads the next call.
-        let execution_id = execution_id.as_str();
-        let mut calls = futures::stream::iter(documents.chunks(batch_size))
-            .map(|chunk| async move {
-                let params = ExecuteParamsRef {
-                    execution_id,
-                    process_name: &process.file.name,
-                    connection,
-                    operation,
-                    documents: chunk,
-                };
-                match plugin.ensure_running().await {
-                    Ok(false) => {}
-                    Ok(true) => eprintln!(
-                        "note: the plugin process had stopped; started it again (start {})",
-                        plugin.starts()
-                    ),
-                    Err(err) => {
-                        return host_failures(
-                            chunk.len(),
-                            &format!("the plugin could not be started again: {err}"),
-                        );
-                    }
-                }
-                match plugin.execute_ref(&params).await {
-                    Ok(answer) if answer.results.len() == chunk.len() => answer.results,
-                    Ok(answer) => host_failures(
-                        chunk.len(),
-                        &format!(
-                            "the plugin returned {} results for {} documents",
-                            answer.results.len(),
-                            chunk.len()
-                        ),
-                    ),
-                    Err(err) => {
-                        if let ClientError::Timeout {
-                            stopped: Some(_), ..
-                        } = &err
-                        {
-                            eprintln!("note: {err}");
-                        }
-                        host_failures(chunk.len(), &format!("the execute call failed: {err}"))
-                    }
-                }
-            })
-            .buffered(CALLS_IN_FLIGHT);
-        let mut offset = 0;
-        while let Some(chunk_results) = calls.next().await {
-            let count = chunk_results.len();
-            results.extend(chunk_results.into_iter().map(|mut r| {
-                r.index += offset;
-                r
-            }));
-            offset += count;
+        let call = StepCall {
+            execution_id: &execution_id,
+            process_name: &process.file.name,
+            connection,
+            operation,
+        };
+        let results = execute_documents(plugin, &call, &documents, batch_size, |done| {
             if !options.quiet && total > batch_size {
-                eprintln!("  [{execution}] {}: {offset}/{total} documents", step.name);
+                eprintln!("  [{execution}] {}: {done}/{total} documents", step.name);
             }
-        }
+        })
+        .await;
         let outputs = results
             .iter()
             .flat_map(|r| r.outputs.iter().cloned())
@@ -262,6 +218,90 @@ async fn execute_process(
         });
     }
     reports
+}
+
+/// What one step's `execute` calls carry besides the documents.
+pub(crate) struct StepCall<'a> {
+    /// The execution id.
+    pub execution_id: &'a str,
+    /// The process name.
+    pub process_name: &'a str,
+    /// The step's connection component.
+    pub connection: &'a Component,
+    /// The step's operation component.
+    pub operation: &'a Component,
+}
+
+/// Runs a step's operation over `documents` in `execute` calls of at most `batch_size`
+/// documents, two in flight, and returns exactly one result per document, in input order (the
+/// results' `index` is the document's). A plugin that stopped is started again before a call (a
+/// note on stderr says so); a call that fails, or answers with the wrong number of results,
+/// fails each of its documents. `progress` is told after each call how many documents are done.
+pub(crate) async fn execute_documents(
+    plugin: &PluginProcess,
+    call: &StepCall<'_>,
+    documents: &[Document],
+    batch_size: usize,
+    mut progress: impl FnMut(usize),
+) -> Vec<DocumentResult> {
+    let mut results: Vec<DocumentResult> = Vec::with_capacity(documents.len());
+    // Two execute calls in flight, results kept in input order: while the plugin sends one
+    // call's messages, it already reads the next call.
+    let mut calls = futures::stream::iter(documents.chunks(batch_size.max(1)))
+        .map(|chunk| async move {
+            let params = ExecuteParamsRef {
+                execution_id: call.execution_id,
+                process_name: call.process_name,
+                connection: call.connection,
+                operation: call.operation,
+                documents: chunk,
+            };
+            match plugin.ensure_running().await {
+                Ok(false) => {}
+                Ok(true) => eprintln!(
+                    "note: the plugin process had stopped; started it again (start {})",
+                    plugin.starts()
+                ),
+                Err(err) => {
+                    return host_failures(
+                        chunk.len(),
+                        &format!("the plugin could not be started again: {err}"),
+                    );
+                }
+            }
+            match plugin.execute_ref(&params).await {
+                Ok(answer) if answer.results.len() == chunk.len() => answer.results,
+                Ok(answer) => host_failures(
+                    chunk.len(),
+                    &format!(
+                        "the plugin returned {} results for {} documents",
+                        answer.results.len(),
+                        chunk.len()
+                    ),
+                ),
+                Err(err) => {
+                    if let ClientError::Timeout {
+                        stopped: Some(_), ..
+                    } = &err
+                    {
+                        eprintln!("note: {err}");
+                    }
+                    host_failures(chunk.len(), &format!("the execute call failed: {err}"))
+                }
+            }
+        })
+        .buffered(CALLS_IN_FLIGHT);
+    let mut offset = 0;
+    while let Some(chunk_results) = calls.next().await {
+        let count = chunk_results.len();
+        results.extend(chunk_results.into_iter().map(|mut r| {
+            r.index += offset;
+            r
+        }));
+        offset += count;
+        progress(offset);
+    }
+    results
 }
 
 /// Execute calls a step keeps in flight.
