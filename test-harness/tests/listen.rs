@@ -258,3 +258,170 @@ async fn a_drained_stop_commits_what_was_in_flight_and_loses_nothing() {
     );
     assert!(succeeded >= 5, "{succeeded}");
 }
+
+/// A plugin killed while its batch waits for the process: nothing was committed, so every
+/// message comes back after its visibility timeout and a second listener processes them all.
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_of_a_plugin_killed_mid_batch_are_processed_by_a_second_listener() {
+    let queue = create_queue(&unique_queue("listen-killed"), &[]).await;
+    let bodies: Vec<String> = (0..12).map(|i| format!("killed-{i}")).collect();
+    send_bodies(&queue, &bodies).await;
+
+    let first = start_plugin().await;
+    let stuck = Arc::new(Mutex::new(Seen::default()));
+    let never = Arc::new(Process {
+        seen: stuck.clone(),
+        delay: Duration::from_secs(3600),
+        fail_first: |_| false,
+    });
+    let fields = json!({"visibilityTimeoutSeconds": 3, "heartbeat": false});
+    first
+        .listen(&listen_params("l-first", &queue, fields.clone()), never)
+        .await
+        .expect("the first listener polls");
+    wait_until(Duration::from_secs(20), "messages in flight", || {
+        queue_depth_blocking(&queue).1 > 0
+    })
+    .await;
+    first.kill().await;
+
+    let second = start_plugin().await;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let process = Arc::new(Process {
+        seen: seen.clone(),
+        delay: Duration::ZERO,
+        fail_first: |_| false,
+    });
+    second
+        .listen(&listen_params("l-second", &queue, fields), process)
+        .await
+        .expect("the second listener polls");
+    wait_until(Duration::from_secs(40), "every message processed", || {
+        let seen = seen.lock();
+        bodies
+            .iter()
+            .all(|b| seen.deliveries.get(b).is_some_and(|(_, ok)| *ok >= 1))
+    })
+    .await;
+    second
+        .listen_stop("l-second", true, Duration::from_secs(30))
+        .await
+        .expect("the listener stops");
+    assert_eq!(
+        queue_depth(&queue).await,
+        (0, 0),
+        "nothing left on the queue"
+    );
+    assert!(
+        stuck.lock().batches == 0,
+        "the first process never answered"
+    );
+}
+
+/// A FIFO queue: a message that fails is delivered again before the later messages of its group
+/// are settled, so each group's messages are finally processed in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn fifo_groups_keep_their_order_across_failures() {
+    let name = format!("{}.fifo", unique_queue("listen-fifo"));
+    let queue = create_queue(
+        &name,
+        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
+    )
+    .await;
+    for group in 0..3 {
+        for index in 0..6 {
+            sqs_client()
+                .send_message()
+                .queue_url(&queue)
+                .message_group_id(format!("g{group}"))
+                .message_body(format!("g{group}-{index}"))
+                .send()
+                .await
+                .expect("sent");
+        }
+    }
+    let plugin = start_plugin().await;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let order = Arc::new(Mutex::new(Vec::<String>::new()));
+    struct Ordered {
+        inner: Process,
+        order: Arc<Mutex<Vec<String>>>,
+    }
+    impl ListenHandler for Ordered {
+        fn batch(
+            &self,
+            batch: ListenBatchParams,
+        ) -> BoxFuture<'static, Result<ListenBatchResult, RpcError>> {
+            let order = self.order.clone();
+            let bodies: Vec<String> = batch
+                .documents
+                .iter()
+                .map(|d| String::from_utf8_lossy(&d.data).into_owned())
+                .collect();
+            let answer = self.inner.batch(batch);
+            Box::pin(async move {
+                let answer = answer.await?;
+                let mut order = order.lock();
+                for result in &answer.results {
+                    if result.status == ResultStatus::Success {
+                        order.push(bodies[result.index].clone());
+                    }
+                }
+                Ok(answer)
+            })
+        }
+    }
+    let handler = Arc::new(Ordered {
+        inner: Process {
+            seen: seen.clone(),
+            delay: Duration::ZERO,
+            fail_first: |body| body == "g1-2",
+        },
+        order: order.clone(),
+    });
+    plugin
+        .listen(
+            &listen_params("l-fifo", &queue, json!({"visibilityTimeoutSeconds": 30})),
+            handler,
+        )
+        .await
+        .expect("the listener polls");
+    wait_until(Duration::from_secs(40), "the queue drained", || {
+        queue_depth_blocking(&queue) == (0, 0) && seen.lock().batches > 0
+    })
+    .await;
+    plugin
+        .listen_stop("l-fifo", true, Duration::from_secs(30))
+        .await
+        .expect("the listener stops");
+    // The last successful processing of each message, per group, in order of time.
+    let order = order.lock().clone();
+    for group in 0..3 {
+        let prefix = format!("g{group}-");
+        let mut last: Vec<(usize, String)> = Vec::new();
+        for (at, body) in order.iter().enumerate() {
+            if body.starts_with(&prefix) {
+                last.retain(|(_, b)| b != body);
+                last.push((at, body.clone()));
+            }
+        }
+        let bodies: Vec<String> = last.into_iter().map(|(_, b)| b).collect();
+        let expected: Vec<String> = (0..6).map(|i| format!("g{group}-{i}")).collect();
+        assert_eq!(bodies, expected, "group g{group} in order: {order:?}");
+    }
+    assert_eq!(seen.lock().deliveries["g1-2"].0, 2, "g1-2 failed once");
+}
+
+/// The queue's (visible, in flight) counts, from a synchronous context.
+fn queue_depth_blocking(queue: &str) -> (u64, u64) {
+    let queue = queue.to_owned();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(queue_depth(&queue))
+    })
+    .join()
+    .unwrap()
+}
