@@ -7,11 +7,11 @@ RUN_DIR="$(cd "$(dirname "$0")/.." && pwd)/.quickstart"
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-say "1/6 building the connector (sqs-connector) and the host (test-harness)"
+say "1/7 building the connector (sqs-connector) and the host (test-harness)"
 cargo build --workspace --quiet
 HARNESS="$ROOT/target/debug/test-harness"
 
-say "2/6 installing and starting a local SQS server (moto) on loopback"
+say "2/7 installing and starting a local SQS server (moto) on loopback"
 ensure_venv
 start_moto
 
@@ -26,10 +26,10 @@ TEXT
 export SQS_ENDPOINT_URL="$SQS_TEST_ENDPOINT"
 export SQS_SECRET_KEY="quickstart-example-secret-key"
 
-say "3/6 Test Connection with access keys (the plugin runs as a separate process)"
+say "3/7 Test Connection with access keys (the plugin runs as a separate process)"
 "$HARNESS" test-connection --connection examples/components/conn-local-keys.json
 
-say "4/6 Test Connection with AWS IAM Roles Anywhere (an X.509 certificate and key)"
+say "4/7 Test Connection with AWS IAM Roles Anywhere (an X.509 certificate and key)"
 start_emulator "$HARNESS" test-harness/fixtures/emulator/config.json
 cat <<TEXT
 
@@ -44,7 +44,7 @@ export ROLES_ANYWHERE_ENDPOINT_URL="$ROLES_ANYWHERE_TEST_ENDPOINT"
 export QUICKSTART_KEY_PASSPHRASE="password"
 "$HARNESS" test-connection --connection examples/roles-anywhere/conn-local-roles-anywhere.json
 
-say "5/6 what a user sees when a setting is wrong: the region typed in capitals"
+say "5/7 what a user sees when a setting is wrong: the region typed in capitals"
 sed 's/"region": "us-east-1"/"customRegion": "US-EAST-2"/' examples/components/conn-local-keys.json \
   > "$RUN_DIR/conn-bad-region.json"
 set +e
@@ -57,7 +57,7 @@ if [ "$code" -ne 2 ]; then
 fi
 echo "(exit code 2: the fields are invalid and nothing was sent to AWS)"
 
-say "6/6 a process: send 300 orders with attributes, receive them, delete them"
+say "6/7 a process: send 300 orders with attributes, receive them, delete them"
 "$VENV/bin/python" - <<PY
 import boto3
 sqs = boto3.client("sqs", endpoint_url="$SQS_TEST_ENDPOINT", region_name="us-east-1",
@@ -78,6 +78,26 @@ Every document got exactly one result; the results and output documents of each 
 $RUN_DIR/output (one JSON object per line).
 
 TEXT
+
+say "7/7 a listener: a long-running consumer that moves new orders to an archive queue"
+"$VENV/bin/python" - <<PY
+import boto3, json
+sqs = boto3.client("sqs", endpoint_url="$SQS_TEST_ENDPOINT", region_name="us-east-1",
+                   aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="unused")
+sqs.create_queue(QueueName="quickstart-orders-archive")
+url = sqs.get_queue_url(QueueName="quickstart-orders")["QueueUrl"]
+for i in range(30):
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"orderId": "NEW-%05d" % i}))
+PY
+cat <<TEXT
+The process examples/orders-listen.process.json starts with a LISTEN step: the plugin polls
+quickstart-orders and sends the host each batch of messages; the host runs the next step (SEND to
+quickstart-orders-archive) over it and answers per message: SUCCESS deletes the message, a failure
+would release it to be delivered again. It runs for 4 seconds here, then stops the listener,
+letting the batches in flight finish (drain).
+TEXT
+(cd examples && "$HARNESS" listen --process orders-listen.process.json --for 4 \
+  --output "$RUN_DIR/listen-output")
 
 cat <<TEXT
 
