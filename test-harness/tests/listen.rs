@@ -425,3 +425,97 @@ fn queue_depth_blocking(queue: &str) -> (u64, u64) {
     .join()
     .unwrap()
 }
+
+/// `shutdown` with a batch still waiting: the listener drains for its grace period, then
+/// releases what it holds, so another consumer gets those messages at once (not after their
+/// visibility timeout).
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_releases_what_is_still_waiting_after_the_grace_period() {
+    let queue = create_queue(&unique_queue("listen-shutdown"), &[]).await;
+    let bodies: Vec<String> = (0..5).map(|i| format!("shutdown-{i}")).collect();
+    send_bodies(&queue, &bodies).await;
+    let plugin = start_plugin().await;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let never = Arc::new(Process {
+        seen: seen.clone(),
+        delay: Duration::from_secs(3600),
+        fail_first: |_| false,
+    });
+    plugin
+        .listen(
+            &listen_params(
+                "l-shutdown",
+                &queue,
+                json!({"visibilityTimeoutSeconds": 600}),
+            ),
+            never,
+        )
+        .await
+        .expect("the listener polls");
+    wait_until(Duration::from_secs(20), "messages in flight", || {
+        queue_depth_blocking(&queue).1 == bodies.len() as u64
+    })
+    .await;
+    let started = Instant::now();
+    plugin.shutdown().await.expect("the plugin shuts down");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(9), "shutdown took {took:?}");
+    assert_eq!(
+        queue_depth(&queue).await,
+        (bodies.len() as u64, 0),
+        "every message is visible again at once"
+    );
+}
+
+/// A listener whose queue goes away tells the host it is retrying, with the cause, and keeps
+/// running until stopped.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_queue_is_reported_as_retrying_and_the_listener_stops_when_told() {
+    let queue = create_queue(&unique_queue("listen-deleted"), &[]).await;
+    let plugin = start_plugin().await;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let process = Arc::new(Process {
+        seen: seen.clone(),
+        delay: Duration::ZERO,
+        fail_first: |_| false,
+    });
+    plugin
+        .listen(&listen_params("l-deleted", &queue, json!({})), process)
+        .await
+        .expect("the listener polls");
+    sqs_client()
+        .delete_queue()
+        .queue_url(&queue)
+        .send()
+        .await
+        .expect("deleted");
+    wait_until(Duration::from_secs(20), "a retrying status", || {
+        seen.lock()
+            .statuses
+            .iter()
+            .any(|s| s.state == connector_sdk::protocol::ListenerState::Retrying)
+    })
+    .await;
+    let retrying = seen
+        .lock()
+        .statuses
+        .iter()
+        .find(|s| s.state == connector_sdk::protocol::ListenerState::Retrying)
+        .cloned()
+        .unwrap();
+    assert!(
+        retrying.message.contains("does not exist") && retrying.message.contains("again in"),
+        "{retrying:?}"
+    );
+    plugin
+        .listen_stop("l-deleted", false, Duration::from_secs(30))
+        .await
+        .expect("the listener stops");
+    assert!(
+        seen.lock()
+            .statuses
+            .iter()
+            .any(|s| s.state == connector_sdk::protocol::ListenerState::Stopped),
+        "a stopped status at the end"
+    );
+}

@@ -400,11 +400,14 @@ where
     let canceller = tokio::spawn({
         let running = running.clone();
         let output_broken = output_broken.clone();
-        let requests = requests.clone();
+        // Weak: the writer ends once every holder of the line queue let go of it.
+        let requests = Arc::downgrade(&requests);
         async move {
             output_broken.cancelled().await;
             running.cancel_all();
-            requests.host_gone();
+            if let Some(requests) = requests.upgrade() {
+                requests.host_gone();
+            }
         }
     });
     let slots = Arc::new(Semaphore::new(options.max_requests_in_flight));
@@ -660,6 +663,9 @@ where
     } else {
         tracing::info!("stdin closed; plugin exiting");
     }
+    // The listeners' way to the host holds the line queue too.
+    drop(listeners);
+    drop(requests);
     drop(tx);
     if let Some(error) = writer_task.await.map_err(std::io::Error::other)? {
         tracing::warn!(error = %error, "the plugin's output was closed or broken");
