@@ -206,3 +206,39 @@ async fn a_process_that_does_not_start_with_a_listener_is_refused() {
         "{text}"
     );
 }
+
+/// Scale out is SQS's own: two harness processes listening on one queue share its messages,
+/// and between them every message goes through once, none lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_listening_harnesses_share_a_queue_without_losing_a_message() {
+    let from = create_queue(&unique_queue("listen-shared"), &[]).await;
+    let to = create_queue(&unique_queue("listen-shared-to"), &[]).await;
+    let bodies: Vec<String> = (0..80).map(|i| format!("shared {i}")).collect();
+    send_bodies(&from, &bodies).await;
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for dir in [&one, &two] {
+        write_process(dir.path(), &from, &to, json!({"maxMessages": 5}));
+    }
+    let ((code_one, text_one), (code_two, text_two)) = tokio::join!(
+        listen(one.path(), &["--for", "6"]),
+        listen(two.path(), &["--for", "6"])
+    );
+    assert_eq!(code_one, Some(0), "{text_one}");
+    assert_eq!(code_two, Some(0), "{text_two}");
+    let (by_one, by_two) = (results(one.path()).len(), results(two.path()).len());
+    assert!(
+        by_one > 0 && by_two > 0,
+        "both took a share: {by_one} and {by_two}"
+    );
+    assert_eq!(by_one + by_two, bodies.len(), "each message processed once");
+    let mut moved: Vec<String> = take_all(&to)
+        .await
+        .iter()
+        .map(|m| m.body().unwrap_or_default().to_owned())
+        .collect();
+    moved.sort();
+    let mut expected = bodies.clone();
+    expected.sort();
+    assert_eq!(moved, expected, "every message forwarded once");
+    assert_eq!(queue_depth(&from).await, (0, 0), "nothing left behind");
+}
