@@ -157,16 +157,9 @@ pub async fn listen(options: &ListenOptions) -> u8 {
             return EXIT_INVALID;
         }
     };
-    let plugin_path = plugin::locate(options.plugin.as_deref());
-    let plugin = match plugin::start_with(&plugin_path, options.limits).await {
+    let plugin = match plugin::start_for_command(options.plugin.as_deref(), options.limits).await {
         Ok(plugin) => plugin,
-        Err(err) => {
-            eprintln!(
-                "error: could not start the connector plugin {}: {err}",
-                plugin_path.display()
-            );
-            return EXIT_FAILED;
-        }
+        Err(code) => return code,
     };
     let code = listen_with(&plugin, &process, options).await;
     plugin::shut_down(&plugin).await;

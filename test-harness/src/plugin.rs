@@ -99,6 +99,22 @@ pub async fn start(plugin: &Path) -> Result<PluginProcess, ClientError> {
     start_with(plugin, CallLimits::default()).await
 }
 
+/// Starts the plugin for a command of the harness (`explicit`, else the one next to this
+/// executable); when it cannot start, prints why and gives the command's exit code.
+pub async fn start_for_command(
+    explicit: Option<&Path>,
+    limits: CallLimits,
+) -> Result<PluginProcess, u8> {
+    let plugin_path = locate(explicit);
+    start_with(&plugin_path, limits).await.map_err(|err| {
+        eprintln!(
+            "error: could not start the connector plugin {}: {err}",
+            plugin_path.display()
+        );
+        crate::EXIT_FAILED
+    })
+}
+
 /// Starts the plugin (`<plugin> serve`) with these limits and initializes it.
 pub async fn start_with(plugin: &Path, limits: CallLimits) -> Result<PluginProcess, ClientError> {
     let command = command(plugin, limits).map_err(|source| ClientError::Io {

@@ -101,6 +101,32 @@ fn listen_params(id: &str, queue: &str, fields: serde_json::Value) -> ListenPara
     }
 }
 
+/// Waits until every body succeeded at least once (at most `seconds`), then stops the listener
+/// with drain.
+async fn stop_once_all_succeeded(
+    plugin: &connector_sdk::protocol::PluginProcess,
+    listener_id: &str,
+    seen: &Mutex<Seen>,
+    bodies: &[String],
+    seconds: u64,
+) {
+    wait_until(
+        Duration::from_secs(seconds),
+        "every message succeeded",
+        || {
+            let seen = seen.lock();
+            bodies
+                .iter()
+                .all(|b| seen.deliveries.get(b).is_some_and(|(_, ok)| *ok >= 1))
+        },
+    )
+    .await;
+    plugin
+        .listen_stop(listener_id, true, Duration::from_secs(30))
+        .await
+        .expect("the listener stops");
+}
+
 /// Waits until `done` holds (at most `limit`).
 async fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
@@ -133,17 +159,7 @@ async fn every_message_succeeds_exactly_once_and_failed_ones_come_back() {
         .listen(&params, process)
         .await
         .expect("the listener polls");
-    wait_until(Duration::from_secs(60), "every message succeeded", || {
-        let seen = seen.lock();
-        bodies
-            .iter()
-            .all(|b| seen.deliveries.get(b).is_some_and(|(_, ok)| *ok >= 1))
-    })
-    .await;
-    plugin
-        .listen_stop("l-once", true, Duration::from_secs(30))
-        .await
-        .expect("the listener stops");
+    stop_once_all_succeeded(&plugin, "l-once", &seen, &bodies, 60).await;
     {
         let seen = seen.lock();
         for body in &bodies {
@@ -192,17 +208,7 @@ async fn the_heartbeat_keeps_a_slow_batch_from_being_delivered_twice() {
             .listen(&params, process)
             .await
             .expect("the listener polls");
-        wait_until(Duration::from_secs(30), "every message succeeded", || {
-            let seen = seen.lock();
-            bodies
-                .iter()
-                .all(|b| seen.deliveries.get(b).is_some_and(|(_, ok)| *ok >= 1))
-        })
-        .await;
-        plugin
-            .listen_stop(&id, true, Duration::from_secs(30))
-            .await
-            .expect("the listener stops");
+        stop_once_all_succeeded(&plugin, &id, &seen, &bodies, 30).await;
         let delivered_again: u32 = {
             let seen = seen.lock();
             bodies.iter().map(|b| seen.deliveries[b].0 - 1).sum()
@@ -296,17 +302,7 @@ async fn messages_of_a_plugin_killed_mid_batch_are_processed_by_a_second_listene
         .listen(&listen_params("l-second", &queue, fields), process)
         .await
         .expect("the second listener polls");
-    wait_until(Duration::from_secs(40), "every message processed", || {
-        let seen = seen.lock();
-        bodies
-            .iter()
-            .all(|b| seen.deliveries.get(b).is_some_and(|(_, ok)| *ok >= 1))
-    })
-    .await;
-    second
-        .listen_stop("l-second", true, Duration::from_secs(30))
-        .await
-        .expect("the listener stops");
+    stop_once_all_succeeded(&second, "l-second", &seen, &bodies, 40).await;
     assert_eq!(
         queue_depth(&queue).await,
         (0, 0),
