@@ -1,6 +1,9 @@
-//! LISTEN through the plugin against moto: every message is processed successfully exactly once
-//! in the end while failed ones come back; the heartbeat keeps a slow batch's messages from
-//! being delivered twice (and without it they are); a drained stop leaves nothing in flight.
+//! LISTEN through the plugin against moto: 1,000 messages, one in ten failing once, are each
+//! processed successfully exactly once in the end while failed ones come back; the heartbeat
+//! keeps a slow batch's messages from being delivered twice (and without it they are); a drained
+//! stop leaves nothing in flight; a killed plugin's messages go to a second listener; FIFO
+//! groups keep their order across failures; shutdown releases what waits; a deleted queue is
+//! reported as retrying.
 
 mod support;
 
@@ -17,6 +20,10 @@ use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde_json::json;
 use support::*;
+
+/// The tests share one moto server, which serves one request at a time: run together, the
+/// 1,000-message test would slow the heartbeat test's calls past its 2 s visibility timeout.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// What the test's process saw: every delivery of every message, by body.
 #[derive(Default)]
@@ -138,7 +145,8 @@ async fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool)
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_message_succeeds_exactly_once_and_failed_ones_come_back() {
-    const COUNT: usize = 60;
+    let _serial = ONE_AT_A_TIME.lock().await;
+    const COUNT: usize = 1000;
     let queue = create_queue(&unique_queue("listen-once"), &[]).await;
     let bodies: Vec<String> = (0..COUNT).map(|i| format!("listen-{i}")).collect();
     send_bodies(&queue, &bodies).await;
@@ -159,7 +167,7 @@ async fn every_message_succeeds_exactly_once_and_failed_ones_come_back() {
         .listen(&params, process)
         .await
         .expect("the listener polls");
-    stop_once_all_succeeded(&plugin, "l-once", &seen, &bodies, 60).await;
+    stop_once_all_succeeded(&plugin, "l-once", &seen, &bodies, 240).await;
     {
         let seen = seen.lock();
         for body in &bodies {
@@ -185,6 +193,7 @@ async fn every_message_succeeds_exactly_once_and_failed_ones_come_back() {
 /// again while its batch waits; without it, they are.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_heartbeat_keeps_a_slow_batch_from_being_delivered_twice() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let mut duplicates = Vec::new();
     for heartbeat in [true, false] {
         let queue = create_queue(&unique_queue("listen-heartbeat"), &[]).await;
@@ -226,6 +235,7 @@ async fn the_heartbeat_keeps_a_slow_batch_from_being_delivered_twice() {
 /// stays hidden, nothing is lost.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_drained_stop_commits_what_was_in_flight_and_loses_nothing() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let queue = create_queue(&unique_queue("listen-drain"), &[]).await;
     let bodies: Vec<String> = (0..20).map(|i| format!("drain-{i}")).collect();
     send_bodies(&queue, &bodies).await;
@@ -269,6 +279,7 @@ async fn a_drained_stop_commits_what_was_in_flight_and_loses_nothing() {
 /// message comes back after its visibility timeout and a second listener processes them all.
 #[tokio::test(flavor = "multi_thread")]
 async fn messages_of_a_plugin_killed_mid_batch_are_processed_by_a_second_listener() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let queue = create_queue(&unique_queue("listen-killed"), &[]).await;
     let bodies: Vec<String> = (0..12).map(|i| format!("killed-{i}")).collect();
     send_bodies(&queue, &bodies).await;
@@ -318,6 +329,7 @@ async fn messages_of_a_plugin_killed_mid_batch_are_processed_by_a_second_listene
 /// are settled, so each group's messages are finally processed in order.
 #[tokio::test(flavor = "multi_thread")]
 async fn fifo_groups_keep_their_order_across_failures() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let name = format!("{}.fifo", unique_queue("listen-fifo"));
     let queue = create_queue(
         &name,
@@ -427,6 +439,7 @@ fn queue_depth_blocking(queue: &str) -> (u64, u64) {
 /// visibility timeout).
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_releases_what_is_still_waiting_after_the_grace_period() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let queue = create_queue(&unique_queue("listen-shutdown"), &[]).await;
     let bodies: Vec<String> = (0..5).map(|i| format!("shutdown-{i}")).collect();
     send_bodies(&queue, &bodies).await;
@@ -467,6 +480,7 @@ async fn shutdown_releases_what_is_still_waiting_after_the_grace_period() {
 /// running until stopped.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deleted_queue_is_reported_as_retrying_and_the_listener_stops_when_told() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let queue = create_queue(&unique_queue("listen-deleted"), &[]).await;
     let plugin = start_plugin().await;
     let seen = Arc::new(Mutex::new(Seen::default()));
