@@ -242,3 +242,45 @@ async fn two_listening_harnesses_share_a_queue_without_losing_a_message() {
     assert_eq!(moved, expected, "every message forwarded once");
     assert_eq!(queue_depth(&from).await, (0, 0), "nothing left behind");
 }
+
+/// Ctrl-C (SIGINT) stops a listening harness with a drained `listen/stop`: it exits at once with
+/// every message moved and committed, long before its `--for`.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_listening_with_drain_and_nothing_is_lost() {
+    let from = create_queue(&unique_queue("listen-sigint"), &[]).await;
+    let to = create_queue(&unique_queue("listen-sigint-to"), &[]).await;
+    let bodies: Vec<String> = (0..30).map(|i| format!("sigint {i}")).collect();
+    send_bodies(&from, &bodies).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_process(dir.path(), &from, &to, json!({"maxMessages": 10}));
+    let process = dir.path().join("listen.process.json");
+    let output = dir.path().join("output");
+    // The shell starts the harness, sends it SIGINT after 5 s and exits with its status.
+    let script = "\"$0\" listen --process \"$1\" --output \"$2\" --plugin \"$3\" --for 120 & \
+                  pid=$!; sleep 5; kill -INT $pid; wait $pid";
+    let started = std::time::Instant::now();
+    let ran = tokio::task::spawn_blocking(move || {
+        scanned_output(
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .arg(harness())
+                .arg(&process)
+                .arg(&output)
+                .arg(plugin()),
+        )
+    })
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    let text = text(&ran);
+    assert_eq!(ran.status.code(), Some(0), "{text}");
+    assert!(text.contains("stopping (interrupted)"), "{text}");
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "took {took:?}: {text}"
+    );
+    assert_eq!(results(dir.path()).len(), bodies.len(), "{text}");
+    assert_eq!(take_all(&to).await.len(), bodies.len());
+    assert_eq!(queue_depth(&from).await, (0, 0), "nothing left behind");
+}
