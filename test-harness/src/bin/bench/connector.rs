@@ -1,10 +1,20 @@
 //! The connector's contenders: SEND and RECEIVE through the plugin process, or in-process through
-//! `Connector::execute`, with the same components and the same chunking of documents.
+//! `Connector::execute`, with the same components and the same chunking of documents; and LISTEN
+//! through the plugin with a host process that answers every batch at once.
 
-use connector_sdk::protocol::{ExecuteParamsRef, PluginProcess};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use connector_sdk::protocol::{
+    BatchResult, ExecuteParamsRef, ListenBatchParams, ListenBatchResult, ListenHandler,
+    ListenParams, ListenStatusParams, ListenerState, PluginProcess, RpcError,
+};
 use connector_sdk::{
     Component, Connector, Document, DocumentResult, ExecutionContext, ResultStatus,
 };
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
 
 use crate::raw::{ACCESS_KEY, REGION, SECRET_KEY};
@@ -75,6 +85,124 @@ pub fn receive_operation_of(
             "maxConcurrentRequests": concurrency
         })),
     )
+}
+
+/// How the LISTEN contender listens.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenShape {
+    /// Receive loops (the raw drain's workers).
+    pub pollers: usize,
+    /// Batches that may wait for their answer at once.
+    pub max_concurrent_batches: usize,
+    /// Each receive's long poll.
+    pub wait_seconds: u32,
+}
+
+/// A LISTEN on `queue_url`: batches of 10, a 60 s visibility timeout kept up by the heartbeat,
+/// AT_LEAST_ONCE (a message is deleted once its batch was answered SUCCESS).
+pub fn listen_operation(id: &str, queue_url: &str, shape: ListenShape) -> Component {
+    Component::operation(
+        id,
+        sqs_connector::CONNECTOR_ID,
+        "LISTEN",
+        fields(json!({
+            "queue": queue_url,
+            "maxMessages": 10,
+            "waitTimeSeconds": shape.wait_seconds,
+            "visibilityTimeoutSeconds": 60,
+            "pollers": shape.pollers,
+            "maxConcurrentBatches": shape.max_concurrent_batches,
+            "commitStrategy": "AT_LEAST_ONCE",
+            "heartbeat": true
+        })),
+    )
+}
+
+/// The host's process of the LISTEN contender: every document SUCCESS at once, counted; the
+/// benchmark is woken once `wanted` were answered, or when the listener stops or retries (it
+/// then fails with what the listener said).
+struct InstantProcess {
+    wanted: usize,
+    answered: AtomicUsize,
+    done: tokio::sync::Notify,
+    trouble: Mutex<Option<String>>,
+}
+
+impl ListenHandler for InstantProcess {
+    fn batch(
+        &self,
+        batch: ListenBatchParams,
+    ) -> BoxFuture<'static, Result<ListenBatchResult, RpcError>> {
+        let count = batch.documents.len();
+        let results = (0..count)
+            .map(|index| BatchResult {
+                index,
+                status: ResultStatus::Success,
+                message: None,
+            })
+            .collect();
+        let answered = self.answered.fetch_add(count, Ordering::Relaxed) + count;
+        if answered >= self.wanted {
+            self.done.notify_one();
+        }
+        Box::pin(std::future::ready(Ok(ListenBatchResult { results })))
+    }
+
+    fn status(&self, status: ListenStatusParams) {
+        if matches!(status.state, ListenerState::Polling) {
+            return;
+        }
+        self.trouble.lock().get_or_insert_with(|| {
+            format!(
+                "the listener reported {:?}: {}",
+                status.state, status.message
+            )
+        });
+        self.done.notify_one();
+    }
+}
+
+/// LISTEN through the plugin until `wanted` documents were answered, then a drained
+/// `listen/stop`, whose answer comes once every answered message was deleted. Returns how many
+/// documents were answered in all (more than `wanted` if any came twice).
+pub async fn listen_drain(
+    plugin: &PluginProcess,
+    listener_id: &str,
+    connection: &Component,
+    operation: &Component,
+    wanted: usize,
+) -> Result<usize, String> {
+    let process = Arc::new(InstantProcess {
+        wanted,
+        answered: AtomicUsize::new(0),
+        done: tokio::sync::Notify::new(),
+        trouble: Mutex::new(None),
+    });
+    let params = ListenParams {
+        listener_id: listener_id.to_owned(),
+        connection: connection.clone(),
+        operation: operation.clone(),
+    };
+    plugin
+        .listen(&params, process.clone())
+        .await
+        .map_err(|e| format!("listen through the plugin: {e}"))?;
+    let waited = tokio::time::timeout(Duration::from_secs(300), process.done.notified()).await;
+    let trouble = process.trouble.lock().take();
+    plugin
+        .listen_stop(listener_id, true, Duration::from_secs(60))
+        .await
+        .map_err(|e| format!("listen/stop through the plugin: {e}"))?;
+    let answered = process.answered.load(Ordering::Relaxed);
+    if let Some(trouble) = trouble {
+        return Err(format!("{trouble} ({answered} of {wanted} answered)"));
+    }
+    if waited.is_err() {
+        return Err(format!(
+            "LISTEN answered {answered} of {wanted} documents in 300 s"
+        ));
+    }
+    Ok(answered)
 }
 
 impl Host<'_> {

@@ -5,6 +5,8 @@
 //!   of 10, 16 calls in flight), raw sequential SendMessage, and boto3's send_message_batch loop;
 //! - RECEIVE with delete through the plugin against the raw SDK's best drain (16 workers of
 //!   ReceiveMessage + DeleteMessageBatch) and boto3's loop;
+//! - LISTEN through the plugin (16 pollers, a host process that answers each batch at once,
+//!   deletes after the answer) against the same raw drain, in the same rounds;
 //! - the credential cache: the cost of a hit, and the CreateSession calls of 1,000 concurrent
 //!   executions on a cold cache;
 //! - the plugin boundary: the same SEND (and RECEIVE) in-process against through the plugin.
@@ -76,9 +78,9 @@ struct Args {
     /// The plugin executable (default: `sqs-connector` next to this one).
     #[arg(long)]
     plugin: Option<PathBuf>,
-    /// Another build of the plugin, measured as one more contender of SEND and RECEIVE next to
-    /// the plugin, after it in odd rounds and before it in even ones (to compare two builds in
-    /// one run; not in the report).
+    /// Another build of the plugin, measured as one more contender of SEND, RECEIVE and LISTEN
+    /// next to the plugin's, after it in odd rounds and before it in even ones (to compare two
+    /// builds in one run; not in the report).
     #[arg(long)]
     compare_plugin: Option<PathBuf>,
     /// The Roles Anywhere emulator's configuration.
@@ -96,6 +98,10 @@ struct Args {
     /// The report to write.
     #[arg(long, default_value = "BENCHMARKS.md")]
     output: PathBuf,
+    /// The LISTEN contender's long poll (waitTimeSeconds): a drained stop waits for the receives
+    /// in flight, so on the emptied queue each poller's last wait is in the time.
+    #[arg(long, default_value_t = 0)]
+    listen_wait_seconds: u32,
     /// Run one part only (for profiling); the summary is printed and no report is written.
     #[arg(long, value_enum, default_value = "all")]
     only: Only,
@@ -349,7 +355,7 @@ const RECEIVE_PER_CALL: usize = 2_000;
 const RECEIVE_CALLS_IN_FLIGHT: usize = 2;
 
 /// The SEND contenders.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SendBy {
     RawBest,
     Plugin,
@@ -359,12 +365,14 @@ enum SendBy {
     Boto3,
 }
 
-/// The RECEIVE-with-delete contenders.
-#[derive(Debug, Clone, Copy)]
+/// The RECEIVE-with-delete contenders, and LISTEN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DrainBy {
     RawBest,
     Plugin,
     OtherPlugin,
+    Listen,
+    OtherListen,
     InProcess,
     Boto3,
 }
@@ -411,7 +419,31 @@ impl Bench<'_> {
 
     /// The `--compare-plugin` build's host (its contender is measured only when there is one).
     fn other_host(&self) -> Host<'_> {
-        Host::Plugin(self.other_plugin.as_ref().unwrap_or(&self.plugin))
+        Host::Plugin(self.other_plugin())
+    }
+
+    fn other_plugin(&self) -> &PluginProcess {
+        self.other_plugin.as_ref().unwrap_or(&self.plugin)
+    }
+
+    /// The LISTEN contender's shape: the raw drain's workers as pollers, twice as many batches
+    /// waiting at most (so a poller seldom waits for a place).
+    fn listen_shape(&self) -> connector::ListenShape {
+        let pollers = self.args.concurrency.clamp(1, 16);
+        connector::ListenShape {
+            pollers,
+            max_concurrent_batches: (2 * pollers).min(64),
+            wait_seconds: self.args.listen_wait_seconds,
+        }
+    }
+
+    /// LISTEN through `plugin` until every message of `queue` was answered and the drained stop
+    /// came back; returns how many documents were answered.
+    async fn listen(&self, plugin: &PluginProcess, queue: &str, n: usize) -> Result<usize, String> {
+        let serial = self.queues.fetch_add(1, Ordering::Relaxed);
+        let id = format!("bench-listen-{serial}");
+        let op = connector::listen_operation(&format!("bench-op-{id}"), queue, self.listen_shape());
+        connector::listen_drain(plugin, &id, &self.connection, &op, n).await
     }
 
     fn server(&self) -> Option<u32> {
@@ -449,29 +481,38 @@ impl Bench<'_> {
         Ok(samples)
     }
 
-    /// [`Bench::rounds`] of `contenders` (the plugin second), with `other`, the
-    /// `--compare-plugin` build, measured next to the plugin when there is one: its figures are
-    /// printed, and its samples left out of those returned (one list per contender).
-    async fn rounds_with_other<T: Copy + std::fmt::Debug>(
+    /// [`Bench::rounds`] of `contenders`, with `others`, pairs of a plugin contender and the
+    /// same on the `--compare-plugin` build, measured right after it when there is that build:
+    /// their figures are printed, and their samples left out of those returned (one list per
+    /// contender).
+    async fn rounds_with_other<T: Copy + PartialEq + std::fmt::Debug>(
         &self,
         title: &str,
         contenders: &[T],
-        other: T,
+        others: &[(T, T)],
         run: impl AsyncFn(T) -> Result<Sample, String>,
     ) -> Result<Vec<Vec<Sample>>, String> {
-        const OTHER_SLOT: usize = 2;
-        let mut all = contenders.to_vec();
         let compared = self.other_plugin.is_some();
-        if compared {
-            all.insert(OTHER_SLOT, other);
+        let mut all = Vec::new();
+        let mut reported = Vec::new();
+        for &contender in contenders {
+            all.push(contender);
+            reported.push(true);
+            if let Some(&(_, other)) = others.iter().find(|(of, _)| *of == contender)
+                && compared
+            {
+                all.push(other);
+                reported.push(false);
+            }
         }
-        let mut samples = self
+        let samples = self
             .rounds(title, &all, |contender| format!("{contender:?}"), run)
             .await?;
-        if compared {
-            samples.remove(OTHER_SLOT);
-        }
-        Ok(samples)
+        Ok(samples
+            .into_iter()
+            .zip(reported)
+            .filter_map(|(samples, reported)| reported.then_some(samples))
+            .collect())
     }
 
     /// Times `work` on `count` messages, with the CPU each process used meanwhile.
@@ -530,11 +571,23 @@ impl Bench<'_> {
         raw::expect_count(&self.client, &warm, 5_100).await?;
         let receive = self.receive_operation(&warm);
         connector::receive(Host::Plugin(&self.plugin), &self.connection, &receive).await?;
+        raw::wait_empty(&self.client, &warm).await?;
         raw::send_batches(&self.client, &warm, &self.messages[..1_000], c).await?;
         connector::receive(host, &self.connection, &receive).await?;
         raw::send_batches(&self.client, &warm, &self.messages[..1_000], c).await?;
         raw::drain(&self.client, &warm, c).await?;
         raw::expect_count(&self.client, &warm, 0).await?;
+        let mut plugins = vec![&self.plugin];
+        plugins.extend(self.other_plugin.as_ref());
+        for plugin in plugins {
+            raw::send_batches(&self.client, &warm, &self.messages[..1_000], c).await?;
+            drained(
+                DrainBy::Listen,
+                1_000,
+                self.listen(plugin, &warm, 1_000).await?,
+            )?;
+            raw::expect_count(&self.client, &warm, 0).await?;
+        }
         raw::delete_queue(&self.client, &warm).await;
         Ok(())
     }
@@ -646,7 +699,7 @@ impl Bench<'_> {
             .rounds_with_other(
                 "SEND",
                 &contenders,
-                SendBy::OtherPlugin,
+                &[(SendBy::Plugin, SendBy::OtherPlugin)],
                 async |contender| self.send_once(contender, chunk, in_flight).await,
             )
             .await?;
@@ -726,6 +779,18 @@ impl Bench<'_> {
                 })
                 .await?
             }
+            DrainBy::Listen | DrainBy::OtherListen => {
+                // Until every message was answered and deleted: the drained stop answers once
+                // the deletes after the last answers are done.
+                let plugin = match contender {
+                    DrainBy::Listen => &self.plugin,
+                    _ => self.other_plugin(),
+                };
+                self.timed(n, async {
+                    drained(contender, n, self.listen(plugin, &queue, n).await?)
+                })
+                .await?
+            }
             DrainBy::Plugin | DrainBy::OtherPlugin | DrainBy::InProcess => {
                 let host = match contender {
                     DrainBy::Plugin => Host::Plugin(&self.plugin),
@@ -745,7 +810,13 @@ impl Bench<'_> {
                         RECEIVE_CALLS_IN_FLIGHT,
                     )
                     .await?;
-                    drained(contender, n, got)
+                    drained(contender, n, got)?;
+                    // The plugin deletes what it read once its answer was written, after the
+                    // call; in process `Connector::execute` does so before it returns.
+                    if matches!(host, Host::Plugin(_)) {
+                        raw::wait_empty(&self.client, &queue).await?;
+                    }
+                    Ok(())
                 })
                 .await?
             }
@@ -772,12 +843,16 @@ impl Bench<'_> {
             DrainBy::Plugin,
             DrainBy::InProcess,
             DrainBy::Boto3,
+            DrainBy::Listen,
         ];
         let samples = self
             .rounds_with_other(
-                "RECEIVE with delete",
+                "RECEIVE with delete, and LISTEN",
                 &contenders,
-                DrainBy::OtherPlugin,
+                &[
+                    (DrainBy::Plugin, DrainBy::OtherPlugin),
+                    (DrainBy::Listen, DrainBy::OtherListen),
+                ],
                 async |contender| self.drain_once(contender).await,
             )
             .await?;
@@ -811,6 +886,18 @@ impl Bench<'_> {
             "RECEIVE + delete",
             "drain-boto3",
             "boto3 receive_message (10) + delete_message_batch in a loop",
+            &format!("{n} msgs"),
+            next(),
+            Some("drain-raw"),
+        ));
+        let shape = self.listen_shape();
+        report.add(Row::rates(
+            "LISTEN",
+            "listen-plugin",
+            &format!(
+                "Connector LISTEN through the plugin (pollers {}, maxConcurrentBatches {}, maxMessages 10, waitTimeSeconds {}, heartbeat, AT_LEAST_ONCE), the host answering each batch SUCCESS at once; until the drained listen/stop (every message deleted)",
+                shape.pollers, shape.max_concurrent_batches, shape.wait_seconds
+            ),
             &format!("{n} msgs"),
             next(),
             Some("drain-raw"),

@@ -103,6 +103,17 @@ pub async fn expect_count(client: &Client, url: &str, visible: u64) -> Result<()
     Ok(())
 }
 
+/// Waits until the queue holds no message, visible or in flight (the plugin's RECEIVE deletes
+/// what it read after its answer was written); then checks that with [`expect_count`]. Polls
+/// every 2 ms for at most 60 s.
+pub async fn wait_empty(client: &Client, url: &str) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while count(client, url).await? != (0, 0) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    expect_count(client, url, 0).await
+}
+
 /// One SendMessageBatch of up to 10 messages; fails unless every entry succeeded.
 async fn send_batch(client: &Client, url: &str, chunk: &[Message]) -> Result<(), String> {
     let entries = chunk

@@ -417,8 +417,23 @@ impl Report {
             "- RECEIVE: before each drain the raw SDK fills a fresh queue with the {} messages (untimed); \
              the connector runs executions of RECEIVE of 2,000 messages each, two at a time, until all are read \
              (deleteAfterRead true, verifyMd5 default on, every attribute; the raw drain's 16 reads shared between \
-             the two), as a runtime polls a queue in process executions; the raw SDK and boto3 ask for every \
-             attribute too, and stop after two empty answers.",
+             the two), as a runtime polls a queue in process executions; the plugin deletes what an execution read \
+             once its answer was written, after the call, so its time runs until the queue is empty \
+             (GetQueueAttributes every 2 ms), while `Connector::execute` deletes before it returns; the raw \
+             SDK and boto3 ask for every attribute too, and stop after two empty answers.",
+            thousands(self.messages as u64)
+        );
+        let _ = writeln!(
+            md,
+            "- LISTEN: the same fresh queue of {} messages; the plugin (the same process as RECEIVE's) \
+             runs a listener whose receives go out as the raw drain's do (10 messages, every attribute, \
+             one loop per poller), and sends each batch to the benchmark as a `listen/batch` request; the \
+             benchmark's `ListenHandler` answers every document SUCCESS at once, and the plugin then \
+             deletes the batch's messages (DeleteMessageBatch). Timed from `listen` to the answer of a \
+             drained `listen/stop` sent once every message was answered, which comes when the last \
+             deletes are done and every poller's receive in flight has returned (so waitTimeSeconds is \
+             part of the time: 0 here, as the raw drain's); exactly {} documents must have been answered.",
+            thousands(self.messages as u64),
             thousands(self.messages as u64)
         );
         let _ = writeln!(
