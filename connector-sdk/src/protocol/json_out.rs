@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::types::{ExecuteParamsRef, ExecuteResult};
+use super::types::{ExecuteParamsRef, ExecuteResult, ListenBatchParams};
 use crate::document::{Document, DocumentResult, ResultStatus};
 
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
@@ -218,6 +218,29 @@ pub fn push_execute_params(
     Ok(())
 }
 
+/// About how many bytes [`push_listen_batch_params`] writes for `params`.
+pub fn listen_batch_params_size_hint(params: &ListenBatchParams) -> usize {
+    params
+        .documents
+        .iter()
+        .map(document_size_hint)
+        .sum::<usize>()
+        + params.listener_id.len()
+        + params.batch_id.len()
+        + 64
+}
+
+/// Appends `listen/batch` params: `{"listenerId":…,"batchId":…,"documents":[…]}`.
+pub fn push_listen_batch_params(out: &mut Vec<u8>, params: &ListenBatchParams) {
+    out.extend_from_slice(b"{\"listenerId\":");
+    push_str(out, &params.listener_id);
+    out.extend_from_slice(b",\"batchId\":");
+    push_str(out, &params.batch_id);
+    out.extend_from_slice(b",\"documents\":");
+    push_documents(out, &params.documents);
+    out.push(b'}');
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
@@ -348,7 +371,7 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn execute_params_and_results_are_the_bytes_serde_json_writes() {
+    fn execute_params_results_and_listen_batches_are_the_bytes_serde_json_writes() {
         let documents = vec![
             Document::new(r#"{"a":"b\"c","n":1}"#)
                 .with_property("sqs.attribute.x", "1")
@@ -374,5 +397,15 @@ pub(super) mod tests {
         assert_eq!(out, serde_json::to_vec(&result).unwrap());
         let back: ExecuteResult = serde_json::from_slice(&out).unwrap();
         assert_eq!(back, result);
+
+        let batch = ListenBatchParams {
+            listener_id: "l \"1\"".into(),
+            batch_id: "l-1-b\n2".into(),
+            documents,
+        };
+        let mut out = Vec::new();
+        push_listen_batch_params(&mut out, &batch);
+        assert_eq!(out, serde_json::to_vec(&batch).unwrap());
+        assert!(listen_batch_params_size_hint(&batch) >= out.len());
     }
 }

@@ -97,7 +97,17 @@ impl PluginRequests {
         true
     }
 
-    async fn request(&self, method: &str, params: &impl serde::Serialize) -> Answer {
+    /// Sends `listen/batch` and waits for the host's answer.
+    async fn batch(&self, params: &ListenBatchParams) -> Answer {
+        self.request(listen_method::BATCH, |line| {
+            line.reserve(super::json_out::listen_batch_params_size_hint(params));
+            super::json_out::push_listen_batch_params(line, params);
+        })
+        .await
+    }
+
+    /// Sends a request whose params `params` writes into its line, and waits for the answer.
+    async fn request(&self, method: &str, params: impl FnOnce(&mut Vec<u8>)) -> Answer {
         let id = format!(
             "{PLUGIN_REQUEST_ID_PREFIX}{}",
             self.serial.fetch_add(1, Ordering::Relaxed) + 1
@@ -109,7 +119,10 @@ impl PluginRequests {
             ));
         }
         self.pending.lock().insert(id.clone(), tx);
-        let line = request_line(Some(&id), method, params);
+        let mut line = Vec::new();
+        request_head(&mut line, Some(&id), method);
+        params(&mut line);
+        line.extend_from_slice(b"}\n");
         if self
             .lines
             .send(super::server::Outgoing::line(line))
@@ -142,8 +155,9 @@ impl PluginRequests {
     }
 }
 
-fn request_line(id: Option<&str>, method: &str, params: &impl serde::Serialize) -> Vec<u8> {
-    let mut line = Vec::with_capacity(256);
+/// A request or notification line up to its params: `{"jsonrpc":"2.0",["id":"…",]"method":"…","params":`.
+fn request_head(line: &mut Vec<u8>, id: Option<&str>, method: &str) {
+    line.reserve(256);
     line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",");
     if let Some(id) = id {
         line.extend_from_slice(b"\"id\":\"");
@@ -153,6 +167,11 @@ fn request_line(id: Option<&str>, method: &str, params: &impl serde::Serialize) 
     line.extend_from_slice(b"\"method\":\"");
     line.extend_from_slice(method.as_bytes());
     line.extend_from_slice(b"\",\"params\":");
+}
+
+fn request_line(id: Option<&str>, method: &str, params: &impl serde::Serialize) -> Vec<u8> {
+    let mut line = Vec::new();
+    request_head(&mut line, id, method);
     if serde_json::to_writer(&mut line, params).is_err() {
         line.extend_from_slice(b"null");
     }
@@ -166,7 +185,7 @@ pub(crate) struct ProtocolHost(pub(crate) Arc<PluginRequests>);
 impl ListenHost for ProtocolHost {
     fn batch(&self, params: ListenBatchParams) -> BoxFuture<'static, Answer> {
         let requests = self.0.clone();
-        Box::pin(async move { requests.request(listen_method::BATCH, &params).await })
+        Box::pin(async move { requests.batch(&params).await })
     }
 
     fn status(&self, status: ListenStatusParams) {

@@ -101,10 +101,12 @@ impl Listener for ListenOperation {
         );
         let places = Arc::new(Semaphore::new(self.config.max_concurrent_batches as usize));
         let (received, mut batches) = mpsc::channel::<Received>(64);
-        let pollers = futures::future::join_all(
-            (0..self.config.pollers).map(|_| self.poll(ctx, &source, &places, received.clone())),
-        );
+        // Polled as they wake (a join of every poller would poll all of them on each wake).
+        let mut pollers: FuturesUnordered<_> = (0..self.config.pollers)
+            .map(|_| self.poll(ctx, &source, &places, received.clone()))
+            .collect();
         drop(received);
+        let pollers = async { while pollers.next().await.is_some() {} };
         let settling = async {
             let mut waiting = FuturesUnordered::new();
             loop {
