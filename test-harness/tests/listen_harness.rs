@@ -10,6 +10,10 @@ use std::path::Path;
 use serde_json::{Value, json};
 use support::*;
 
+/// The tests share one moto server and count on timing (`--for`): run one at a time, so that a
+/// loaded machine does not leave a listener too little of its time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Writes a process `listen` → `forward` (LISTEN on `from`, SEND to `to`) into `dir`.
 fn write_process(dir: &Path, from: &str, to: &str, listen_fields: Value) {
     let components = dir.join("components");
@@ -103,6 +107,7 @@ fn documents_in_batch_lines(text: &str) -> usize {
 
 #[tokio::test]
 async fn every_message_goes_through_the_process_once_and_is_committed() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let from = create_queue(&unique_queue("listen-from"), &[]).await;
     let to = create_queue(&unique_queue("listen-to"), &[]).await;
     let bodies: Vec<String> = (0..25).map(|i| format!("order {i}")).collect();
@@ -115,7 +120,7 @@ async fn every_message_goes_through_the_process_once_and_is_committed() {
         json!({"maxMessages": 10, "pollers": 2}),
     );
 
-    let (code, text) = listen(dir.path(), &["--for", "5"]).await;
+    let (code, text) = listen(dir.path(), &["--for", "8"]).await;
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("status: polling"), "{text}");
     assert!(
@@ -149,6 +154,7 @@ async fn every_message_goes_through_the_process_once_and_is_committed() {
 
 #[tokio::test]
 async fn a_document_that_fails_a_step_is_answered_failure_and_its_message_released() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let from = create_queue(&unique_queue("listen-fail-from"), &[]).await;
     // A FIFO queue refuses every message without a message group id.
     let to = create_queue(
@@ -189,6 +195,7 @@ async fn a_document_that_fails_a_step_is_answered_failure_and_its_message_releas
 
 #[tokio::test]
 async fn a_process_that_does_not_start_with_a_listener_is_refused() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     write_process(dir.path(), "unused-from", "unused-to", json!({}));
     let path = dir.path().join("listen.process.json");
@@ -211,17 +218,25 @@ async fn a_process_that_does_not_start_with_a_listener_is_refused() {
 /// and between them every message goes through once, none lost.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_listening_harnesses_share_a_queue_without_losing_a_message() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let from = create_queue(&unique_queue("listen-shared"), &[]).await;
     let to = create_queue(&unique_queue("listen-shared-to"), &[]).await;
-    let bodies: Vec<String> = (0..80).map(|i| format!("shared {i}")).collect();
+    let bodies: Vec<String> = (0..120).map(|i| format!("shared {i}")).collect();
     send_bodies(&from, &bodies).await;
     let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // Small batches one at a time: a listener alone would need seconds for the queue, so both
+    // are at work on it together.
     for dir in [&one, &two] {
-        write_process(dir.path(), &from, &to, json!({"maxMessages": 5}));
+        write_process(
+            dir.path(),
+            &from,
+            &to,
+            json!({"maxMessages": 2, "maxConcurrentBatches": 1}),
+        );
     }
     let ((code_one, text_one), (code_two, text_two)) = tokio::join!(
-        listen(one.path(), &["--for", "6"]),
-        listen(two.path(), &["--for", "6"])
+        listen(one.path(), &["--for", "12"]),
+        listen(two.path(), &["--for", "12"])
     );
     assert_eq!(code_one, Some(0), "{text_one}");
     assert_eq!(code_two, Some(0), "{text_two}");
@@ -247,6 +262,7 @@ async fn two_listening_harnesses_share_a_queue_without_losing_a_message() {
 /// every message moved and committed, long before its `--for`.
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_stops_listening_with_drain_and_nothing_is_lost() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let from = create_queue(&unique_queue("listen-sigint"), &[]).await;
     let to = create_queue(&unique_queue("listen-sigint-to"), &[]).await;
     let bodies: Vec<String> = (0..30).map(|i| format!("sigint {i}")).collect();
