@@ -53,14 +53,14 @@ enum Command {
         /// Where to write each step's results and outputs (default: output/<process name>).
         #[arg(long)]
         output: Option<PathBuf>,
-        /// How many process executions to run through the same plugin process.
-        #[arg(long, default_value_t = 1)]
+        /// How many process executions to run through the same plugin process (1 to 10000).
+        #[arg(long, default_value_t = 1, value_parser = count_in(1, 10_000))]
         executions: usize,
         /// Run the executions at the same time.
         #[arg(long)]
         parallel: bool,
-        /// The most documents per execute call.
-        #[arg(long, default_value_t = 500)]
+        /// The most documents per execute call (1 to 100000).
+        #[arg(long, default_value_t = 500, value_parser = count_in(1, 100_000))]
         batch_size: usize,
         /// Print only the summary.
         #[arg(long)]
@@ -98,8 +98,8 @@ enum Command {
         /// Stop by releasing the batches in flight at once instead of finishing them.
         #[arg(long)]
         no_drain: bool,
-        /// The most documents per execute call of the later steps.
-        #[arg(long, default_value_t = 500)]
+        /// The most documents per execute call of the later steps (1 to 100000).
+        #[arg(long, default_value_t = 500, value_parser = count_in(1, 100_000))]
         batch_size: usize,
         /// Seconds an execute call may take before it is cancelled; stopping the listener may
         /// take this and the grace period.
@@ -282,6 +282,16 @@ fn main() -> ExitCode {
 }
 
 /// A number of seconds above zero (and below a day).
+/// A count from `min` to `max`: 0 documents per call or 0 executions is refused, not taken as 1.
+fn count_in(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |text| match text.parse::<usize>() {
+        Ok(count) if (min..=max).contains(&count) => Ok(count),
+        _ => Err(format!(
+            "{text:?} is not a whole number from {min} to {max}"
+        )),
+    }
+}
+
 fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(secs),

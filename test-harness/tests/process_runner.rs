@@ -142,3 +142,26 @@ fn an_invalid_operation_component_stops_the_run_with_exit_code_2() {
         "{text}"
     );
 }
+
+/// `--batch-size 0` and `--executions 0` are refused with exit code 2 and what is allowed,
+/// not taken as 1.
+#[test]
+fn zero_batch_size_or_executions_is_refused() {
+    for (option, allowed) in [
+        ("--batch-size", "from 1 to 100000"),
+        ("--executions", "from 1 to 10000"),
+    ] {
+        let output = run_harness(&[
+            "run",
+            "--process",
+            "examples/orders-roundtrip.process.json",
+            option,
+            "0",
+        ]);
+        let text = text(&output);
+        assert_eq!(output.status.code(), Some(2), "{option} 0: {text}");
+        assert!(text.contains(allowed), "{option} 0: {text}");
+    }
+    let output = run_harness(&["listen", "--process", "x.json", "--batch-size", "0"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+}
