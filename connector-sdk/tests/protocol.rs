@@ -1731,6 +1731,16 @@ async fn ids_are_echoed_exactly_as_written_and_cancels_find_requests_by_them() {
     assert!(line.contains("\"statusCode\":\"CANCELLED\""), "{line}");
 }
 
+/// The test plugin with this call timeout and grace period.
+async fn plugin_with_timeouts(timeout: Duration, grace: Duration) -> PluginProcess {
+    let mut command = plugin_command();
+    command.timeout = timeout;
+    command.grace = grace;
+    PluginProcess::spawn(command)
+        .await
+        .expect("the test plugin starts")
+}
+
 /// The params of a SLOW execute that takes `delay_ms` and ignores cancellation.
 fn slow_params(execution_id: &str, delay_ms: u64, count: usize) -> ExecuteParams {
     let mut params = execute_params(
@@ -1744,12 +1754,7 @@ fn slow_params(execution_id: &str, delay_ms: u64, count: usize) -> ExecuteParams
 
 #[tokio::test]
 async fn a_plugin_that_ignores_the_cancel_is_killed_after_the_grace_period_and_started_again() {
-    let mut command = plugin_command();
-    command.timeout = Duration::from_secs(1);
-    command.grace = Duration::from_secs(1);
-    let process = PluginProcess::spawn(command)
-        .await
-        .expect("the test plugin starts");
+    let process = plugin_with_timeouts(Duration::from_secs(1), Duration::from_secs(1)).await;
     // SLOW sleeps 30 s whatever it is told: the first call's cancel goes unanswered. The second
     // call, with a timeout of its own far away, is in flight when the plugin is killed.
     let stuck_params = slow_params("e-stuck", 30_000, 2);
@@ -1815,12 +1820,7 @@ async fn a_plugin_that_ignores_the_cancel_is_killed_after_the_grace_period_and_s
 
 #[tokio::test]
 async fn shutdown_of_a_plugin_that_does_not_finish_takes_the_grace_period_not_the_timeout() {
-    let mut command = plugin_command();
-    command.timeout = Duration::from_secs(60);
-    command.grace = Duration::from_secs(1);
-    let process = PluginProcess::spawn(command)
-        .await
-        .expect("the test plugin starts");
+    let process = plugin_with_timeouts(Duration::from_secs(60), Duration::from_secs(1)).await;
     // The plugin finishes the calls in flight before it answers shutdown: this one takes 30 s.
     let slow_at_shutdown = slow_params("e-at-shutdown", 30_000, 1);
     let started = Instant::now();
