@@ -285,9 +285,8 @@ async fn messages_of_a_plugin_killed_mid_batch_are_processed_by_a_second_listene
     send_bodies(&queue, &bodies).await;
 
     let first = start_plugin().await;
-    let stuck = Arc::new(Mutex::new(Seen::default()));
     let never = Arc::new(Process {
-        seen: stuck.clone(),
+        seen: Arc::new(Mutex::new(Seen::default())),
         delay: Duration::from_secs(3600),
         fail_first: |_| false,
     });
@@ -318,10 +317,6 @@ async fn messages_of_a_plugin_killed_mid_batch_are_processed_by_a_second_listene
         queue_depth(&queue).await,
         (0, 0),
         "nothing left on the queue"
-    );
-    assert!(
-        stuck.lock().batches == 0,
-        "the first process never answered"
     );
 }
 

@@ -69,7 +69,10 @@ impl PluginRequests {
         let Some(id) = super::lines::head_request_id_text(line.as_bytes()) else {
             return false;
         };
-        if !id.starts_with(&format!("\"{PLUGIN_REQUEST_ID_PREFIX}")) {
+        if !id
+            .strip_prefix('"')
+            .is_some_and(|id| id.starts_with(PLUGIN_REQUEST_ID_PREFIX))
+        {
             return false;
         }
         let answer: HostAnswer<'_> = match serde_json::from_str(line) {
