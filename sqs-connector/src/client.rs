@@ -94,17 +94,70 @@ impl SqsTarget {
         failure.into_error(&self.endpoint(), &self.region)
     }
 
-    /// A failed batch call to this target, with whether it may be made again.
-    pub fn call_error<E>(&self, err: &SdkError<E, HttpResponse>) -> CallError
+    /// The connector error for a failed SDK call about one queue (its name or URL).
+    pub fn error_about(&self, failure: SqsFailure, queue: &str) -> ConnectorError {
+        failure.into_error_about(&self.endpoint(), &self.region, Some(queue))
+    }
+
+    /// A failed batch call about a queue to this target, with whether it may be made again.
+    pub fn call_error<E>(&self, err: &SdkError<E, HttpResponse>, queue: &str) -> CallError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let failure = SqsFailure::classify(err);
         let retry = failure.retry();
         CallError {
-            error: self.error(failure),
+            error: self.error_about(failure, queue),
             retry,
         }
+    }
+}
+
+/// Where the calls about the queues of one region go: the region they are signed for (and the
+/// endpoint), with the client and its copy without SDK retries ([`without_sdk_retries`]).
+#[derive(Debug)]
+pub struct Route {
+    /// The region and endpoint.
+    pub target: SqsTarget,
+    /// The client for calls the SDK retries.
+    pub client: aws_sdk_sqs::Client,
+    /// The client for calls the connector retries itself.
+    pub batch_client: aws_sdk_sqs::Client,
+}
+
+impl Route {
+    /// The route of `client`, which was built for `target`.
+    pub fn new(target: SqsTarget, client: aws_sdk_sqs::Client) -> Self {
+        let batch_client = without_sdk_retries(&client);
+        Self {
+            target,
+            client,
+            batch_client,
+        }
+    }
+
+    /// The same connection's route for another region: the same credentials, timeouts and
+    /// endpoint override (without one, the region's own endpoint), signed for `region`.
+    pub fn in_region(&self, region: &str) -> Self {
+        let target = SqsTarget {
+            region: region.to_owned(),
+            endpoint_url: self.target.endpoint_url.clone(),
+        };
+        let client = aws_sdk_sqs::Client::from_conf(
+            self.client
+                .config()
+                .to_builder()
+                .region(Region::new(region.to_owned()))
+                .build(),
+        );
+        let built = CLIENTS_BUILT.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::info!(
+            region = %target.region,
+            endpoint = %target.endpoint(),
+            clients_built = built,
+            "SQS client built for a queue in another region than the connection's"
+        );
+        Self::new(target, client)
     }
 }
 

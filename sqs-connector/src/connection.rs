@@ -12,12 +12,9 @@ use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
 
 use crate::auth::roles_anywhere::{RolesAnywhereAuth, RolesAnywhereProvider};
-use crate::client::{
-    CONNECT_TIMEOUT, SqsTarget, TEST_CONNECTION_TIMEOUT, build_client, without_sdk_retries,
-};
+use crate::client::{CONNECT_TIMEOUT, Route, SqsTarget, TEST_CONNECTION_TIMEOUT, build_client};
 use crate::config::{AccessKeysConfig, Authentication, SqsConnectionConfig};
 use crate::errors::SqsFailure;
-use crate::operations::batching::CallError;
 use crate::queue::QueueCache;
 
 /// A connection to Amazon SQS (or an SQS-compatible server), built once per connection component
@@ -25,9 +22,8 @@ use crate::queue::QueueCache;
 #[derive(Debug)]
 pub struct SqsConnection {
     id: ComponentId,
-    target: SqsTarget,
-    client: aws_sdk_sqs::Client,
-    batch_client: aws_sdk_sqs::Client,
+    /// The calls in the connection's own region.
+    home: Arc<Route>,
     queues: QueueCache,
     roles_anywhere: Option<Arc<RolesAnywhereAuth>>,
 }
@@ -38,20 +34,26 @@ impl SqsConnection {
         &self.id
     }
 
-    /// The SQS client, shared by every call on this connection.
+    /// The SQS client of the connection's region, shared by every call on this connection (the
+    /// calls about a queue in another region go through [`crate::queue::Queue`]'s route).
     pub fn client(&self) -> &aws_sdk_sqs::Client {
-        &self.client
+        &self.home.client
     }
 
     /// The client for the calls the connector retries itself (SDK retries off): SendMessageBatch,
     /// SendMessage and DeleteMessageBatch.
     pub fn batch_client(&self) -> &aws_sdk_sqs::Client {
-        &self.batch_client
+        &self.home.batch_client
     }
 
-    /// Where calls go.
+    /// Where calls go: the connection's region and endpoint.
     pub fn target(&self) -> &SqsTarget {
-        &self.target
+        &self.home.target
+    }
+
+    /// The route of the connection's own region.
+    pub fn home(&self) -> &Arc<Route> {
+        &self.home
     }
 
     /// The queue URL and limit caches of this connection.
@@ -61,18 +63,7 @@ impl SqsConnection {
 
     /// The connector error for a failed SDK call on this connection.
     pub fn error(&self, failure: SqsFailure) -> ConnectorError {
-        self.target.error(failure)
-    }
-
-    /// A failed batch call on this connection, with whether it may be made again.
-    pub fn call_error<E>(
-        &self,
-        err: &aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
-    ) -> CallError
-    where
-        E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        self.target.call_error(err)
+        self.home.target.error(failure)
     }
 }
 
@@ -178,10 +169,10 @@ impl SqsConnection {
     }
 
     async fn test_sqs(&self) -> Vec<TestStep> {
-        let endpoint = self.target.endpoint();
-        let region = &self.target.region;
+        let endpoint = self.target().endpoint();
+        let region = &self.target().region;
         let answer = self
-            .client
+            .client()
             .list_queues()
             .max_results(1)
             .customize()
@@ -215,6 +206,7 @@ impl SqsConnection {
                     | SqsFailure::Timeout(_)
                     | SqsFailure::ConnectionLost(_)
                     | SqsFailure::NotSqs { .. }
+                    | SqsFailure::ServerError { .. }
                     | SqsFailure::Construction(_) => vec![
                         TestStep::failed(REACHABLE, message),
                         TestStep::skipped(
@@ -264,12 +256,9 @@ impl Connection for SqsConnection {
             }
         };
         let client = build_client(id, &target, credentials);
-        let batch_client = without_sdk_retries(&client);
         Ok(Self {
             id: id.clone(),
-            target,
-            client,
-            batch_client,
+            home: Arc::new(Route::new(target, client)),
             queues: QueueCache::default(),
             roles_anywhere,
         })

@@ -26,6 +26,14 @@ pub enum SqsFailure {
         /// The start of what it answered, printable characters only.
         excerpt: String,
     },
+    /// A server error (5xx) without an SQS error code: a load balancer, a proxy or a gateway
+    /// answered, or something that is not SQS. Worth retrying, but said with what it answered.
+    ServerError {
+        /// The HTTP status.
+        status: u16,
+        /// The start of what it answered, printable characters only.
+        excerpt: String,
+    },
     /// AWS refused the credentials.
     CredentialsRefused {
         /// The service's error code.
@@ -256,21 +264,16 @@ impl SqsFailure {
                 let code = s.err().code().map(|code| scrub(code).into_owned());
                 let message = scrub(s.err().message().unwrap_or_default()).into_owned();
                 let Some(code) = code else {
+                    let excerpt = s
+                        .raw()
+                        .body()
+                        .bytes()
+                        .map(|b| scrub(&excerpt(b, 160)).into_owned())
+                        .unwrap_or_default();
                     return if status >= 500 {
-                        SqsFailure::Unavailable {
-                            code: format!("HTTP {status}"),
-                            message,
-                        }
+                        SqsFailure::ServerError { status, excerpt }
                     } else {
-                        SqsFailure::NotSqs {
-                            status,
-                            excerpt: s
-                                .raw()
-                                .body()
-                                .bytes()
-                                .map(|b| excerpt(b, 160))
-                                .unwrap_or_default(),
-                        }
+                        SqsFailure::NotSqs { status, excerpt }
                     };
                 };
                 let short = strip_prefix(&code);
@@ -296,7 +299,8 @@ impl SqsFailure {
             SqsFailure::Unreachable(_)
             | SqsFailure::Timeout(_)
             | SqsFailure::ConnectionLost(_)
-            | SqsFailure::Unavailable { .. } => ErrorKind::Transient,
+            | SqsFailure::Unavailable { .. }
+            | SqsFailure::ServerError { .. } => ErrorKind::Transient,
             SqsFailure::NotSqs { .. } | SqsFailure::Construction(_) => ErrorKind::Config,
             SqsFailure::CredentialsRefused { .. } | SqsFailure::NoCredentials(_) => ErrorKind::Auth,
             SqsFailure::AccessDenied { .. }
@@ -308,7 +312,9 @@ impl SqsFailure {
     /// How the failed call may be retried.
     pub fn retry(&self) -> Retry {
         match self {
-            SqsFailure::Unreachable(_) | SqsFailure::Unavailable { .. } => Retry::Safe,
+            SqsFailure::Unreachable(_)
+            | SqsFailure::Unavailable { .. }
+            | SqsFailure::ServerError { .. } => Retry::Safe,
             SqsFailure::Timeout(_) | SqsFailure::ConnectionLost(_) => Retry::Ambiguous,
             _ => Retry::Never,
         }
@@ -331,14 +337,20 @@ impl SqsFailure {
     /// signature or a token ([`connector_sdk::secret::scrub`]): it goes into results, errors and
     /// logs.
     pub fn describe(&self, endpoint: &str, region: &str) -> String {
-        let text = self.describe_verbatim(endpoint, region);
+        self.describe_about(endpoint, region, None)
+    }
+
+    /// [`describe`](Self::describe) for a call about one queue (its name or URL), which a
+    /// missing queue's message names.
+    pub fn describe_about(&self, endpoint: &str, region: &str, queue: Option<&str>) -> String {
+        let text = self.describe_verbatim(endpoint, region, queue);
         match scrub(&text) {
             Cow::Borrowed(_) => text,
             Cow::Owned(scrubbed) => scrubbed,
         }
     }
 
-    fn describe_verbatim(&self, endpoint: &str, region: &str) -> String {
+    fn describe_verbatim(&self, endpoint: &str, region: &str, queue: Option<&str>) -> String {
         match self {
             SqsFailure::Unreachable(detail) => format!(
                 "could not reach SQS at {endpoint} ({detail}); check the SQS endpoint URL, the \
@@ -363,6 +375,18 @@ impl SqsFailure {
                      endpoint URL (leave it empty to use the region's endpoint)"
                 )
             }
+            SqsFailure::ServerError { status, excerpt } => {
+                let said = if excerpt.is_empty() {
+                    "with an empty body".to_owned()
+                } else {
+                    format!("(it said: {excerpt})")
+                };
+                format!(
+                    "{endpoint} answered HTTP {status} without an SQS error {said}; the connector \
+                     retried; if it persists, check the SQS endpoint URL and any proxy or gateway \
+                     between this runtime and SQS"
+                )
+            }
             SqsFailure::CredentialsRefused { code, message } => format!(
                 "AWS refused the credentials in region {region} ({code}: {message}); check the \
                  access key and secret key (and the session token for temporary keys), and that \
@@ -372,10 +396,18 @@ impl SqsFailure {
                 "the credentials were accepted, but they are not allowed to do this ({code}: \
                  {message}); ask your AWS administrator for the SQS permission"
             ),
-            SqsFailure::NoSuchQueue(message) => format!(
-                "the queue does not exist in region {region} for this account ({message}); check \
-                 the queue name and the connection's region"
-            ),
+            SqsFailure::NoSuchQueue(message) => match queue {
+                Some(queue) => format!(
+                    "queue {} does not exist in region {region} for this account ({message}); \
+                     check the queue name, and the connection's region (a queue URL's own region \
+                     is used for it)",
+                    crate::queue::queue_name(queue)
+                ),
+                None => format!(
+                    "the queue does not exist in region {region} for this account ({message}); \
+                     check the queue name and the connection's region"
+                ),
+            },
             SqsFailure::Unavailable { code, message } => format!(
                 "SQS is busy or unavailable ({code}: {message}); the connector retried; try again later"
             ),
@@ -395,7 +427,17 @@ impl SqsFailure {
 
     /// The connector error for this failure.
     pub fn into_error(self, endpoint: &str, region: &str) -> ConnectorError {
-        let message = self.describe(endpoint, region);
+        self.into_error_about(endpoint, region, None)
+    }
+
+    /// [`into_error`](Self::into_error) for a call about one queue (its name or URL).
+    pub fn into_error_about(
+        self,
+        endpoint: &str,
+        region: &str,
+        queue: Option<&str>,
+    ) -> ConnectorError {
+        let message = self.describe_about(endpoint, region, queue);
         let err = ConnectorError::new(self.kind(), message);
         match self.code() {
             Some(code) => err.with_status_code(code),

@@ -12,7 +12,8 @@ use md5::{Digest, Md5};
 
 /// Document property names (`sqs.` prefix).
 pub mod props {
-    /// SEND with dynamic queue: the queue name or URL.
+    /// The queue (a name or a URL): SEND's with dynamic queue, RECEIVE's on its trigger
+    /// document, DELETE's when a document has no queue URL.
     pub const QUEUE: &str = "sqs.queue";
     /// The queue URL a message was sent to or read from.
     pub const QUEUE_URL: &str = "sqs.queueUrl";
@@ -38,6 +39,14 @@ pub mod props {
     pub const APPROXIMATE_RECEIVE_COUNT: &str = "sqs.approximateReceiveCount";
     /// When the message was sent (milliseconds since the epoch).
     pub const SENT_TIMESTAMP: &str = "sqs.sentTimestamp";
+    /// When the message was first received (milliseconds since the epoch).
+    pub const APPROXIMATE_FIRST_RECEIVE_TIMESTAMP: &str = "sqs.approximateFirstReceiveTimestamp";
+    /// Who sent the message (an IAM user or role id).
+    pub const SENDER_ID: &str = "sqs.senderId";
+    /// The AWS X-Ray trace header the message carries.
+    pub const AWS_TRACE_HEADER: &str = "sqs.awsTraceHeader";
+    /// A dead-letter queue's message: the ARN of the queue it was moved from.
+    pub const DEAD_LETTER_QUEUE_SOURCE_ARN: &str = "sqs.deadLetterQueueSourceArn";
     /// SEND: `"true"` when the message may be on a standard queue twice (sent again after an
     /// attempt of unknown outcome).
     pub const POSSIBLE_DUPLICATE: &str = "sqs.possibleDuplicate";
@@ -232,7 +241,21 @@ fn may_hold_forbidden(bytes: &[u8]) -> bool {
 
 /// Checks an attribute name against SQS's rules.
 pub fn check_attribute_name(name: &str) -> Result<(), Rejection> {
-    let problem = if name.is_empty() {
+    match attribute_name_problem(name) {
+        None => Ok(()),
+        Some(problem) => Err(Rejection::new(
+            "InvalidAttributeName",
+            format!(
+                "message attribute name \"{name}\" (property {}{name}) {problem}",
+                props::ATTRIBUTE_PREFIX
+            ),
+        )),
+    }
+}
+
+/// What is wrong with a message attribute name by SQS's rules (`is empty`, ...), if anything.
+pub fn attribute_name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
         Some("is empty")
     } else if name.len() > MAX_ATTRIBUTE_NAME {
         Some("is longer than 256 characters")
@@ -255,16 +278,6 @@ pub fn check_attribute_name(name: &str) -> Result<(), Rejection> {
         } else {
             None
         }
-    };
-    match problem {
-        None => Ok(()),
-        Some(problem) => Err(Rejection::new(
-            "InvalidAttributeName",
-            format!(
-                "message attribute name \"{name}\" (property {}{name}) {problem}",
-                props::ATTRIBUTE_PREFIX
-            ),
-        )),
     }
 }
 

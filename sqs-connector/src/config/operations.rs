@@ -60,13 +60,75 @@ pub struct SendConfig {
     pub max_concurrent_requests: u32,
 }
 
+/// A system attribute of a message that RECEIVE can ask SQS for (`All` asks for every one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+pub enum SystemAttribute {
+    /// Every system attribute.
+    All,
+    /// Who sent the message: an IAM user id or role id.
+    SenderId,
+    /// When the message was sent, in milliseconds since 1970.
+    SentTimestamp,
+    /// How many times the message has been received.
+    ApproximateReceiveCount,
+    /// When the message was first received, in milliseconds since 1970.
+    ApproximateFirstReceiveTimestamp,
+    /// FIFO: the message's sequence number (also with Return sequence number).
+    SequenceNumber,
+    /// FIFO: the deduplication id.
+    MessageDeduplicationId,
+    /// FIFO: the message group id.
+    MessageGroupId,
+    /// The AWS X-Ray trace header.
+    #[serde(rename = "AWSTraceHeader")]
+    AwsTraceHeader,
+    /// The ARN of the queue a dead-letter queue's message was moved from.
+    DeadLetterQueueSourceArn,
+}
+
+impl SystemAttribute {
+    /// The attribute's name in SQS's API (`AWSTraceHeader`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SystemAttribute::All => "All",
+            SystemAttribute::SenderId => "SenderId",
+            SystemAttribute::SentTimestamp => "SentTimestamp",
+            SystemAttribute::ApproximateReceiveCount => "ApproximateReceiveCount",
+            SystemAttribute::ApproximateFirstReceiveTimestamp => "ApproximateFirstReceiveTimestamp",
+            SystemAttribute::SequenceNumber => "SequenceNumber",
+            SystemAttribute::MessageDeduplicationId => "MessageDeduplicationId",
+            SystemAttribute::MessageGroupId => "MessageGroupId",
+            SystemAttribute::AwsTraceHeader => "AWSTraceHeader",
+            SystemAttribute::DeadLetterQueueSourceArn => "DeadLetterQueueSourceArn",
+        }
+    }
+}
+
+/// The system attributes RECEIVE asks for unless told otherwise (the sequence number comes with
+/// Return sequence number).
+pub const DEFAULT_SYSTEM_ATTRIBUTES: [SystemAttribute; 4] = [
+    SystemAttribute::SentTimestamp,
+    SystemAttribute::ApproximateReceiveCount,
+    SystemAttribute::MessageGroupId,
+    SystemAttribute::MessageDeduplicationId,
+];
+
+fn default_system_attributes() -> Vec<SystemAttribute> {
+    DEFAULT_SYSTEM_ATTRIBUTES.to_vec()
+}
+
+fn default_message_attributes() -> Vec<String> {
+    vec!["All".to_owned()]
+}
+
 /// RECEIVE: read messages from a queue.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiveConfig {
-    /// The queue to read from: its name or its full URL.
+    /// The queue to read from: its name or its full URL. A trigger document's sqs.queue
+    /// property, when it has one, names the queue instead.
     #[schemars(title = "Queue", length(min = 1, max = 1024), extend("x-order" = 1, "x-widget" = "browse"))]
-    pub queue: String,
+    pub queue: Option<String>,
 
     /// How many messages to read: 1 to 10000 (above 10 the connector reads repeatedly), or -1 for
     /// every message available now (at most 10000, and at most 64 MiB of bodies, per execution).
@@ -105,13 +167,33 @@ pub struct ReceiveConfig {
     #[schemars(title = "Execution timeout (in seconds)", range(min = 1, max = 3600), extend("x-order" = 8, "x-widget" = "number"))]
     #[serde(default = "default_execution_timeout")]
     pub execution_timeout_seconds: u32,
+
+    /// The system attributes to read, each written as a property (SentTimestamp as
+    /// sqs.sentTimestamp, AWSTraceHeader as sqs.awsTraceHeader, ...); All for every one.
+    #[schemars(title = "System attributes", length(max = 10), extend("uniqueItems" = true, "x-order" = 9, "x-widget" = "multiselect"))]
+    #[serde(default = "default_system_attributes")]
+    pub system_attributes: Vec<SystemAttribute>,
+
+    /// The message attributes to read, by name or by prefix (orders.* reads every attribute
+    /// whose name starts with orders.), each written as sqs.attribute.<Name>; All (the default)
+    /// for every one, an empty list for none.
+    #[schemars(title = "Message attributes", length(max = 10), inner(length(min = 1, max = 256)), extend("x-order" = 10, "x-widget" = "list"))]
+    #[serde(default = "default_message_attributes")]
+    pub message_attributes: Vec<String>,
+
+    /// Write a FIFO message's sequence number as sqs.sequenceNumber (off leaves it out, also
+    /// with All system attributes).
+    #[schemars(title = "Return sequence number", extend("x-order" = 11, "x-widget" = "checkbox"))]
+    #[serde(default = "default_true")]
+    pub return_sequence_number: bool,
 }
 
 /// DELETE: delete the messages the documents name by receipt handle.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteConfig {
-    /// The queue of the messages, used for documents that carry no sqs.queueUrl property.
+    /// The queue of the messages, used for documents that carry neither an sqs.queueUrl nor an
+    /// sqs.queue property.
     #[schemars(title = "Queue", length(min = 1, max = 1024), extend("x-order" = 1, "x-widget" = "browse"))]
     pub queue: Option<String>,
 }
@@ -181,6 +263,22 @@ pub struct ListenConfig {
     #[schemars(title = "Heartbeat", extend("x-order" = 9, "x-widget" = "checkbox"))]
     #[serde(default = "default_true")]
     pub heartbeat: bool,
+
+    /// The system attributes to read, as RECEIVE's System attributes.
+    #[schemars(title = "System attributes", length(max = 10), extend("uniqueItems" = true, "x-order" = 10, "x-widget" = "multiselect"))]
+    #[serde(default = "default_system_attributes")]
+    pub system_attributes: Vec<SystemAttribute>,
+
+    /// The message attributes to read, as RECEIVE's Message attributes (names, prefixes
+    /// ending in .*, All by default, or none).
+    #[schemars(title = "Message attributes", length(max = 10), inner(length(min = 1, max = 256)), extend("x-order" = 11, "x-widget" = "list"))]
+    #[serde(default = "default_message_attributes")]
+    pub message_attributes: Vec<String>,
+
+    /// Write a FIFO message's sequence number as sqs.sequenceNumber.
+    #[schemars(title = "Return sequence number", extend("x-order" = 12, "x-widget" = "checkbox"))]
+    #[serde(default = "default_true")]
+    pub return_sequence_number: bool,
 }
 
 fn default_listen_batch() -> u32 {

@@ -1,7 +1,7 @@
 //! DELETE: deletes the messages the documents name by receipt handle, in DeleteMessageBatch
 //! calls; a bad handle fails its own document only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use connector_sdk::{
     Batch, ConnectorError, ExecutionContext, Operation, OperationInfo, Outcome, PropertyInfo,
@@ -13,10 +13,10 @@ use super::batching::{
     Action, BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, cancelled_outcome, chunk,
     send_with_retries,
 };
-use crate::client::SqsTarget;
 use crate::config::DeleteConfig;
 use crate::connection::SqsConnection;
 use crate::message::props;
+use crate::queue::Queue;
 
 const INPUT: &[PropertyInfo] = &[
     PropertyInfo {
@@ -25,7 +25,11 @@ const INPUT: &[PropertyInfo] = &[
     },
     PropertyInfo {
         name: props::QUEUE_URL,
-        description: "The queue of the message; the operation's queue when absent.",
+        description: "The URL of the message's queue (RECEIVE writes it); it wins over sqs.queue and the operation's queue.",
+    },
+    PropertyInfo {
+        name: props::QUEUE,
+        description: "The message's queue, a name (resolved in the connection's region) or a URL, when the document has no sqs.queueUrl; the operation's queue when it has neither.",
     },
 ];
 
@@ -49,17 +53,18 @@ pub(crate) const DELETED: Action = Action {
 /// One DeleteMessageBatch call (retried as [`send_with_retries`] says) for the receipt handles
 /// in `entries`, recording each outcome: `success()` for each deleted message.
 pub(crate) async fn delete_batch<H: AsRef<str> + Clone>(
-    client: &aws_sdk_sqs::Client,
-    target: &SqsTarget,
+    queue: &Queue,
     batch: &Batch,
-    queue_url: &str,
     entries: Vec<Entry<H>>,
     cancelled: &(dyn Fn() -> bool + Sync),
     success: impl Fn() -> Outcome,
 ) {
     let success = &success;
     send_with_retries(batch, entries, &DELETED, cancelled, |pending| async move {
-        let mut request = client.delete_message_batch().queue_url(queue_url);
+        let mut request = queue
+            .batch_client()
+            .delete_message_batch()
+            .queue_url(&queue.url);
         for entry in &pending {
             let built = DeleteMessageBatchRequestEntry::builder()
                 .id(entry.id())
@@ -70,7 +75,7 @@ pub(crate) async fn delete_batch<H: AsRef<str> + Clone>(
                 })?;
             request = request.entries(built);
         }
-        let answer = request.send().await.map_err(|e| target.call_error(&e))?;
+        let answer = request.send().await.map_err(|e| queue.call_error(&e))?;
         let mut result = BatchAnswer::default();
         for ok in answer.successful() {
             result.succeeded.push((ok.id().to_owned(), success()));
@@ -108,8 +113,9 @@ impl Operation for DeleteOperation {
         connection: &SqsConnection,
         batch: &Batch,
     ) -> Result<(), ConnectorError> {
-        let mut default_url: Option<Result<String, ConnectorError>> = None;
-        let mut by_queue: BTreeMap<String, Vec<Entry<String>>> = BTreeMap::new();
+        // Each queue named is resolved once per execution, also when it cannot be.
+        let mut resolved: HashMap<String, Result<Queue, ConnectorError>> = HashMap::new();
+        let mut by_queue: BTreeMap<String, (Queue, Vec<Entry<String>>)> = BTreeMap::new();
         for (index, document) in batch.documents().iter().enumerate() {
             let Some(handle) = document
                 .property(props::RECEIPT_HANDLE)
@@ -126,44 +132,49 @@ impl Operation for DeleteOperation {
                 );
                 continue;
             };
-            let url = match document
-                .property(props::QUEUE_URL)
-                .filter(|u| !u.is_empty())
-            {
-                Some(url) => url.to_owned(),
-                None => {
-                    let Some(queue) = &self.config.queue else {
-                        batch.application_error(
-                            index,
-                            "MissingQueue",
-                            format!(
-                                "document {} has no {} property and the operation names no queue",
-                                batch.input_index(index),
-                                props::QUEUE_URL
-                            ),
-                        );
-                        continue;
-                    };
-                    if default_url.is_none() {
-                        default_url = Some(connection.queue_url(queue).await);
-                    }
-                    match default_url.as_ref() {
-                        Some(Ok(url)) => url.clone(),
-                        Some(Err(err)) => {
-                            batch.record(index, Outcome::from_error(err));
-                            continue;
-                        }
-                        None => continue,
-                    }
+            let named = [props::QUEUE_URL, props::QUEUE]
+                .iter()
+                .find_map(|key| {
+                    document
+                        .property(key)
+                        .map(str::trim)
+                        .filter(|q| !q.is_empty())
+                })
+                .or(self.config.queue.as_deref());
+            let Some(named) = named else {
+                batch.application_error(
+                    index,
+                    "MissingQueue",
+                    format!(
+                        "document {} has no {} or {} property and the operation names no queue",
+                        batch.input_index(index),
+                        props::QUEUE_URL,
+                        props::QUEUE
+                    ),
+                );
+                continue;
+            };
+            if !resolved.contains_key(named) {
+                resolved.insert(named.to_owned(), connection.queue(named).await);
+            }
+            let queue = match &resolved[named] {
+                Ok(queue) => queue,
+                Err(err) => {
+                    batch.record(index, Outcome::from_error(err));
+                    continue;
                 }
             };
-            by_queue.entry(url).or_default().push(Entry {
-                index,
-                item: handle.to_owned(),
-            });
+            by_queue
+                .entry(queue.url.clone())
+                .or_insert_with(|| (queue.clone(), Vec::new()))
+                .1
+                .push(Entry {
+                    index,
+                    item: handle.to_owned(),
+                });
         }
         let cancelled = || ctx.cancellation.is_cancelled();
-        for (url, entries) in by_queue {
+        for (url, (queue, entries)) in by_queue {
             for chunk in chunk(entries, |_| 0, MAX_BATCH_BYTES) {
                 if cancelled() {
                     for entry in chunk {
@@ -171,20 +182,9 @@ impl Operation for DeleteOperation {
                     }
                     continue;
                 }
-                delete_batch(
-                    connection.batch_client(),
-                    connection.target(),
-                    batch,
-                    &url,
-                    chunk,
-                    &cancelled,
-                    || {
-                        Outcome::success_with_input(vec![(
-                            props::QUEUE_URL.to_owned(),
-                            url.clone(),
-                        )])
-                    },
-                )
+                delete_batch(&queue, batch, chunk, &cancelled, || {
+                    Outcome::success_with_input(vec![(props::QUEUE_URL.to_owned(), url.clone())])
+                })
                 .await;
             }
         }

@@ -15,11 +15,12 @@ use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-use super::receive::{OUTPUT, SYSTEM_ATTRIBUTES, delete_received, message_document, verify};
-use crate::config::{CommitStrategy, ListenConfig};
+use super::receive::{OUTPUT, Wanted, delete_received, message_document, verify};
+use crate::config::{CommitStrategy, ListenConfig, SystemAttribute};
 use crate::connection::SqsConnection;
 use crate::errors::SqsFailure;
 use crate::message::attributes_from_sqs;
+use crate::queue::Queue;
 
 /// SQS keeps a received message hidden for at most 12 hours from its receipt.
 const MAX_HIDDEN: Duration = Duration::from_secs(43_200);
@@ -31,6 +32,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct ListenOperation {
     config: ListenConfig,
+    wanted: Wanted,
 }
 
 /// One received message's handles.
@@ -50,8 +52,8 @@ struct Received {
 }
 
 /// Where the listener reads and what it was told.
-struct Source<'a> {
-    connection: &'a SqsConnection,
+struct Source {
+    queue: Queue,
     queue_url: String,
     visibility: Duration,
 }
@@ -74,7 +76,16 @@ impl Listener for ListenOperation {
     }
 
     fn build(config: ListenConfig) -> Result<Self, ConnectorError> {
-        Ok(Self { config })
+        // A FIFO queue's rule (a message after a failed one of its group is released too) needs
+        // each message's group: always asked for.
+        let mut system = config.system_attributes.clone();
+        system.push(SystemAttribute::MessageGroupId);
+        let wanted = Wanted::new(
+            &system,
+            &config.message_attributes,
+            config.return_sequence_number,
+        )?;
+        Ok(Self { config, wanted })
     }
 
     async fn listen(
@@ -83,14 +94,14 @@ impl Listener for ListenOperation {
         connection: &SqsConnection,
     ) -> Result<(), ConnectorError> {
         // What cannot work is the answer to `listen`: nothing polls yet.
-        let queue_url = connection.queue_url(&self.config.queue).await?;
+        let queue = connection.queue(&self.config.queue).await?;
         let visibility = match self.config.visibility_timeout_seconds {
             Some(seconds) => Duration::from_secs(seconds.into()),
-            None => queue_visibility(connection, &queue_url).await?,
+            None => queue_visibility(&queue).await?,
         };
         let source = Source {
-            connection,
-            queue_url,
+            queue_url: queue.url.clone(),
+            queue,
             visibility,
         };
         ctx.ready();
@@ -130,7 +141,7 @@ impl ListenOperation {
     async fn poll(
         &self,
         ctx: &ListenContext,
-        source: &Source<'_>,
+        source: &Source,
         places: &Arc<Semaphore>,
         received: mpsc::Sender<Received>,
     ) {
@@ -146,18 +157,15 @@ impl ListenOperation {
             };
             // A receive is not cut short by a stop (it waits at most 20 s): what it brings is
             // then released at once rather than left hidden.
-            let answer = source
-                .connection
+            let request = source
+                .queue
                 .client()
                 .receive_message()
                 .queue_url(&source.queue_url)
                 .max_number_of_messages(self.config.max_messages as i32)
                 .wait_time_seconds(self.config.wait_time_seconds as i32)
-                .visibility_timeout(source.visibility.as_secs() as i32)
-                .set_message_system_attribute_names(Some(SYSTEM_ATTRIBUTES.to_vec()))
-                .message_attribute_names("All")
-                .send()
-                .await;
+                .visibility_timeout(source.visibility.as_secs() as i32);
+            let answer = self.wanted.apply(request).send().await;
             let messages = match answer {
                 Ok(answer) => {
                     if failures > 0 {
@@ -173,7 +181,7 @@ impl ListenOperation {
                 Err(err) => {
                     drop(place);
                     failures += 1;
-                    let error = source.connection.error(SqsFailure::classify(&err));
+                    let error = source.queue.error(SqsFailure::classify(&err));
                     let backoff = backoff(failures);
                     ctx.status(
                         ListenerState::Retrying,
@@ -201,9 +209,11 @@ impl ListenOperation {
                 let Some(receipt_handle) = message.receipt_handle().map(str::to_owned) else {
                     continue;
                 };
-                if let Some(problem) =
-                    verify(&message, &attributes_from_sqs(message.message_attributes()))
-                {
+                if let Some(problem) = verify(
+                    &message,
+                    &attributes_from_sqs(message.message_attributes()),
+                    self.wanted.all_message_attributes(),
+                ) {
                     // Left hidden, not handed on: SQS delivers it again after its visibility
                     // timeout (a corrupted answer is rare and passes).
                     tracing::error!(queue = %source.queue_url, message = %message_id, problem, "a received message failed MD5 verification; it is not handed to the process");
@@ -218,7 +228,7 @@ impl ListenOperation {
                     receipt_handle,
                     group,
                 });
-                documents.push(message_document(message, &source.queue_url));
+                documents.push(message_document(message, &source.queue_url, &self.wanted));
             }
             if receipts.is_empty() {
                 continue;
@@ -242,7 +252,7 @@ impl ListenOperation {
 
     /// Hands a batch to the process, keeps it hidden while it waits, and settles each message
     /// by the answer.
-    async fn settle(&self, ctx: &ListenContext, source: &Source<'_>, batch: Received) {
+    async fn settle(&self, ctx: &ListenContext, source: &Source, batch: Received) {
         let Received {
             documents,
             receipts,
@@ -269,14 +279,7 @@ impl ListenOperation {
                     .iter()
                     .map(|r| (r.message_id.clone(), r.receipt_handle.clone()))
                     .collect();
-                for (message, why) in delete_received(
-                    source.connection.batch_client(),
-                    source.connection.target(),
-                    &source.queue_url,
-                    &deleted,
-                )
-                .await
-                {
+                for (message, why) in delete_received(&source.queue, &deleted).await {
                     tracing::warn!(queue = %source.queue_url, message = %message, reason = %why, "a message the process succeeded with could not be deleted; SQS delivers it again after its visibility timeout");
                 }
                 release(source, &failed, release_delay).await;
@@ -325,7 +328,7 @@ fn split<'a>(
 
 /// Extends the visibility of a batch's messages before it lapses, until SQS's 12 hours from
 /// their receipt are used up; never returns before that.
-async fn heartbeat(source: &Source<'_>, receipts: &[Receipt], received_at: Instant) {
+async fn heartbeat(source: &Source, receipts: &[Receipt], received_at: Instant) {
     let visibility = source.visibility.max(Duration::from_secs(1));
     let every = (visibility / 2).max(Duration::from_millis(500));
     loop {
@@ -341,18 +344,14 @@ async fn heartbeat(source: &Source<'_>, receipts: &[Receipt], received_at: Insta
 }
 
 /// Makes messages visible again after `delay`.
-async fn release(
-    source: &Source<'_>,
-    receipts: &[impl std::borrow::Borrow<Receipt>],
-    delay: Duration,
-) {
+async fn release(source: &Source, receipts: &[impl std::borrow::Borrow<Receipt>], delay: Duration) {
     let receipts: Vec<&Receipt> = receipts.iter().map(|r| r.borrow()).collect();
     change_visibility(source, &receipts, delay).await;
 }
 
 /// Sets the visibility timeout of `receipts`, ten per call; failures are logged (the message
 /// then becomes visible when its current timeout lapses).
-async fn change_visibility(source: &Source<'_>, receipts: &[&Receipt], timeout: Duration) {
+async fn change_visibility(source: &Source, receipts: &[&Receipt], timeout: Duration) {
     for chunk in receipts.chunks(10) {
         let entries: Vec<ChangeMessageVisibilityBatchRequestEntry> = chunk
             .iter()
@@ -367,7 +366,7 @@ async fn change_visibility(source: &Source<'_>, receipts: &[&Receipt], timeout: 
             })
             .collect();
         let answer = source
-            .connection
+            .queue
             .client()
             .change_message_visibility_batch()
             .queue_url(&source.queue_url)
@@ -382,25 +381,22 @@ async fn change_visibility(source: &Source<'_>, receipts: &[&Receipt], timeout: 
             }
             Err(err) => {
                 let failure = SqsFailure::classify(&err);
-                tracing::warn!(queue = %source.queue_url, error = %failure.describe(&source.connection.target().endpoint(), &source.connection.target().region), "changing the visibility of messages failed");
+                tracing::warn!(queue = %source.queue_url, error = %source.queue.describe(&failure), "changing the visibility of messages failed");
             }
         }
     }
 }
 
 /// The queue's own visibility timeout.
-async fn queue_visibility(
-    connection: &SqsConnection,
-    queue_url: &str,
-) -> Result<Duration, ConnectorError> {
-    let answer = connection
+async fn queue_visibility(queue: &Queue) -> Result<Duration, ConnectorError> {
+    let answer = queue
         .client()
         .get_queue_attributes()
-        .queue_url(queue_url)
+        .queue_url(&queue.url)
         .attribute_names(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout)
         .send()
         .await
-        .map_err(|err| connection.error(SqsFailure::classify(&err)))?;
+        .map_err(|err| queue.error(SqsFailure::classify(&err)))?;
     let seconds = answer
         .attributes()
         .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout))

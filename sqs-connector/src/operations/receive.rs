@@ -16,24 +16,148 @@ use parking_lot::Mutex;
 
 use super::batching::{Entry, MAX_BATCH_BYTES, chunk};
 use super::delete::delete_batch;
-use crate::client::SqsTarget;
-use crate::config::ReceiveConfig;
+use crate::config::{ReceiveConfig, SystemAttribute};
 use crate::connection::SqsConnection;
 use crate::errors::{Retry, SqsFailure};
 use crate::message::{
-    Attribute, attributes_from_sqs, attributes_into_properties, md5_hex, md5_matches,
-    md5_of_attributes, props,
+    Attribute, MAX_ATTRIBUTE_NAME, attribute_name_problem, attributes_from_sqs,
+    attributes_into_properties, md5_hex, md5_matches, md5_of_attributes, props,
 };
-use crate::queue::is_fifo;
+use crate::queue::{Queue, is_fifo};
 
-/// The system attributes RECEIVE writes as properties: the only ones it asks for.
-pub(crate) const SYSTEM_ATTRIBUTES: [MessageSystemAttributeName; 5] = [
-    MessageSystemAttributeName::SequenceNumber,
-    MessageSystemAttributeName::MessageGroupId,
-    MessageSystemAttributeName::MessageDeduplicationId,
-    MessageSystemAttributeName::ApproximateReceiveCount,
-    MessageSystemAttributeName::SentTimestamp,
+/// Each system attribute and the property it is written as.
+const SYSTEM_PROPERTIES: [(MessageSystemAttributeName, &str); 9] = [
+    (
+        MessageSystemAttributeName::SequenceNumber,
+        props::SEQUENCE_NUMBER,
+    ),
+    (
+        MessageSystemAttributeName::MessageGroupId,
+        props::MESSAGE_GROUP_ID,
+    ),
+    (
+        MessageSystemAttributeName::MessageDeduplicationId,
+        props::MESSAGE_DEDUPLICATION_ID,
+    ),
+    (
+        MessageSystemAttributeName::ApproximateReceiveCount,
+        props::APPROXIMATE_RECEIVE_COUNT,
+    ),
+    (
+        MessageSystemAttributeName::SentTimestamp,
+        props::SENT_TIMESTAMP,
+    ),
+    (
+        MessageSystemAttributeName::ApproximateFirstReceiveTimestamp,
+        props::APPROXIMATE_FIRST_RECEIVE_TIMESTAMP,
+    ),
+    (MessageSystemAttributeName::SenderId, props::SENDER_ID),
+    (
+        MessageSystemAttributeName::AwsTraceHeader,
+        props::AWS_TRACE_HEADER,
+    ),
+    (
+        MessageSystemAttributeName::DeadLetterQueueSourceArn,
+        props::DEAD_LETTER_QUEUE_SOURCE_ARN,
+    ),
 ];
+
+/// The property a system attribute is written as: `sqs.` and its name in lower camel case
+/// (`sqs.awsTraceHeader`), also for an attribute SQS adds later.
+fn system_property(name: &MessageSystemAttributeName) -> String {
+    if let Some((_, property)) = SYSTEM_PROPERTIES.iter().find(|(n, _)| n == name) {
+        return (*property).to_owned();
+    }
+    let text = name.as_str();
+    let upper = text.chars().take_while(char::is_ascii_uppercase).count();
+    // "AWSTraceHeader" -> "awsTraceHeader": a leading acronym is lowered but for its last
+    // capital when a word follows it.
+    let lower = if upper > 1 && upper < text.len() {
+        upper - 1
+    } else {
+        upper.max(1)
+    };
+    let head: String = text.chars().take(lower).collect::<String>().to_lowercase();
+    format!("sqs.{head}{}", text.chars().skip(lower).collect::<String>())
+}
+
+/// What a receive asks SQS for and passes on: the system attributes, the message attributes
+/// (names or `prefix.*`), and whether the sequence number.
+#[derive(Debug, Clone)]
+pub(crate) struct Wanted {
+    system: Vec<MessageSystemAttributeName>,
+    message: Option<Vec<String>>,
+    sequence_number: bool,
+    /// Every message attribute is asked for, so the attributes' MD5 covers what arrives.
+    all_message_attributes: bool,
+}
+
+impl Wanted {
+    /// From an operation's options; a message attribute name or prefix SQS would refuse is a
+    /// configuration error naming it.
+    pub(crate) fn new(
+        system: &[SystemAttribute],
+        message: &[String],
+        sequence_number: bool,
+    ) -> Result<Self, ConnectorError> {
+        let mut names: Vec<MessageSystemAttributeName> = Vec::new();
+        for attribute in system {
+            let name = MessageSystemAttributeName::from(attribute.as_str());
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        if names.contains(&MessageSystemAttributeName::All) {
+            names = vec![MessageSystemAttributeName::All];
+        } else if sequence_number {
+            if !names.contains(&MessageSystemAttributeName::SequenceNumber) {
+                names.push(MessageSystemAttributeName::SequenceNumber);
+            }
+        } else {
+            names.retain(|n| *n != MessageSystemAttributeName::SequenceNumber);
+        }
+        let mut wanted: Vec<String> = Vec::new();
+        for entry in message.iter().map(|m| m.trim()) {
+            if !(entry == "All" || entry == ".*") {
+                let name = entry.strip_suffix(".*").unwrap_or(entry);
+                if let Some(problem) = attribute_name_problem(name) {
+                    return Err(ConnectorError::config(format!(
+                        "Message attributes: \"{}\" {problem}; give attribute names, prefixes \
+                         ending in .* (orders.*), or All",
+                        entry.chars().take(MAX_ATTRIBUTE_NAME).collect::<String>()
+                    )));
+                }
+            }
+            if !wanted.iter().any(|w| w == entry) {
+                wanted.push(entry.to_owned());
+            }
+        }
+        let all_message_attributes = wanted.iter().any(|w| w == "All" || w == ".*");
+        Ok(Self {
+            system: names,
+            message: (!wanted.is_empty()).then_some(wanted),
+            sequence_number,
+            all_message_attributes,
+        })
+    }
+
+    /// Whether every message attribute is asked for (so the attributes' MD5 is checked).
+    pub(crate) fn all_message_attributes(&self) -> bool {
+        self.all_message_attributes
+    }
+
+    /// Sets them on a ReceiveMessage request.
+    pub(crate) fn apply(
+        &self,
+        request: aws_sdk_sqs::operation::receive_message::builders::ReceiveMessageFluentBuilder,
+    ) -> aws_sdk_sqs::operation::receive_message::builders::ReceiveMessageFluentBuilder {
+        request
+            .set_message_system_attribute_names(
+                (!self.system.is_empty()).then(|| self.system.clone()),
+            )
+            .set_message_attribute_names(self.message.clone())
+    }
+}
 
 /// The most messages one ReceiveMessage call returns.
 pub const MAX_PER_CALL: i64 = 10;
@@ -57,27 +181,43 @@ pub(crate) const OUTPUT: &[PropertyInfo] = &[
     },
     PropertyInfo {
         name: props::SEQUENCE_NUMBER,
-        description: "FIFO: the sequence number.",
+        description: "FIFO, with Return sequence number: the sequence number.",
     },
     PropertyInfo {
         name: props::MESSAGE_GROUP_ID,
-        description: "FIFO: the message group id.",
+        description: "FIFO, with System attributes MessageGroupId (default): the message group id.",
     },
     PropertyInfo {
         name: props::MESSAGE_DEDUPLICATION_ID,
-        description: "FIFO: the deduplication id.",
+        description: "FIFO, with System attributes MessageDeduplicationId (default): the deduplication id.",
     },
     PropertyInfo {
         name: props::APPROXIMATE_RECEIVE_COUNT,
-        description: "How many times the message has been received.",
+        description: "With System attributes ApproximateReceiveCount (default): how many times the message has been received.",
     },
     PropertyInfo {
         name: props::SENT_TIMESTAMP,
-        description: "When the message was sent, in milliseconds since 1970.",
+        description: "With System attributes SentTimestamp (default): when the message was sent, in milliseconds since 1970.",
+    },
+    PropertyInfo {
+        name: props::APPROXIMATE_FIRST_RECEIVE_TIMESTAMP,
+        description: "With System attributes ApproximateFirstReceiveTimestamp (or All): when the message was first received, in milliseconds since 1970.",
+    },
+    PropertyInfo {
+        name: props::SENDER_ID,
+        description: "With System attributes SenderId (or All): the IAM user or role id that sent the message.",
+    },
+    PropertyInfo {
+        name: props::AWS_TRACE_HEADER,
+        description: "With System attributes AWSTraceHeader (or All): the message's AWS X-Ray trace header.",
+    },
+    PropertyInfo {
+        name: props::DEAD_LETTER_QUEUE_SOURCE_ARN,
+        description: "With System attributes DeadLetterQueueSourceArn (or All): the queue a dead-letter queue's message came from.",
     },
     PropertyInfo {
         name: "sqs.attribute.<Name>",
-        description: "Each message attribute's value (base64 for Binary).",
+        description: "Each message attribute Message attributes asks for (All by default): its value (base64 for Binary).",
     },
     PropertyInfo {
         name: "sqs.attributeType.<Name>",
@@ -85,13 +225,25 @@ pub(crate) const OUTPUT: &[PropertyInfo] = &[
     },
 ];
 
+const INPUT: &[PropertyInfo] = &[
+    PropertyInfo {
+        name: props::QUEUE,
+        description: "On the trigger document: the queue to read from (a name or a URL), instead of the operation's.",
+    },
+    PropertyInfo {
+        name: props::RECEIVE_REQUEST_ATTEMPT_ID,
+        description: "On the trigger document, FIFO queues: the receive request attempt id of the first ReceiveMessage call (a host that retries a whole execution passes the same one and gets the same messages).",
+    },
+];
+
 /// The RECEIVE operation.
 #[derive(Debug)]
 pub struct ReceiveOperation {
     config: ReceiveConfig,
+    wanted: Wanted,
 }
 
-pub(crate) fn message_document(message: Message, queue_url: &str) -> Document {
+pub(crate) fn message_document(message: Message, queue_url: &str, wanted: &Wanted) -> Document {
     // The message is taken apart, not copied: its strings become the document's.
     let mut properties = BTreeMap::new();
     let mut put = |key: &str, value: Option<String>| {
@@ -104,29 +256,11 @@ pub(crate) fn message_document(message: Message, queue_url: &str) -> Document {
     put(props::RECEIPT_HANDLE, message.receipt_handle);
     put(props::QUEUE_URL, Some(queue_url.to_owned()));
     put(props::MD5_OF_BODY, message.md5_of_body);
-    for (key, name) in [
-        (
-            props::SEQUENCE_NUMBER,
-            MessageSystemAttributeName::SequenceNumber,
-        ),
-        (
-            props::MESSAGE_GROUP_ID,
-            MessageSystemAttributeName::MessageGroupId,
-        ),
-        (
-            props::MESSAGE_DEDUPLICATION_ID,
-            MessageSystemAttributeName::MessageDeduplicationId,
-        ),
-        (
-            props::APPROXIMATE_RECEIVE_COUNT,
-            MessageSystemAttributeName::ApproximateReceiveCount,
-        ),
-        (
-            props::SENT_TIMESTAMP,
-            MessageSystemAttributeName::SentTimestamp,
-        ),
-    ] {
-        put(key, system.remove(&name));
+    if !wanted.sequence_number {
+        system.remove(&MessageSystemAttributeName::SequenceNumber);
+    }
+    for (name, value) in system.drain() {
+        put(&system_property(&name), Some(value));
     }
     if let Some(attributes) = message.message_attributes {
         attributes_into_properties(attributes, &mut properties);
@@ -138,7 +272,11 @@ pub(crate) fn message_document(message: Message, queue_url: &str) -> Document {
 }
 
 /// Why a message fails verification, if it does.
-pub(crate) fn verify(message: &Message, attributes: &[Attribute]) -> Option<String> {
+pub(crate) fn verify(
+    message: &Message,
+    attributes: &[Attribute],
+    all_attributes: bool,
+) -> Option<String> {
     let body = message.body().unwrap_or_default();
     if let Some(expected) = message.md5_of_body()
         && !md5_matches(expected, body.as_bytes())
@@ -148,7 +286,10 @@ pub(crate) fn verify(message: &Message, attributes: &[Attribute]) -> Option<Stri
             md5_hex(body.as_bytes())
         ));
     }
+    // SQS's digest covers the attributes it returns; checked when every one was asked for,
+    // where servers agree on that.
     if let Some(expected) = message.md5_of_message_attributes()
+        && all_attributes
         && !attributes.is_empty()
     {
         let actual = md5_of_attributes(attributes);
@@ -269,7 +410,7 @@ impl Shared {
 /// Where one RECEIVE reads and until when.
 struct Reading<'a> {
     ctx: &'a ExecutionContext,
-    connection: &'a SqsConnection,
+    queue: &'a Queue,
     queue_url: &'a str,
     attempt_id: Option<&'a str>,
     deadline: SystemTime,
@@ -347,8 +488,7 @@ impl ReceiveOperation {
     /// deleted and SQS delivers them again after their visibility timeout. A delete that fails is
     /// logged, and that message too is delivered again: at least once, never lost.
     fn delete_after_delivery(&self, reading: &Reading<'_>, outputs: &[Document]) {
-        let client = reading.connection.batch_client().clone();
-        let target = reading.connection.target().clone();
+        let queue = reading.queue.clone();
         let queue_url = reading.queue_url.to_owned();
         let messages: Vec<(String, String)> = outputs
             .iter()
@@ -367,7 +507,7 @@ impl ReceiveOperation {
                     tracing::warn!(queue = %queue_url, messages = messages.len(), "the answer carrying the messages read did not reach the host: none was deleted, and SQS delivers them again after their visibility timeout");
                     return;
                 }
-                let failed = delete_received(&client, &target, &queue_url, &messages).await;
+                let failed = delete_received(&queue, &messages).await;
                 for (message_id, why) in &failed {
                     tracing::warn!(queue = %queue_url, message = %message_id, reason = %why, "a message read and passed on could not be deleted; SQS delivers it again after its visibility timeout");
                 }
@@ -381,7 +521,7 @@ impl ReceiveOperation {
     async fn worker(&self, reading: &Reading<'_>, shared: &Shared) {
         let Reading {
             ctx,
-            connection,
+            queue,
             queue_url,
             ..
         } = *reading;
@@ -415,20 +555,17 @@ impl ReceiveOperation {
             let call = shared.calls.fetch_add(1, Ordering::Relaxed) + 1;
             // A long poll never outlasts the execution timeout.
             let wait = (self.config.wait_time_seconds as u64).min(left.as_secs());
-            let answer = connection
+            let request = queue
                 .client()
                 .receive_message()
                 .queue_url(queue_url)
                 .max_number_of_messages(count as i32)
                 .wait_time_seconds(wait as i32)
                 .set_visibility_timeout(self.config.visibility_timeout_seconds.map(|v| v as i32))
-                .set_message_system_attribute_names(Some(SYSTEM_ATTRIBUTES.to_vec()))
-                .message_attribute_names("All")
                 .set_receive_request_attempt_id(
                     fifo.then(|| attempt_id(ctx, reading.attempt_id, call)),
-                )
-                .send()
-                .await;
+                );
+            let answer = self.wanted.apply(request).send().await;
             let messages = match answer {
                 Ok(answer) => {
                     failed_in_a_row = 0;
@@ -442,7 +579,7 @@ impl ReceiveOperation {
                     // rounds of the SDK's retries before the execution gives up.
                     failed_in_a_row += 1;
                     if failure.retry() != Retry::Never && failed_in_a_row < READ_ROUNDS {
-                        tracing::warn!(queue = %queue_url, error = %failure.describe(&connection.target().endpoint(), &connection.target().region), "a read failed after the SDK's retries; reading again");
+                        tracing::warn!(queue = %queue_url, error = %queue.describe(&failure), "a read failed after the SDK's retries; reading again");
                         tokio::time::sleep(Duration::from_millis(200 << failed_in_a_row)).await;
                         continue;
                     }
@@ -450,15 +587,18 @@ impl ReceiveOperation {
                     shared
                         .first_error
                         .lock()
-                        .get_or_insert(connection.error(failure));
+                        .get_or_insert(queue.error(failure));
                     return;
                 }
             };
             let mut new = 0;
             for message in messages {
                 if self.config.verify_md5
-                    && let Some(problem) =
-                        verify(&message, &attributes_from_sqs(message.message_attributes()))
+                    && let Some(problem) = verify(
+                        &message,
+                        &attributes_from_sqs(message.message_attributes()),
+                        self.wanted.all_message_attributes,
+                    )
                 {
                     let message_id = message.message_id().unwrap_or_default();
                     tracing::error!(queue = %queue_url, message = %message_id, "a received message failed MD5 verification; it is left on the queue");
@@ -472,7 +612,7 @@ impl ReceiveOperation {
                     continue;
                 }
                 let mut received = shared.received.lock();
-                if received.add(message_document(message, queue_url)) {
+                if received.add(message_document(message, queue_url, &self.wanted)) {
                     new += 1;
                 }
                 if received.bytes >= MAX_BYTES_PER_EXECUTION {
@@ -511,9 +651,7 @@ impl ReceiveOperation {
 /// Deletes received messages (message id, receipt handle); returns (message id, why) for each
 /// one that could not be deleted.
 pub(crate) async fn delete_received(
-    client: &aws_sdk_sqs::Client,
-    target: &SqsTarget,
-    queue_url: &str,
+    queue: &Queue,
     messages: &[(String, String)],
 ) -> Vec<(String, String)> {
     // Only each delete's status matters here: track it on empty documents, not copies.
@@ -528,7 +666,7 @@ pub(crate) async fn delete_received(
         .collect();
     let never = || false;
     for chunk in chunk(entries, |_| 0, MAX_BATCH_BYTES) {
-        delete_batch(client, target, &tracker, queue_url, chunk, &never, || {
+        delete_batch(queue, &tracker, chunk, &never, || {
             Outcome::success(Vec::new())
         })
         .await;
@@ -551,7 +689,7 @@ impl Operation for ReceiveOperation {
             label: "Receive",
             description: "Reads messages from a queue; each message becomes an output document of the trigger document's result (a message read twice in one execution is one output, with its newest receipt handle). Outputs are valid whatever the result's status: a FAILURE lists the messages that could not be verified. With Delete after read, messages are deleted only after the answer carrying them reached the host; one that cannot be deleted then is logged and delivered again later (at least once).",
             takes_input: false,
-            input_properties: &[],
+            input_properties: INPUT,
             output_properties: OUTPUT,
         }
     }
@@ -565,7 +703,12 @@ impl Operation for ReceiveOperation {
                 "Maximum messages must be -1 (all available) or 1 to {MAX_MESSAGES_PER_EXECUTION}"
             )));
         }
-        Ok(Self { config })
+        let wanted = Wanted::new(
+            &config.system_attributes,
+            &config.message_attributes,
+            config.return_sequence_number,
+        )?;
+        Ok(Self { config, wanted })
     }
 
     async fn execute(
@@ -574,13 +717,36 @@ impl Operation for ReceiveOperation {
         connection: &SqsConnection,
         batch: &Batch,
     ) -> Result<(), ConnectorError> {
-        let queue_url = connection.queue_url(&self.config.queue).await?;
         let timeout = Duration::from_secs(self.config.execution_timeout_seconds.max(1) as u64);
         for (index, trigger) in batch.documents().iter().enumerate() {
+            let named = trigger
+                .property(props::QUEUE)
+                .map(str::trim)
+                .filter(|q| !q.is_empty())
+                .or(self.config.queue.as_deref());
+            let Some(named) = named else {
+                batch.application_error(
+                    index,
+                    "MissingQueue",
+                    format!(
+                        "trigger document {} has no {} property and the operation names no queue",
+                        batch.input_index(index),
+                        props::QUEUE
+                    ),
+                );
+                continue;
+            };
+            let queue = match connection.queue(named).await {
+                Ok(queue) => queue,
+                Err(err) => {
+                    batch.record(index, Outcome::from_error(&err));
+                    continue;
+                }
+            };
             let reading = Reading {
                 ctx,
-                connection,
-                queue_url: &queue_url,
+                queue: &queue,
+                queue_url: &queue.url,
                 attempt_id: trigger.property(props::RECEIVE_REQUEST_ATTEMPT_ID),
                 deadline: ctx.now() + timeout,
             };

@@ -21,7 +21,7 @@ use crate::message::{
     Attribute, Rejection, attributes_from_properties, check_text, md5_matches, props,
     to_sqs_attributes,
 };
-use crate::queue::{QueueInfo, is_fifo};
+use crate::queue::{Queue, QueueInfo, is_fifo};
 
 /// The longest delay SQS accepts.
 pub const MAX_DELAY_SECONDS: u32 = 900;
@@ -170,7 +170,9 @@ impl SendOperation {
             }
         }
         let deduplication_id = document.property(props::MESSAGE_DEDUPLICATION_ID);
-        if fifo && !queue.content_based_deduplication && deduplication_id.is_none_or(str::is_empty)
+        if fifo
+            && queue.content_based_deduplication == Some(false)
+            && deduplication_id.is_none_or(str::is_empty)
         {
             return Err(Rejection {
                 rule: "MissingMessageDeduplicationId",
@@ -229,19 +231,19 @@ impl SendOperation {
 
     async fn send_batch(
         &self,
-        connection: &SqsConnection,
+        queue: &Queue,
         batch: &Batch,
-        queue_url: &str,
         entries: Call<'_>,
         cancelled: &(dyn Fn() -> bool + Sync),
     ) {
+        let queue_url = queue.url.as_str();
         let action = if is_fifo(queue_url) {
             &SEND_FIFO
         } else {
             &SEND_STANDARD
         };
         send_with_retries(batch, entries, action, cancelled, |pending| async move {
-            let mut request = connection
+            let mut request = queue
                 .batch_client()
                 .send_message_batch()
                 .queue_url(queue_url);
@@ -260,10 +262,7 @@ impl SendOperation {
                     })?;
                 request = request.entries(built);
             }
-            let answer = request
-                .send()
-                .await
-                .map_err(|e| connection.call_error(&e))?;
+            let answer = request.send().await.map_err(|e| queue.call_error(&e))?;
             let mut result = BatchAnswer::default();
             for ok in answer.successful() {
                 if let Some(index) = entry_index(&pending, ok.id()) {
@@ -287,12 +286,12 @@ impl SendOperation {
 
     async fn send_one(
         &self,
-        connection: &SqsConnection,
+        queue: &Queue,
         batch: &Batch,
-        queue_url: &str,
         entry: Entry<Arc<Prepared<'_>>>,
         cancelled: &(dyn Fn() -> bool + Sync),
     ) {
+        let queue_url = queue.url.as_str();
         let action = if is_fifo(queue_url) {
             &SEND_FIFO
         } else {
@@ -306,7 +305,7 @@ impl SendOperation {
             |pending| async move {
                 let entry = &pending[0];
                 let item = &entry.item;
-                let answer = connection
+                let answer = queue
                     .batch_client()
                     .send_message()
                     .queue_url(queue_url)
@@ -317,7 +316,7 @@ impl SendOperation {
                     .set_message_deduplication_id(item.deduplication_id.map(str::to_owned))
                     .send()
                     .await
-                    .map_err(|e| connection.call_error(&e))?;
+                    .map_err(|e| queue.call_error(&e))?;
                 let mut result = BatchAnswer::default();
                 result.succeeded.push((
                     entry.id(),
@@ -403,16 +402,17 @@ impl Operation for SendOperation {
         connection: &SqsConnection,
         batch: &Batch,
     ) -> Result<(), ConnectorError> {
-        let static_url = match (&self.config.queue, self.config.dynamic_queue) {
-            (Some(queue), false) => Some(connection.queue_url(queue).await?),
+        let static_queue = match (&self.config.queue, self.config.dynamic_queue) {
+            (Some(queue), false) => Some(connection.queue(queue).await?),
             _ => None,
         };
         // Where each document goes and that queue's rules: names resolved and limits read once.
         let mut targets: Vec<Option<(Arc<str>, QueueInfo)>> = Vec::with_capacity(batch.len());
         let mut infos: HashMap<String, Result<(Arc<str>, QueueInfo), Outcome>> = HashMap::new();
+        let mut queues: HashMap<Arc<str>, Queue> = HashMap::new();
         for (index, document) in batch.documents().iter().enumerate() {
-            let url = match &static_url {
-                Some(url) => url.clone(),
+            let queue = match &static_queue {
+                Some(queue) => queue.clone(),
                 None => match document
                     .property(props::QUEUE)
                     .map(str::trim)
@@ -431,8 +431,8 @@ impl Operation for SendOperation {
                         targets.push(None);
                         continue;
                     }
-                    Some(queue) => match connection.queue_url(queue).await {
-                        Ok(url) => url,
+                    Some(queue) => match connection.queue(queue).await {
+                        Ok(queue) => queue,
                         Err(err) => {
                             batch.record(index, Outcome::from_error(&err));
                             targets.push(None);
@@ -441,15 +441,17 @@ impl Operation for SendOperation {
                     },
                 },
             };
-            if !infos.contains_key(&url) {
+            if !infos.contains_key(&queue.url) {
+                let url: Arc<str> = Arc::from(queue.url.as_str());
                 let info = connection
-                    .queue_info(&url)
+                    .queue_info(&queue)
                     .await
-                    .map(|info| (Arc::from(url.as_str()), info))
+                    .map(|info| (url.clone(), info))
                     .map_err(|e| Outcome::from_error(&e));
-                infos.insert(url.clone(), info);
+                infos.insert(queue.url.clone(), info);
+                queues.insert(url, queue.clone());
             }
-            match &infos[&url] {
+            match &infos[&queue.url] {
                 Ok(target) => targets.push(Some(target.clone())),
                 Err(outcome) => {
                     batch.record(index, outcome.clone());
@@ -509,8 +511,10 @@ impl Operation for SendOperation {
         let concurrency = self.config.max_concurrent_requests.max(1) as usize;
         let cancelled = || ctx.cancellation.is_cancelled();
         let cancelled = &cancelled;
+        let queues = &queues;
         futures::stream::iter(calls)
             .for_each_concurrent(concurrency, |(url, entries)| async move {
+                let queue = &queues[&url];
                 if cancelled() {
                     for entry in entries {
                         batch.record(
@@ -519,12 +523,10 @@ impl Operation for SendOperation {
                         );
                     }
                 } else if self.config.batch {
-                    self.send_batch(connection, batch, &url, entries, cancelled)
-                        .await;
+                    self.send_batch(queue, batch, entries, cancelled).await;
                 } else {
                     for entry in entries {
-                        self.send_one(connection, batch, &url, entry, cancelled)
-                            .await;
+                        self.send_one(queue, batch, entry, cancelled).await;
                     }
                 }
             })

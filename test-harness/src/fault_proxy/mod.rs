@@ -41,6 +41,7 @@
 //! | `reset-after` | yes, answer read | the connection is reset; the request took effect |
 //! | `delay` | yes | the answer, after [`FaultProxyConfig::delay`] (default 3 s) |
 //! | `truncate` | yes | the status line, the headers with the full `Content-Length`, half the body, then end of stream |
+//! | `access-denied` | no | HTTP 400, `x-amzn-query-error: AccessDenied;Sender`, body `{"__type":"com.amazon.coral.service#AccessDeniedException",…}`: a refusal (not in `FaultKind::ALL`), for least-privilege tests |
 //! | `corrupt-md5` | yes | a `ReceiveMessage` answer whose first `MD5OfBody` is another well-formed digest (32 zeros, or 32 `f` if it was zeros); the same length, so `Content-Length` holds |
 //!
 //! A `corrupt-md5` rule that meets an answer without a digest (another action, no messages, an
@@ -337,9 +338,16 @@ async fn answer(conn: &mut BufReader<TcpStream>, answer: &Response, keep_alive: 
     }
 }
 
-/// The AWS JSON 1.0 error answer of an injected `internal-error` or `throttling`.
+/// The AWS JSON 1.0 error answer of an injected `internal-error`, `throttling` or
+/// `access-denied`.
 fn injected_error(kind: FaultKind) -> Response {
     let (status, reason, query_error, body) = match kind {
+        FaultKind::AccessDenied => (
+            400,
+            "Bad Request",
+            "AccessDenied;Sender",
+            r#"{"__type":"com.amazon.coral.service#AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/least-privilege is not authorized to perform this action (injected)"}"#,
+        ),
         FaultKind::Throttling => (
             400,
             "Bad Request",

@@ -26,6 +26,11 @@ pub enum FaultKind {
     /// `corrupt-md5`: forwarded; in a `ReceiveMessage` answer the first `MD5OfBody` digest is
     /// replaced by another well-formed one. Counted only when a digest was changed.
     CorruptMd5,
+    /// `access-denied`: not forwarded; answered HTTP 400 with the `AccessDenied` error SQS gives
+    /// credentials that lack the action's permission (query error code `AccessDenied`). Not a
+    /// fault of the network or the server, so not in [`FaultKind::ALL`]: a refusal, to test least
+    /// privilege (`access-denied@GetQueueAttributes`).
+    AccessDenied,
 }
 
 impl FaultKind {
@@ -40,6 +45,9 @@ impl FaultKind {
         FaultKind::CorruptMd5,
     ];
 
+    /// The refusals: answers a permission check gives, not faults of the network or the server.
+    pub const REFUSALS: [FaultKind; 1] = [FaultKind::AccessDenied];
+
     /// The kebab-case name used on the command line and in the statistics (`reset-after`).
     pub fn name(self) -> &'static str {
         match self {
@@ -50,6 +58,7 @@ impl FaultKind {
             FaultKind::Delay => "delay",
             FaultKind::Truncate => "truncate",
             FaultKind::CorruptMd5 => "corrupt-md5",
+            FaultKind::AccessDenied => "access-denied",
         }
     }
 
@@ -57,7 +66,10 @@ impl FaultKind {
     pub fn forwards(self) -> bool {
         !matches!(
             self,
-            FaultKind::InternalError | FaultKind::Throttling | FaultKind::ResetBefore
+            FaultKind::InternalError
+                | FaultKind::Throttling
+                | FaultKind::ResetBefore
+                | FaultKind::AccessDenied
         )
     }
 }
@@ -75,9 +87,14 @@ impl FromStr for FaultKind {
         let s = s.trim();
         FaultKind::ALL
             .into_iter()
+            .chain(FaultKind::REFUSALS)
             .find(|kind| kind.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
-                let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+                let names: Vec<&str> = FaultKind::ALL
+                    .iter()
+                    .chain(&FaultKind::REFUSALS)
+                    .map(|k| k.name())
+                    .collect();
                 ParseRuleError(format!(
                     "unknown fault kind {s:?}; expected one of: {}",
                     names.join(", ")
