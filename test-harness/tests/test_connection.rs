@@ -392,3 +392,58 @@ fn an_endpoint_url_with_a_password_or_a_key_in_the_certificate_field_is_refused_
         "no byte of the key is quoted:\n{text}"
     );
 }
+
+/// A gateway or proxy that answers 5xx without an SQS error is quoted (status and the start of
+/// its body), not called "busy"; through Test Connection and through a SEND.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_error_without_an_sqs_error_quotes_the_status_and_body() {
+    let endpoint = stub_http(
+        501,
+        vec![("content-type".into(), "text/plain".into())],
+        "Not Implemented: this gateway does not forward POST".into(),
+    )
+    .await;
+    let component = access_key_component("conn-gateway", &endpoint, SECRET);
+    let (code, text) = tokio::task::spawn_blocking(move || test_connection(&component))
+        .await
+        .unwrap();
+    assert_eq!(code, 1, "expected exit 1:\n{text}");
+    assert!(
+        text.contains("[FAILED ] SQS reachable")
+            && text.contains("answered HTTP 501 without an SQS error")
+            && text.contains("(it said: Not Implemented: this gateway does not forward POST)"),
+        "{text}"
+    );
+    assert!(!text.contains("busy"), "{text}");
+
+    let endpoint = stub_http(
+        503,
+        vec![("content-type".into(), "text/html".into())],
+        "<html><body>Service Unavailable: maintenance until 06:00</body></html>".into(),
+    )
+    .await;
+    let plugin = start_plugin().await;
+    let connection: connector_sdk::Component =
+        serde_json::from_value(access_key_component("conn-maintenance", &endpoint, SECRET))
+            .unwrap();
+    let send = operation(
+        "op-send-maintenance",
+        "SEND",
+        json!({"queue": format!("{endpoint}/123456789012/orders")}),
+    );
+    let results = execute(
+        &plugin,
+        &connection,
+        &send,
+        vec![connector_sdk::Document::new("order")],
+    )
+    .await;
+    let message = results[0].message.clone().unwrap_or_default();
+    assert_eq!(results[0].status, connector_sdk::ResultStatus::Failure);
+    assert!(
+        message.contains("answered HTTP 503 without an SQS error")
+            && message.contains("Service Unavailable: maintenance until 06:00"),
+        "{message}"
+    );
+    plugin.shutdown().await.unwrap();
+}

@@ -758,3 +758,61 @@ impl Operation for ReceiveOperation {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_attributes_become_lower_camel_case_properties() {
+        assert_eq!(
+            system_property(&MessageSystemAttributeName::AwsTraceHeader),
+            "sqs.awsTraceHeader"
+        );
+        assert_eq!(
+            system_property(&MessageSystemAttributeName::SenderId),
+            "sqs.senderId"
+        );
+        // One SQS adds later gets a property by the same rule.
+        assert_eq!(
+            system_property(&MessageSystemAttributeName::from("SQSNewThing")),
+            "sqs.sqsNewThing"
+        );
+        assert_eq!(
+            system_property(&MessageSystemAttributeName::from("Later")),
+            "sqs.later"
+        );
+        assert_eq!(
+            system_property(&MessageSystemAttributeName::from("ABC")),
+            "sqs.abc"
+        );
+    }
+
+    #[test]
+    fn what_a_receive_asks_for_follows_the_options() {
+        use SystemAttribute as S;
+        let wanted = Wanted::new(&[S::SenderId, S::SenderId], &["All".into()], true).unwrap();
+        assert_eq!(
+            wanted.system,
+            [
+                MessageSystemAttributeName::SenderId,
+                MessageSystemAttributeName::SequenceNumber
+            ]
+        );
+        assert!(wanted.all_message_attributes());
+        let wanted = Wanted::new(&[S::SequenceNumber, S::All], &[], false).unwrap();
+        assert_eq!(wanted.system, [MessageSystemAttributeName::All]);
+        assert_eq!(wanted.message, None);
+        assert!(!wanted.sequence_number);
+        let wanted = Wanted::new(&[S::SequenceNumber], &["orders.*".into()], false).unwrap();
+        assert!(wanted.system.is_empty());
+        assert!(!wanted.all_message_attributes());
+        for bad in ["", "bad name", "Amazon.x", "a..b", "orders..*"] {
+            let err = Wanted::new(&[], &[bad.into()], true).unwrap_err();
+            assert!(
+                err.to_string().contains("Message attributes"),
+                "{bad}: {err}"
+            );
+        }
+    }
+}
