@@ -51,6 +51,7 @@ async fn receive_reads_the_queue_its_trigger_document_names() {
     send_bodies(&named_url, &["by name".to_owned(), "by url".to_owned()]).await;
     let plugin = start_plugin().await;
     let connection = moto_connection("conn-trigger-queue");
+    declared::assert_input_declared("RECEIVE", "sqs.queue");
 
     // No queue option at all: the trigger document names it (by name, then by URL).
     let receive = operation(
@@ -132,7 +133,9 @@ async fn receive_reads_the_queue_its_trigger_document_names() {
     assert_eq!(results[0].status_code.as_deref(), Some("QueueDoesNotExist"));
     let message = results[0].message.clone().unwrap_or_default();
     assert!(
-        message.contains(&format!("queue {missing} does not exist in region us-east-1")),
+        message.contains(&format!(
+            "queue {missing} does not exist in region us-east-1"
+        )),
         "{message}"
     );
     plugin.shutdown().await.unwrap();
@@ -149,6 +152,8 @@ async fn delete_takes_the_queue_from_sqs_queue_by_name_or_url() {
     let handle = |i: usize| received[i].receipt_handle().unwrap().to_owned();
     let plugin = start_plugin().await;
     let connection = moto_connection("conn-delete-property");
+    declared::assert_input_declared("DELETE", "sqs.queue");
+    declared::assert_input_declared("DELETE", "sqs.queueUrl");
     // The operation names no queue: each document does.
     let delete = operation("op-delete", "DELETE", json!({}));
     let results = execute(
@@ -228,6 +233,7 @@ async fn a_queue_url_in_another_region_is_used_in_its_own_region() {
         "{sent:#?}"
     );
     assert_eq!(held(&eu, &local_url).await, 2, "both are on the eu queue");
+    declared::assert_outputs_declared("SEND", sent.iter().flat_map(|r| &r.outputs), &[]);
 
     let receive = operation(
         "op-receive-eu",
@@ -245,6 +251,12 @@ async fn a_queue_url_in_another_region_is_used_in_its_own_region() {
         "{deleted:#?}"
     );
     assert_eq!(held(&eu, &local_url).await, 0, "both were deleted");
+    let carried: Vec<&str> = received[0].outputs[0]
+        .properties
+        .keys()
+        .map(String::as_str)
+        .collect();
+    declared::assert_outputs_declared("DELETE", deleted.iter().flat_map(|r| &r.outputs), &carried);
     plugin.shutdown().await.unwrap();
 }
 
@@ -294,8 +306,13 @@ async fn send_needs_no_permission_to_read_the_queues_attributes() {
         );
     }
     assert_eq!(held(&sqs_client(), &url).await, 4, "four messages arrived");
-    let refused = proxy.stats().faults(test_harness::fault_proxy::FaultKind::AccessDenied);
-    assert_eq!(refused, 1, "the attributes are asked for once, then not again");
+    let refused = proxy
+        .stats()
+        .faults(test_harness::fault_proxy::FaultKind::AccessDenied);
+    assert_eq!(
+        refused, 1,
+        "the attributes are asked for once, then not again"
+    );
     plugin.shutdown().await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let said = plugin

@@ -46,6 +46,8 @@ async fn put_message(url: &str, body: &str, group: Option<&str>) {
 fn only_output(results: &[DocumentResult]) -> &Document {
     assert_eq!(results[0].status, ResultStatus::Success, "{results:#?}");
     assert_eq!(results[0].outputs.len(), 1, "{results:#?}");
+    // Whatever RECEIVE writes, its descriptor declares.
+    declared::assert_outputs_declared("RECEIVE", &results[0].outputs, &[]);
     &results[0].outputs[0]
 }
 

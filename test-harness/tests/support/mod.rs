@@ -3,6 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod declared;
 pub mod roles_anywhere;
 pub mod secret_scan;
 
