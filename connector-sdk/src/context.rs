@@ -13,7 +13,18 @@ use tokio_util::sync::CancellationToken;
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current wall-clock time.
     fn now(&self) -> SystemTime;
+
+    /// The current wall-clock time, possibly behind by up to [`COARSE_CLOCK_LAG`], for checks
+    /// that allow for that lag and run often (a cache hit). The system clock reads the kernel's
+    /// coarse clock, several times cheaper than [`now`](Self::now); by default it is `now`.
+    fn now_coarse(&self) -> SystemTime {
+        self.now()
+    }
 }
+
+/// The most [`Clock::now_coarse`] may lag behind [`Clock::now`]. The kernel's coarse clock is
+/// behind by at most one tick (1 to 10 ms); this leaves a wide margin.
+pub const COARSE_CLOCK_LAG: Duration = Duration::from_secs(1);
 
 /// The system's clock.
 #[derive(Debug, Default, Clone, Copy)]
@@ -23,6 +34,16 @@ impl Clock for SystemClock {
     #[allow(clippy::disallowed_methods)]
     fn now(&self) -> SystemTime {
         SystemTime::now()
+    }
+
+    fn now_coarse(&self) -> SystemTime {
+        let at = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+        match (u64::try_from(at.tv_sec), u32::try_from(at.tv_nsec)) {
+            (Ok(seconds), Ok(nanos)) => {
+                SystemTime::UNIX_EPOCH + Duration::new(seconds, nanos.min(999_999_999))
+            }
+            _ => self.now(),
+        }
     }
 }
 

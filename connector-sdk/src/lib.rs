@@ -27,7 +27,7 @@ pub use connector::{
     Connection, ConnectorInfo, ObjectType, Operation, OperationInfo, PropertyInfo, StepStatus,
     TestStep,
 };
-pub use context::{Clock, ExecutionContext, ManualClock, SystemClock};
+pub use context::{COARSE_CLOCK_LAG, Clock, ExecutionContext, ManualClock, SystemClock};
 pub use document::{
     Batch, Document, DocumentResult, INVALID_DOCUMENT, InputDocument, Outcome, ResultStatus,
 };

@@ -18,10 +18,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime};
 
+use arc_swap::ArcSwapOption;
 use aws_credential_types::Credentials;
-use connector_sdk::{Clock, ComponentId, ConnectorError, SystemClock};
+use connector_sdk::{COARSE_CLOCK_LAG, Clock, ComponentId, ConnectorError, SystemClock};
 use futures::future::BoxFuture;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
 /// Temporary credentials and the moment they expire.
 #[derive(Clone, Debug)]
@@ -66,15 +67,16 @@ impl Default for CacheSettings {
     }
 }
 
-#[derive(Clone)]
 struct Entry {
     temporary: TemporaryCredentials,
     loaded_at: SystemTime,
 }
 
 struct Partition {
+    id: ComponentId,
     fingerprint: u64,
-    current: RwLock<Option<Entry>>,
+    /// Read without a lock on every hit; replaced whole by a load.
+    current: ArcSwapOption<Entry>,
     // Held while loading: the single flight.
     loading: tokio::sync::Mutex<()>,
     refreshing: AtomicBool,
@@ -82,7 +84,42 @@ struct Partition {
     /// The last load that failed with nothing valid to fall back on: callers within
     /// `retry_after_failure` of it get its error instead of a load of their own each.
     last_failure: Mutex<Option<Failure>>,
+    /// When it was last used, in whole seconds of the cache's clock (least recently used are
+    /// dropped first).
     last_used: AtomicU64,
+}
+
+/// Whole seconds since 1970, the unit of [`Partition::last_used`].
+fn seconds(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+impl Partition {
+    /// Marks it used at `now`: a write only when the second changed, so hits from many threads
+    /// mostly only read the shared word.
+    fn touch(&self, now: SystemTime) {
+        let now = seconds(now);
+        if self.last_used.load(Ordering::Relaxed) != now {
+            self.last_used.store(now, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One component's place in the cache, which its connection holds: a hit reads the current
+/// credentials without a lock or a map lookup, and costs one reference count (the credentials').
+pub struct CacheHandle {
+    cache: Arc<CredentialCache>,
+    partition: Arc<Partition>,
+}
+
+impl std::fmt::Debug for CacheHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheHandle")
+            .field("component", &self.partition.id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A failed load, remembered (a `ConnectorError` is not `Clone`: its parts are).
@@ -107,7 +144,6 @@ pub struct CredentialCache {
     settings: CacheSettings,
     clock: Arc<dyn Clock>,
     partitions: Mutex<HashMap<ComponentId, Arc<Partition>>>,
-    tick: AtomicU64,
     loads: AtomicU64,
 }
 
@@ -139,7 +175,6 @@ impl CredentialCache {
             settings,
             clock,
             partitions: Mutex::new(HashMap::new()),
-            tick: AtomicU64::new(0),
             loads: AtomicU64::new(0),
         }
     }
@@ -165,12 +200,12 @@ impl CredentialCache {
     }
 
     fn partition(&self, id: &ComponentId, fingerprint: u64) -> Arc<Partition> {
-        let tick = self.tick.fetch_add(1, Ordering::Relaxed);
+        let now = self.clock.now();
         let mut partitions = self.partitions.lock();
         if let Some(partition) = partitions.get(id)
             && partition.fingerprint == fingerprint
         {
-            partition.last_used.store(tick, Ordering::Relaxed);
+            partition.touch(now);
             return partition.clone();
         }
         if !partitions.contains_key(id) && partitions.len() >= self.settings.capacity {
@@ -183,13 +218,14 @@ impl CredentialCache {
             }
         }
         let partition = Arc::new(Partition {
+            id: id.clone(),
             fingerprint,
-            current: RwLock::new(None),
+            current: ArcSwapOption::empty(),
             loading: tokio::sync::Mutex::new(()),
             refreshing: AtomicBool::new(false),
             failed_at: Mutex::new(None),
             last_failure: Mutex::new(None),
-            last_used: AtomicU64::new(tick),
+            last_used: AtomicU64::new(seconds(now)),
         });
         partitions.insert(id.clone(), partition.clone());
         partition
@@ -204,38 +240,67 @@ impl CredentialCache {
         self.settings.refresh_before.min(lifetime / 2)
     }
 
-    /// Credentials for a component: cached ones while they have more than `min_remaining` left,
-    /// else fresh ones from `loader` (one load at a time per component).
+    /// The place of a component's credentials (with the fingerprint of its auth settings),
+    /// created when it has none. A connection takes it once and gets its credentials from it.
+    pub fn handle(self: &Arc<Self>, id: &ComponentId, fingerprint: u64) -> CacheHandle {
+        CacheHandle {
+            cache: self.clone(),
+            partition: self.partition(id, fingerprint),
+        }
+    }
+
+    /// Credentials for a component: [`CacheHandle::get`] of its [`handle`](Self::handle).
     pub async fn get(
         self: &Arc<Self>,
         id: &ComponentId,
         fingerprint: u64,
         loader: &Loader,
     ) -> Result<Credentials, ConnectorError> {
-        let partition = self.partition(id, fingerprint);
-        let now = self.clock.now();
-        if let Some(entry) = partition.current.read().clone() {
+        self.handle(id, fingerprint).get(loader).await
+    }
+}
+
+impl CacheHandle {
+    /// Credentials for the component: cached ones while they have more than `min_remaining`
+    /// left, else fresh ones from `loader` (one load at a time per component).
+    pub async fn get(&self, loader: &Loader) -> Result<Credentials, ConnectorError> {
+        let cache = &self.cache;
+        let partition = &self.partition;
+        // The hit: the coarse clock, which may lag by COARSE_CLOCK_LAG, so credentials are handed
+        // out here only with that much more than `min_remaining` left; closer to it, the exact
+        // clock decides below.
+        let now = cache.clock.now_coarse();
+        partition.touch(now);
+        if let Some(entry) = &*partition.current.load() {
             let left = remaining(entry.temporary.expires_at, now);
-            if left >= self.settings.min_remaining {
-                if left <= self.refresh_margin(&entry) {
-                    self.refresh_in_background(id, &partition, loader);
+            if left >= cache.settings.min_remaining + COARSE_CLOCK_LAG {
+                if left <= cache.refresh_margin(entry) {
+                    cache.refresh_in_background(partition, loader);
                 }
-                return Ok(entry.temporary.credentials);
+                return Ok(entry.temporary.credentials.clone());
+            }
+        }
+        let now = cache.clock.now();
+        if let Some(entry) = &*partition.current.load() {
+            let left = remaining(entry.temporary.expires_at, now);
+            if left >= cache.settings.min_remaining {
+                cache.refresh_in_background(partition, loader);
+                return Ok(entry.temporary.credentials.clone());
             }
         }
         let _loading = partition.loading.lock().await;
         // Another caller may have loaded while this one waited.
-        let now = self.clock.now();
-        if let Some(entry) = partition.current.read().clone()
-            && remaining(entry.temporary.expires_at, now) >= self.settings.min_remaining
+        let now = cache.clock.now();
+        if let Some(entry) = &*partition.current.load()
+            && remaining(entry.temporary.expires_at, now) >= cache.settings.min_remaining
         {
-            return Ok(entry.temporary.credentials);
+            return Ok(entry.temporary.credentials.clone());
         }
         // A load that just failed is not repeated by every caller that waited for it: they get
         // its error until `retry_after_failure` has passed.
         if let Some(failure) = partition.last_failure.lock().clone()
             && now.duration_since(failure.at).unwrap_or(Duration::ZERO)
-                < self.settings.retry_after_failure
+                < cache.settings.retry_after_failure
         {
             return Err(ConnectorError::new(
                 failure.kind,
@@ -243,20 +308,20 @@ impl CredentialCache {
                     "{} (the last attempt failed {} s ago; the next is made {} s after it)",
                     failure.message,
                     now.duration_since(failure.at).unwrap_or_default().as_secs(),
-                    self.settings.retry_after_failure.as_secs()
+                    cache.settings.retry_after_failure.as_secs()
                 ),
             ));
         }
-        match self.load(id, loader).await {
+        match cache.load(&partition.id, loader).await {
             Ok(entry) => {
                 let credentials = entry.temporary.credentials.clone();
-                *partition.current.write() = Some(entry);
+                partition.current.store(Some(Arc::new(entry)));
                 *partition.last_failure.lock() = None;
                 Ok(credentials)
             }
             Err(err) => {
                 *partition.last_failure.lock() = Some(Failure {
-                    at: self.clock.now(),
+                    at: cache.clock.now(),
                     kind: err.kind(),
                     message: err.display_chain(),
                 });
@@ -264,7 +329,9 @@ impl CredentialCache {
             }
         }
     }
+}
 
+impl CredentialCache {
     async fn load(&self, id: &ComponentId, loader: &Loader) -> Result<Entry, ConnectorError> {
         self.loads.fetch_add(1, Ordering::Relaxed);
         let budget = self.settings.load_timeout;
@@ -292,12 +359,7 @@ impl CredentialCache {
         })
     }
 
-    fn refresh_in_background(
-        self: &Arc<Self>,
-        id: &ComponentId,
-        partition: &Arc<Partition>,
-        loader: &Loader,
-    ) {
+    fn refresh_in_background(self: &Arc<Self>, partition: &Arc<Partition>, loader: &Loader) {
         let now = self.clock.now();
         if let Some(failed) = *partition.failed_at.lock()
             && now.duration_since(failed).unwrap_or(Duration::ZERO)
@@ -311,19 +373,19 @@ impl CredentialCache {
         let cache = self.clone();
         let partition = partition.clone();
         let loader = loader.clone();
-        let id = id.clone();
         tokio::spawn(async move {
+            let id = &partition.id;
             // A panic in the loader must not leave renewals off for good.
             let _clear = ClearOnDrop(partition.clone());
             let _loading = partition.loading.lock().await;
-            let still_due = partition.current.read().clone().is_none_or(|entry| {
+            let still_due = partition.current.load().as_ref().is_none_or(|entry| {
                 remaining(entry.temporary.expires_at, cache.clock.now())
                     <= cache.refresh_margin(&entry)
             });
             if still_due {
-                match cache.load(&id, &loader).await {
+                match cache.load(id, &loader).await {
                     Ok(entry) => {
-                        *partition.current.write() = Some(entry);
+                        partition.current.store(Some(Arc::new(entry)));
                         *partition.failed_at.lock() = None;
                     }
                     Err(err) => {

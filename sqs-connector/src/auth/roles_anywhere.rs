@@ -11,7 +11,7 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{self, ProvideCredentials};
 use connector_sdk::{Clock, ComponentId, ConnectorError, SystemClock};
 
-use super::cache::{CredentialCache, Loader};
+use super::cache::{CacheHandle, CredentialCache, Loader};
 use super::session::{SessionTarget, create_session};
 use super::signing::{SessionParams, SigningIdentity};
 use crate::config::RolesAnywhereConfig;
@@ -46,12 +46,11 @@ pub fn fingerprint(config: &RolesAnywhereConfig) -> u64 {
 /// The Roles Anywhere side of one connection component.
 pub struct RolesAnywhereAuth {
     component: ComponentId,
-    fingerprint: u64,
     identity: Result<Arc<SigningIdentity>, String>,
     target: SessionTarget,
     role_arn: String,
     trust_anchor_arn: String,
-    cache: Arc<CredentialCache>,
+    cache: CacheHandle,
     loader: Loader,
 }
 
@@ -138,14 +137,14 @@ impl RolesAnywhereAuth {
                 })
             })
         };
+        let fingerprint = fingerprint(config);
         Self {
             component: component.clone(),
-            fingerprint: fingerprint(config),
             identity,
             target,
             role_arn: config.role_arn.clone(),
             trust_anchor_arn: config.trust_anchor_arn.clone(),
-            cache,
+            cache: cache.handle(component, fingerprint),
             loader,
         }
     }
@@ -172,9 +171,7 @@ impl RolesAnywhereAuth {
 
     /// Temporary credentials: from the cache, or from CreateSession.
     pub async fn credentials(&self) -> Result<Credentials, ConnectorError> {
-        self.cache
-            .get(&self.component, self.fingerprint, &self.loader)
-            .await
+        self.cache.get(&self.loader).await
     }
 
     /// When the credentials expire, for messages.
