@@ -10,6 +10,7 @@ pub mod fault_proxy;
 pub mod listen;
 pub mod plugin;
 pub mod process;
+pub mod reference;
 pub mod run;
 pub mod test_connection;
 

@@ -16,17 +16,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check or rewrite the checked-in connector descriptors (descriptors/*.json).
+    /// Check or rewrite the checked-in connector descriptors (descriptors/*.json) and the
+    /// README's reference section generated from them.
     Descriptors {
-        /// Fail (exit 1) when a descriptor file is missing or stale.
+        /// Fail (exit 1) when a descriptor file or the README's reference is missing or stale.
         #[arg(long, conflicts_with = "write", required_unless_present = "write")]
         check: bool,
-        /// Regenerate every descriptor file.
+        /// Regenerate every descriptor file and the README's reference section.
         #[arg(long)]
         write: bool,
         /// The descriptors folder (default: this repository's descriptors/).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// The README whose reference section (between its generated-section markers) is
+        /// rewritten or checked (default: this repository's README.md; with --dir, none unless
+        /// given).
+        #[arg(long)]
+        readme: Option<PathBuf>,
     },
     /// Run Test Connection for a connection component file through the plugin. Exit code 0 when it
     /// passed, 1 when it failed, 2 when the file or its fields are invalid.
@@ -149,39 +155,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Descriptors { check, write, dir } => {
-            let dir = dir.unwrap_or_else(descriptors::default_dir);
-            if write {
-                match descriptors::write(&dir) {
-                    Ok(names) => {
-                        for name in names {
-                            println!("wrote {}", dir.join(name).display());
-                        }
-                        ExitCode::from(EXIT_OK)
-                    }
-                    Err(err) => {
-                        eprintln!(
-                            "error: cannot write descriptors into {}: {err}",
-                            dir.display()
-                        );
-                        ExitCode::from(EXIT_FAILED)
-                    }
-                }
-            } else {
-                debug_assert!(check);
-                let stale = descriptors::stale(&dir);
-                if stale.is_empty() {
-                    println!("descriptors are current");
-                    ExitCode::from(EXIT_OK)
-                } else {
-                    eprintln!(
-                        "stale descriptors: {}; regenerate them with: {}",
-                        stale.join(", "),
-                        descriptors::WRITE_COMMAND
-                    );
-                    ExitCode::from(EXIT_FAILED)
-                }
-            }
+        Command::Descriptors {
+            check,
+            write,
+            dir,
+            readme,
+        } => {
+            debug_assert!(check != write);
+            ExitCode::from(generated_files(write, dir, readme))
         }
         Command::Run {
             process,
@@ -279,6 +260,64 @@ fn main() -> ExitCode {
             ExitCode::from(test_harness::fault_proxy::run_cli(config))
         }
     }
+}
+
+/// `descriptors --write` or `--check`: the exit code. Without `--dir` the repository's README
+/// goes with the repository's descriptors; with it, only a README given with `--readme`.
+fn generated_files(write: bool, dir: Option<PathBuf>, readme: Option<PathBuf>) -> u8 {
+    let mut fix = descriptors::WRITE_COMMAND.to_owned();
+    if let Some(dir) = &dir {
+        fix.push_str(&format!(" --dir {}", dir.display()));
+    }
+    if let Some(readme) = &readme {
+        fix.push_str(&format!(" --readme {}", readme.display()));
+    }
+    let readme = match (readme, &dir) {
+        (Some(readme), _) => Some(readme),
+        (None, None) => Some(descriptors::default_readme()),
+        (None, Some(_)) => None,
+    };
+    let dir = dir.unwrap_or_else(descriptors::default_dir);
+    if !write {
+        let stale = descriptors::check(&dir, readme.as_deref());
+        if stale.is_empty() {
+            match &readme {
+                Some(readme) => println!("descriptors and {} are current", readme.display()),
+                None => println!("descriptors are current"),
+            }
+            return EXIT_OK;
+        }
+        for file in &stale {
+            eprintln!("stale: {file}");
+        }
+        eprintln!("regenerate with: {fix}");
+        return EXIT_FAILED;
+    }
+    match descriptors::write(&dir) {
+        Ok(names) => {
+            for name in names {
+                println!("wrote {}", dir.join(name).display());
+            }
+        }
+        Err(err) => {
+            eprintln!(
+                "error: cannot write descriptors into {}: {err}",
+                dir.display()
+            );
+            return EXIT_FAILED;
+        }
+    }
+    if let Some(readme) = readme {
+        match descriptors::write_readme(&readme) {
+            Ok(true) => println!("wrote {} (its reference section)", readme.display()),
+            Ok(false) => println!("{}: its reference section is current", readme.display()),
+            Err(err) => {
+                eprintln!("error: {err}");
+                return EXIT_FAILED;
+            }
+        }
+    }
+    EXIT_OK
 }
 
 /// A number of seconds above zero (and below a day).
