@@ -380,7 +380,7 @@ impl CredentialCache {
             let _loading = partition.loading.lock().await;
             let still_due = partition.current.load().as_ref().is_none_or(|entry| {
                 remaining(entry.temporary.expires_at, cache.clock.now())
-                    <= cache.refresh_margin(&entry)
+                    <= cache.refresh_margin(entry)
             });
             if still_due {
                 match cache.load(id, &loader).await {

@@ -1,7 +1,7 @@
 //! The options of each operation (`../spec/connector.md`): pure data.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The most SendMessageBatch calls a SEND keeps in flight by default.
 pub const DEFAULT_CONCURRENT_REQUESTS: u32 = 8;
@@ -61,7 +61,7 @@ pub struct SendConfig {
 }
 
 /// A system attribute of a message that RECEIVE can ask SQS for (`All` asks for every one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
 pub enum SystemAttribute {
     /// Every system attribute.
     All,
@@ -199,7 +199,7 @@ pub struct DeleteConfig {
 }
 
 /// How LISTEN settles each message once the host's process answered its batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CommitStrategy {
     /// Delete a message the process succeeded with; make one it failed visible again (after
