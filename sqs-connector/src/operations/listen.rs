@@ -279,7 +279,7 @@ impl ListenOperation {
                     .iter()
                     .map(|r| (r.message_id.clone(), r.receipt_handle.clone()))
                     .collect();
-                for (message, why) in delete_received(&source.queue, &deleted).await {
+                for (message, why) in delete_received(&source.queue, &deleted, 1).await {
                     tracing::warn!(queue = %source.queue_url, message = %message, reason = %why, "a message the process succeeded with could not be deleted; SQS delivers it again after its visibility timeout");
                 }
                 release(source, &failed, release_delay).await;

@@ -12,6 +12,7 @@ use connector_sdk::{
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use futures::StreamExt as _;
 use parking_lot::Mutex;
 
 use super::batching::{Entry, MAX_BATCH_BYTES, chunk};
@@ -490,6 +491,7 @@ impl ReceiveOperation {
     fn delete_after_delivery(&self, reading: &Reading<'_>, outputs: &[Document]) {
         let queue = reading.queue.clone();
         let queue_url = reading.queue_url.to_owned();
+        let concurrency = self.config.max_concurrent_requests as usize;
         let messages: Vec<(String, String)> = outputs
             .iter()
             .map(|d| {
@@ -507,7 +509,7 @@ impl ReceiveOperation {
                     tracing::warn!(queue = %queue_url, messages = messages.len(), "the answer carrying the messages read did not reach the host: none was deleted, and SQS delivers them again after their visibility timeout");
                     return;
                 }
-                let failed = delete_received(&queue, &messages).await;
+                let failed = delete_received(&queue, &messages, concurrency).await;
                 for (message_id, why) in &failed {
                     tracing::warn!(queue = %queue_url, message = %message_id, reason = %why, "a message read and passed on could not be deleted; SQS delivers it again after its visibility timeout");
                 }
@@ -649,10 +651,11 @@ impl ReceiveOperation {
 }
 
 /// Deletes received messages (message id, receipt handle); returns (message id, why) for each
-/// one that could not be deleted.
+/// one that could not be deleted. Up to `concurrency` DeleteMessageBatch calls are in flight.
 pub(crate) async fn delete_received(
     queue: &Queue,
     messages: &[(String, String)],
+    concurrency: usize,
 ) -> Vec<(String, String)> {
     // Only each delete's status matters here: track it on empty documents, not copies.
     let tracker = Batch::new(vec![Document::default(); messages.len()]);
@@ -665,12 +668,15 @@ pub(crate) async fn delete_received(
         })
         .collect();
     let never = || false;
-    for chunk in chunk(entries, |_| 0, MAX_BATCH_BYTES) {
-        delete_batch(queue, &tracker, chunk, &never, || {
-            Outcome::success(Vec::new())
+    let (tracker_ref, never) = (&tracker, &never);
+    futures::stream::iter(chunk(entries, |_| 0, MAX_BATCH_BYTES))
+        .for_each_concurrent(concurrency.max(1), |chunk| async move {
+            delete_batch(queue, tracker_ref, chunk, never, || {
+                Outcome::success(Vec::new())
+            })
+            .await;
         })
         .await;
-    }
     tracker
         .into_results(|_| Outcome::failure("no answer"))
         .into_iter()
