@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use test_harness::{EXIT_FAILED, EXIT_OK, descriptors};
+use test_harness::{EXIT_FAILED, EXIT_OK, descriptors, outln};
 
 /// A host runtime for connectors: Test Connection, descriptors, and more.
 #[derive(Parser)]
@@ -37,7 +37,8 @@ enum Command {
         /// The plugin executable (default: sqs-connector next to this program).
         #[arg(long)]
         plugin: Option<PathBuf>,
-        /// Print the protocol's result object as JSON.
+        /// Print the outcome as one JSON object on stdout, whatever it is: outcome, exitCode,
+        /// ok, steps, fieldErrors, error.
         #[arg(long)]
         json: bool,
     },
@@ -65,6 +66,10 @@ enum Command {
         /// Print only the summary.
         #[arg(long)]
         quiet: bool,
+        /// Print the summary as one JSON object on stdout, whatever the outcome: process,
+        /// outcome, exitCode, error, fieldErrors, executions, elapsedSeconds, output, steps.
+        #[arg(long)]
+        json: bool,
         /// Seconds an execute call may take before it is cancelled (a note is printed once it
         /// has run a quarter of that, at most 30 s).
         #[arg(long, default_value_t = 120.0, value_parser = positive_seconds)]
@@ -155,7 +160,7 @@ fn main() -> ExitCode {
                 match descriptors::write(&dir) {
                     Ok(names) => {
                         for name in names {
-                            println!("wrote {}", dir.join(name).display());
+                            outln!("wrote {}", dir.join(name).display());
                         }
                         ExitCode::from(EXIT_OK)
                     }
@@ -171,7 +176,7 @@ fn main() -> ExitCode {
                 debug_assert!(check);
                 let stale = descriptors::stale(&dir);
                 if stale.is_empty() {
-                    println!("descriptors are current");
+                    outln!("descriptors are current");
                     ExitCode::from(EXIT_OK)
                 } else {
                     eprintln!(
@@ -191,6 +196,7 @@ fn main() -> ExitCode {
             parallel,
             batch_size,
             quiet,
+            json,
             call_timeout,
             grace_period,
         } => {
@@ -206,6 +212,7 @@ fn main() -> ExitCode {
                     timeout: std::time::Duration::from_secs_f64(call_timeout),
                     grace: std::time::Duration::from_secs_f64(grace_period),
                 },
+                json,
             };
             block_on(test_harness::run::run(&options))
         }
@@ -239,24 +246,11 @@ fn main() -> ExitCode {
             connection,
             plugin,
             json,
-        } => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(err) => {
-                    eprintln!("error: could not start the async runtime: {err}");
-                    return ExitCode::from(EXIT_FAILED);
-                }
-            };
-            let code = runtime.block_on(test_harness::test_connection::run(
-                &connection,
-                plugin.as_deref(),
-                json,
-            ));
-            ExitCode::from(code)
-        }
+        } => block_on(test_harness::test_connection::run(
+            &connection,
+            plugin.as_deref(),
+            json,
+        )),
         Command::RolesAnywhereEmulator {
             config,
             listen,
@@ -281,7 +275,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// A number of seconds above zero (and below a day).
 /// A count from `min` to `max`: 0 documents per call or 0 executions is refused, not taken as 1.
 fn count_in(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
     move |text| match text.parse::<usize>() {
@@ -292,6 +285,7 @@ fn count_in(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> + 
     }
 }
 
+/// A number of seconds above zero (and up to a day).
 fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(secs),

@@ -100,18 +100,17 @@ pub async fn start(plugin: &Path) -> Result<PluginProcess, ClientError> {
 }
 
 /// Starts the plugin for a command of the harness (`explicit`, else the one next to this
-/// executable); when it cannot start, prints why and gives the command's exit code.
+/// executable); when it cannot start, says why (`could not start the connector plugin ...`).
 pub async fn start_for_command(
     explicit: Option<&Path>,
     limits: CallLimits,
-) -> Result<PluginProcess, u8> {
+) -> Result<PluginProcess, String> {
     let plugin_path = locate(explicit);
     start_with(&plugin_path, limits).await.map_err(|err| {
-        eprintln!(
-            "error: could not start the connector plugin {}: {err}",
+        format!(
+            "could not start the connector plugin {}: {err}",
             plugin_path.display()
-        );
-        crate::EXIT_FAILED
+        )
     })
 }
 

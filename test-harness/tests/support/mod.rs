@@ -27,6 +27,10 @@ pub fn sqs_endpoint() -> String {
 
 /// The harness binary under test.
 pub fn harness() -> PathBuf {
+    // Another build of the harness (say, of an earlier commit), to show a test fails there.
+    if let Ok(path) = std::env::var("TEST_HARNESS_UNDER_TEST") {
+        return PathBuf::from(path);
+    }
     PathBuf::from(env!("CARGO_BIN_EXE_test-harness"))
 }
 
