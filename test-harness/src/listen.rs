@@ -61,6 +61,8 @@ pub struct ListenOptions {
     pub batch_size: usize,
     /// A call's timeout and grace period; stopping the listener may take both.
     pub limits: plugin::CallLimits,
+    /// Where the plugin's log goes.
+    pub plugin_log: plugin::PluginLog,
 }
 
 /// What the listener sends, as the loop of [`listen_with`] takes it.
@@ -158,7 +160,13 @@ pub async fn listen(options: &ListenOptions) -> u8 {
             return EXIT_INVALID;
         }
     };
-    let plugin = match plugin::start_for_command(options.plugin.as_deref(), options.limits).await {
+    let plugin = match plugin::start_for_command(
+        options.plugin.as_deref(),
+        options.limits,
+        &options.plugin_log,
+    )
+    .await
+    {
         Ok(plugin) => plugin,
         Err(message) => {
             eprintln!("error: {message}");

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use test_harness::plugin::PluginLog;
 use test_harness::{EXIT_FAILED, EXIT_OK, descriptors, outln};
 
 /// A host runtime for connectors: Test Connection, descriptors, and more.
@@ -41,6 +42,10 @@ enum Command {
         /// ok, steps, fieldErrors, error.
         #[arg(long)]
         json: bool,
+        /// Where the plugin's log (JSON lines; level from CONNECTOR_LOG) goes: - for stderr, or
+        /// a file to append to (default: nowhere).
+        #[arg(long, value_name = "FILE|-")]
+        plugin_log: Option<PluginLog>,
     },
     /// Execute a process (steps of operations over documents) through one plugin process. Exit
     /// code 0 when every document succeeded, 1 otherwise, 2 when a file or component is invalid.
@@ -70,6 +75,10 @@ enum Command {
         /// outcome, exitCode, error, fieldErrors, executions, elapsedSeconds, output, steps.
         #[arg(long)]
         json: bool,
+        /// Where the plugin's log (JSON lines; level from CONNECTOR_LOG) goes: - for stderr, or
+        /// a file to append to (default: nowhere).
+        #[arg(long, value_name = "FILE|-")]
+        plugin_log: Option<PluginLog>,
         /// Seconds an execute call may take before it is cancelled (a note is printed once it
         /// has run a quarter of that, at most 30 s).
         #[arg(long, default_value_t = 120.0, value_parser = positive_seconds)]
@@ -103,6 +112,10 @@ enum Command {
         /// Stop by releasing the batches in flight at once instead of finishing them.
         #[arg(long)]
         no_drain: bool,
+        /// Where the plugin's log (JSON lines; level from CONNECTOR_LOG) goes: - for stderr, or
+        /// a file to append to (default: nowhere).
+        #[arg(long, value_name = "FILE|-")]
+        plugin_log: Option<PluginLog>,
         /// The most documents per execute call of the later steps (1 to 100000).
         #[arg(long, default_value_t = 500, value_parser = count_in(1, 100_000))]
         batch_size: usize,
@@ -197,6 +210,7 @@ fn main() -> ExitCode {
             batch_size,
             quiet,
             json,
+            plugin_log,
             call_timeout,
             grace_period,
         } => {
@@ -213,6 +227,7 @@ fn main() -> ExitCode {
                     grace: std::time::Duration::from_secs_f64(grace_period),
                 },
                 json,
+                plugin_log: plugin_log.unwrap_or_default(),
             };
             block_on(test_harness::run::run(&options))
         }
@@ -223,6 +238,7 @@ fn main() -> ExitCode {
             for_seconds,
             max_batches,
             no_drain,
+            plugin_log,
             batch_size,
             call_timeout,
             grace_period,
@@ -239,6 +255,7 @@ fn main() -> ExitCode {
                     timeout: std::time::Duration::from_secs_f64(call_timeout),
                     grace: std::time::Duration::from_secs_f64(grace_period),
                 },
+                plugin_log: plugin_log.unwrap_or_default(),
             };
             block_on(test_harness::listen::listen(&options))
         }
@@ -246,10 +263,12 @@ fn main() -> ExitCode {
             connection,
             plugin,
             json,
+            plugin_log,
         } => block_on(test_harness::test_connection::run(
             &connection,
             plugin.as_deref(),
             json,
+            &plugin_log.unwrap_or_default(),
         )),
         Command::RolesAnywhereEmulator {
             config,

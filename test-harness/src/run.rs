@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub limits: plugin::CallLimits,
     /// Print the outcome as one JSON object on stdout ([`RunSummary`]) instead of the table.
     pub json: bool,
+    /// Where the plugin's log goes.
+    pub plugin_log: plugin::PluginLog,
 }
 
 /// What one step did in one execution.
@@ -61,7 +63,13 @@ pub async fn run(options: &RunOptions) -> u8 {
             return refused(options, None, RunSummary::invalid(message));
         }
     };
-    let plugin = match plugin::start_for_command(options.plugin.as_deref(), options.limits).await {
+    let plugin = match plugin::start_for_command(
+        options.plugin.as_deref(),
+        options.limits,
+        &options.plugin_log,
+    )
+    .await
+    {
         Ok(plugin) => plugin,
         Err(message) => {
             eprintln!("error: {message}");

@@ -66,9 +66,15 @@ impl TestConnectionSummary {
     }
 }
 
-/// Runs Test Connection for the component in `file`, prints the outcome (with `json` as a [`TestConnectionSummary`]), and returns the exit code.
-pub async fn run(file: &Path, plugin_path: Option<&Path>, json: bool) -> u8 {
-    let summary = test(file, plugin_path).await;
+/// Runs Test Connection for the component in `file` (the plugin's log going where `log` says),
+/// prints the outcome (with `json` as a [`TestConnectionSummary`]), and returns the exit code.
+pub async fn run(
+    file: &Path,
+    plugin_path: Option<&Path>,
+    json: bool,
+    log: &plugin::PluginLog,
+) -> u8 {
+    let summary = test(file, plugin_path, log).await;
     if json {
         match serde_json::to_string_pretty(&summary) {
             Ok(text) => outln!("{text}"),
@@ -102,7 +108,11 @@ fn print_steps(component: &str, summary: &TestConnectionSummary) {
 }
 
 /// Runs Test Connection; prints on stderr what went wrong.
-async fn test(file: &Path, plugin_path: Option<&Path>) -> TestConnectionSummary {
+async fn test(
+    file: &Path,
+    plugin_path: Option<&Path>,
+    log: &plugin::PluginLog,
+) -> TestConnectionSummary {
     let component = match components::load(file) {
         Ok(component) => component,
         Err(err) => {
@@ -110,14 +120,14 @@ async fn test(file: &Path, plugin_path: Option<&Path>) -> TestConnectionSummary 
             return TestConnectionSummary::error(EXIT_INVALID, err.to_string());
         }
     };
-    let process = match plugin::start_for_command(plugin_path, plugin::CallLimits::default()).await
-    {
-        Ok(process) => process,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return TestConnectionSummary::error(EXIT_FAILED, message);
-        }
-    };
+    let process =
+        match plugin::start_for_command(plugin_path, plugin::CallLimits::default(), log).await {
+            Ok(process) => process,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return TestConnectionSummary::error(EXIT_FAILED, message);
+            }
+        };
     let summary = match descriptor::check_connection(&process.descriptor(), &component) {
         Err(errors) => {
             let error = print_field_errors(file, &errors);
