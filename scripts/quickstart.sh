@@ -132,4 +132,5 @@ Done. To point the same connections at real AWS, edit the component files:
   - for Roles Anywhere, remove "rolesAnywhereEndpointUrl", set the three ARNs and
     "rolesAnywhereRegion" to yours, and point the certificate, chain and key at your own files.
 The descriptor a host renders the connection form from: ./target/debug/sqs-connector describe
+(as tables of the fields and options: ./target/debug/sqs-connector describe --summary)
 TEXT
