@@ -38,12 +38,12 @@ enum Command {
         /// The plugin executable (default: sqs-connector next to this program).
         #[arg(long)]
         plugin: Option<PathBuf>,
-        /// Print the outcome as one JSON object on stdout, whatever it is: outcome, exitCode,
-        /// ok, steps, fieldErrors, error.
+        /// Print the outcome as one JSON object on stdout, whatever it is: component, outcome,
+        /// exitCode, ok, steps, fieldErrors, error.
         #[arg(long)]
         json: bool,
         /// Where the plugin's log (JSON lines; level from CONNECTOR_LOG) goes: - for stderr, or
-        /// a file to append to (default: nowhere).
+        /// a file to append to (default: not shown).
         #[arg(long, value_name = "FILE|-")]
         plugin_log: Option<PluginLog>,
     },
@@ -76,7 +76,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Where the plugin's log (JSON lines; level from CONNECTOR_LOG) goes: - for stderr, or
-        /// a file to append to (default: nowhere).
+        /// a file to append to (default: not shown).
         #[arg(long, value_name = "FILE|-")]
         plugin_log: Option<PluginLog>,
         /// Seconds an execute call may take before it is cancelled (a note is printed once it
@@ -113,7 +113,7 @@ enum Command {
         #[arg(long)]
         no_drain: bool,
         /// Where the plugin's log (JSON lines; level from CONNECTOR_LOG) goes: - for stderr, or
-        /// a file to append to (default: nowhere).
+        /// a file to append to (default: not shown).
         #[arg(long, value_name = "FILE|-")]
         plugin_log: Option<PluginLog>,
         /// The most documents per execute call of the later steps (1 to 100000).
