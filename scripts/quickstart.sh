@@ -7,11 +7,33 @@ RUN_DIR="$(cd "$(dirname "$0")/.." && pwd)/.quickstart"
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-say "1/7 building the connector (sqs-connector) and the host (test-harness)"
-cargo build --workspace --quiet
+# The step running now, for the last line when one fails.
+STEP=0
+STEP_TITLE="starting"
+STEPS=7
+step() {
+  STEP="$1"
+  STEP_TITLE="$2"
+  say "$STEP/$STEPS $STEP_TITLE"
+}
+# Replaces lib.sh's EXIT trap (and still stops what was started): a failed step, or Ctrl-C, ends
+# the output with the step and the exit code.
+on_exit() {
+  local code=$?
+  stop_started
+  if [ "$code" -ne 0 ]; then
+    echo "quickstart failed at step $STEP: $STEP_TITLE (exit code $code)" >&2
+  fi
+  exit "$code"
+}
+trap on_exit EXIT
+
+# The first build of a fresh clone takes minutes: cargo shows its progress.
+step 1 "building the connector (sqs-connector) and the host (test-harness)"
+cargo build --workspace
 HARNESS="$ROOT/target/debug/test-harness"
 
-say "2/7 installing and starting a local SQS server (moto) on loopback"
+step 2 "installing and starting a local SQS server (moto) on loopback"
 ensure_venv
 start_moto
 
@@ -26,10 +48,10 @@ TEXT
 export SQS_ENDPOINT_URL="$SQS_TEST_ENDPOINT"
 export SQS_SECRET_KEY="quickstart-example-secret-key"
 
-say "3/7 Test Connection with access keys (the plugin runs as a separate process)"
+step 3 "Test Connection with access keys (the plugin runs as a separate process)"
 "$HARNESS" test-connection --connection examples/components/conn-local-keys.json
 
-say "4/7 Test Connection with AWS IAM Roles Anywhere (an X.509 certificate and key)"
+step 4 "Test Connection with AWS IAM Roles Anywhere (an X.509 certificate and key)"
 start_emulator "$HARNESS" test-harness/fixtures/emulator/config.json
 cat <<TEXT
 
@@ -44,7 +66,7 @@ export ROLES_ANYWHERE_ENDPOINT_URL="$ROLES_ANYWHERE_TEST_ENDPOINT"
 export QUICKSTART_KEY_PASSPHRASE="password"
 "$HARNESS" test-connection --connection examples/roles-anywhere/conn-local-roles-anywhere.json
 
-say "5/7 what a user sees when a setting is wrong: the region typed in capitals"
+step 5 "what a user sees when a setting is wrong: the region typed in capitals"
 sed 's/"region": "us-east-1"/"customRegion": "US-EAST-2"/' examples/components/conn-local-keys.json \
   > "$RUN_DIR/conn-bad-region.json"
 set +e
@@ -57,7 +79,7 @@ if [ "$code" -ne 2 ]; then
 fi
 echo "(exit code 2: the fields are invalid and nothing was sent to AWS)"
 
-say "6/7 a process: send 300 orders with attributes, receive them, delete them"
+step 6 "a process: send 300 orders with attributes, receive them, delete them"
 "$VENV/bin/python" - <<PY
 import boto3
 sqs = boto3.client("sqs", endpoint_url="$SQS_TEST_ENDPOINT", region_name="us-east-1",
@@ -79,7 +101,7 @@ $RUN_DIR/output (one JSON object per line).
 
 TEXT
 
-say "7/7 a listener: a long-running consumer that moves new orders to an archive queue"
+step 7 "a listener: a long-running consumer that moves new orders to an archive queue"
 "$VENV/bin/python" - <<PY
 import boto3, json
 sqs = boto3.client("sqs", endpoint_url="$SQS_TEST_ENDPOINT", region_name="us-east-1",
@@ -110,4 +132,5 @@ Done. To point the same connections at real AWS, edit the component files:
   - for Roles Anywhere, remove "rolesAnywhereEndpointUrl", set the three ARNs and
     "rolesAnywhereRegion" to yours, and point the certificate, chain and key at your own files.
 The descriptor a host renders the connection form from: ./target/debug/sqs-connector describe
+(as tables of the fields and options: ./target/debug/sqs-connector describe --summary)
 TEXT

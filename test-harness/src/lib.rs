@@ -6,12 +6,15 @@ pub mod components;
 pub mod descriptor;
 pub mod descriptors;
 pub mod emulator;
+pub mod errors;
 pub mod fault_proxy;
 pub mod listen;
+pub mod output;
 pub mod plugin;
 pub mod process;
 pub mod reference;
 pub mod run;
+pub mod summary;
 pub mod test_connection;
 
 /// Exit code: everything passed.

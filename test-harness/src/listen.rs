@@ -33,9 +33,10 @@ use futures::stream::FuturesUnordered;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::errors::ErrorGroups;
 use crate::process::{Input, Process, Step};
 use crate::run::{StepCall, execute_documents, validate_components};
-use crate::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, descriptor, plugin, process};
+use crate::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, descriptor, outln, plugin, process};
 
 /// The name of the results file in the output folder: one line per document of every batch.
 pub const RESULTS_FILE: &str = "listen.results.jsonl";
@@ -60,6 +61,8 @@ pub struct ListenOptions {
     pub batch_size: usize,
     /// A call's timeout and grace period; stopping the listener may take both.
     pub limits: plugin::CallLimits,
+    /// Where the plugin's log goes.
+    pub plugin_log: plugin::PluginLog,
 }
 
 /// What the listener sends, as the loop of [`listen_with`] takes it.
@@ -157,9 +160,18 @@ pub async fn listen(options: &ListenOptions) -> u8 {
             return EXIT_INVALID;
         }
     };
-    let plugin = match plugin::start_for_command(options.plugin.as_deref(), options.limits).await {
+    let plugin = match plugin::start_for_command(
+        options.plugin.as_deref(),
+        options.limits,
+        &options.plugin_log,
+    )
+    .await
+    {
         Ok(plugin) => plugin,
-        Err(code) => return code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_FAILED;
+        }
     };
     let code = listen_with(&plugin, &process, options).await;
     plugin::shut_down(&plugin).await;
@@ -267,9 +279,10 @@ pub async fn listen_with(plugin: &PluginProcess, process: &Process, options: &Li
     };
     let (events, mut received) = mpsc::unbounded_channel();
     match plugin.listen(&params, Arc::new(Forward(events))).await {
-        Ok(_) => println!(
+        Ok(_) => outln!(
             "listening: listener {listener_id} ({} on {})",
-            listener.operation, listener.connection
+            listener.operation,
+            listener.connection
         ),
         Err(ClientError::Rpc(error)) if error.code == INVALID_FIELDS => {
             eprintln!(
@@ -307,7 +320,7 @@ pub async fn listen_with(plugin: &PluginProcess, process: &Process, options: &Li
             && stop_call.is_none()
             && !over
         {
-            println!(
+            outln!(
                 "stopping ({reason}): listen/stop{}",
                 if options.drain { " with drain" } else { "" }
             );
@@ -320,7 +333,7 @@ pub async fn listen_with(plugin: &PluginProcess, process: &Process, options: &Li
         tokio::select! {
             event = received.recv() => match event {
                 Some(Event::Batch(batch, answer)) if stopping.is_some() || over => {
-                    println!(
+                    outln!(
                         "batch {}: {} documents released (stopping)",
                         batch.batch_id,
                         batch.documents.len()
@@ -341,7 +354,7 @@ pub async fn listen_with(plugin: &PluginProcess, process: &Process, options: &Li
                     });
                 }
                 Some(Event::Status(status)) => {
-                    println!("{}", status_line(&status));
+                    outln!("{}", status_line(&status));
                     if status.state == ListenerState::Stopped && !over {
                         over = true;
                         if stop_call.is_none() {
@@ -363,7 +376,7 @@ pub async fn listen_with(plugin: &PluginProcess, process: &Process, options: &Li
                 totals.succeeded += succeeded;
                 all_succeeded &= failed == 0;
                 let elapsed = started.elapsed();
-                println!(
+                outln!(
                     "batch {}: {} documents, {succeeded} succeeded, {failed} failed, {} | {} documents in {}, {:.1} messages/s",
                     outcome.batch_id,
                     outcome.results.len(),
@@ -372,11 +385,15 @@ pub async fn listen_with(plugin: &PluginProcess, process: &Process, options: &Li
                     plugin::seconds(elapsed),
                     rate(totals.documents, elapsed)
                 );
-                for result in outcome.results.iter().filter(|r| r.status != ResultStatus::Success).take(3) {
-                    println!(
-                        "  document {}: {}",
-                        result.index,
-                        result.message.as_deref().unwrap_or_default()
+                let mut groups = ErrorGroups::default();
+                for result in &outcome.results {
+                    groups.add(result.index, result.status, None, result.message.as_deref());
+                }
+                for group in groups.into_groups().iter().take(3) {
+                    outln!(
+                        "  {}: {}",
+                        group.documents(),
+                        group.message.as_deref().unwrap_or_default()
                     );
                 }
                 if let Err(err) = write_results(&mut results_file, &outcome) {
@@ -384,7 +401,7 @@ pub async fn listen_with(plugin: &PluginProcess, process: &Process, options: &Li
                     all_succeeded = false;
                 }
                 if answer.send(Ok(ListenBatchResult { results: outcome.results })).is_err() {
-                    println!("  (the answer reached no one: the listener had stopped)");
+                    outln!("  (the answer reached no one: the listener had stopped)");
                 }
             }
             () = sleep_until(deadline), if stopping.is_none() && !over => {
@@ -395,7 +412,7 @@ pub async fn listen_with(plugin: &PluginProcess, process: &Process, options: &Li
                     stopping = Some(StopReason::Interrupted);
                     interrupt = Box::pin(crate::wait_for_signal());
                 } else {
-                    println!("interrupted again: not waiting for the listener");
+                    outln!("interrupted again: not waiting for the listener");
                     all_succeeded = false;
                     break;
                 }
@@ -411,14 +428,14 @@ pub async fn listen_with(plugin: &PluginProcess, process: &Process, options: &Li
         }
     }
     if !running.is_empty() {
-        println!(
+        outln!(
             "{} batches in flight left unanswered (released by the plugin)",
             running.len()
         );
         all_succeeded = false;
     }
     let elapsed = started.elapsed();
-    println!(
+    outln!(
         "Listener {listener_id} stopped after {}: {} batches, {} documents, {} succeeded, {} failed{}, {:.1} messages/s",
         plugin::seconds(elapsed),
         totals.batches,
@@ -431,7 +448,7 @@ pub async fn listen_with(plugin: &PluginProcess, process: &Process, options: &Li
         },
         rate(totals.documents, elapsed)
     );
-    println!("Results: {}", output_dir.join(RESULTS_FILE).display());
+    outln!("Results: {}", output_dir.join(RESULTS_FILE).display());
     if all_succeeded { EXIT_OK } else { EXIT_FAILED }
 }
 

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use test_harness::{EXIT_FAILED, EXIT_OK, descriptors};
+use test_harness::plugin::PluginLog;
+use test_harness::{EXIT_FAILED, EXIT_OK, descriptors, outln};
 
 /// A host runtime for connectors: Test Connection, descriptors, and more.
 #[derive(Parser)]
@@ -43,9 +44,14 @@ enum Command {
         /// The plugin executable (default: sqs-connector next to this program).
         #[arg(long)]
         plugin: Option<PathBuf>,
-        /// Print the protocol's result object as JSON.
+        /// Print the outcome as one JSON object on stdout, whatever it is: component, outcome,
+        /// exitCode, ok, steps, fieldErrors, error.
         #[arg(long)]
         json: bool,
+        /// Where the plugin's log (JSON lines; level from CONNECTOR_LOG) goes: - for stderr, or
+        /// a file to append to (default: not shown).
+        #[arg(long, value_name = "FILE|-")]
+        plugin_log: Option<PluginLog>,
     },
     /// Execute a process (steps of operations over documents) through one plugin process. Exit
     /// code 0 when every document succeeded, 1 otherwise, 2 when a file or component is invalid.
@@ -71,6 +77,14 @@ enum Command {
         /// Print only the summary.
         #[arg(long)]
         quiet: bool,
+        /// Print the summary as one JSON object on stdout, whatever the outcome: process,
+        /// outcome, exitCode, error, fieldErrors, executions, elapsedSeconds, output, steps.
+        #[arg(long)]
+        json: bool,
+        /// Where the plugin's log (JSON lines; level from CONNECTOR_LOG) goes: - for stderr, or
+        /// a file to append to (default: not shown).
+        #[arg(long, value_name = "FILE|-")]
+        plugin_log: Option<PluginLog>,
         /// Seconds an execute call may take before it is cancelled (a note is printed once it
         /// has run a quarter of that, at most 30 s).
         #[arg(long, default_value_t = 120.0, value_parser = positive_seconds)]
@@ -104,6 +118,10 @@ enum Command {
         /// Stop by releasing the batches in flight at once instead of finishing them.
         #[arg(long)]
         no_drain: bool,
+        /// Where the plugin's log (JSON lines; level from CONNECTOR_LOG) goes: - for stderr, or
+        /// a file to append to (default: not shown).
+        #[arg(long, value_name = "FILE|-")]
+        plugin_log: Option<PluginLog>,
         /// The most documents per execute call of the later steps (1 to 100000).
         #[arg(long, default_value_t = 500, value_parser = count_in(1, 100_000))]
         batch_size: usize,
@@ -172,6 +190,8 @@ fn main() -> ExitCode {
             parallel,
             batch_size,
             quiet,
+            json,
+            plugin_log,
             call_timeout,
             grace_period,
         } => {
@@ -187,6 +207,8 @@ fn main() -> ExitCode {
                     timeout: std::time::Duration::from_secs_f64(call_timeout),
                     grace: std::time::Duration::from_secs_f64(grace_period),
                 },
+                json,
+                plugin_log: plugin_log.unwrap_or_default(),
             };
             block_on(test_harness::run::run(&options))
         }
@@ -197,6 +219,7 @@ fn main() -> ExitCode {
             for_seconds,
             max_batches,
             no_drain,
+            plugin_log,
             batch_size,
             call_timeout,
             grace_period,
@@ -213,6 +236,7 @@ fn main() -> ExitCode {
                     timeout: std::time::Duration::from_secs_f64(call_timeout),
                     grace: std::time::Duration::from_secs_f64(grace_period),
                 },
+                plugin_log: plugin_log.unwrap_or_default(),
             };
             block_on(test_harness::listen::listen(&options))
         }
@@ -220,24 +244,13 @@ fn main() -> ExitCode {
             connection,
             plugin,
             json,
-        } => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(err) => {
-                    eprintln!("error: could not start the async runtime: {err}");
-                    return ExitCode::from(EXIT_FAILED);
-                }
-            };
-            let code = runtime.block_on(test_harness::test_connection::run(
-                &connection,
-                plugin.as_deref(),
-                json,
-            ));
-            ExitCode::from(code)
-        }
+            plugin_log,
+        } => block_on(test_harness::test_connection::run(
+            &connection,
+            plugin.as_deref(),
+            json,
+            &plugin_log.unwrap_or_default(),
+        )),
         Command::RolesAnywhereEmulator {
             config,
             listen,
@@ -282,8 +295,8 @@ fn generated_files(write: bool, dir: Option<PathBuf>, readme: Option<PathBuf>) -
         let stale = descriptors::check(&dir, readme.as_deref());
         if stale.is_empty() {
             match &readme {
-                Some(readme) => println!("descriptors and {} are current", readme.display()),
-                None => println!("descriptors are current"),
+                Some(readme) => outln!("descriptors and {} are current", readme.display()),
+                None => outln!("descriptors are current"),
             }
             return EXIT_OK;
         }
@@ -296,7 +309,7 @@ fn generated_files(write: bool, dir: Option<PathBuf>, readme: Option<PathBuf>) -
     match descriptors::write(&dir) {
         Ok(names) => {
             for name in names {
-                println!("wrote {}", dir.join(name).display());
+                outln!("wrote {}", dir.join(name).display());
             }
         }
         Err(err) => {
@@ -309,8 +322,8 @@ fn generated_files(write: bool, dir: Option<PathBuf>, readme: Option<PathBuf>) -
     }
     if let Some(readme) = readme {
         match descriptors::write_readme(&readme) {
-            Ok(true) => println!("wrote {} (its reference section)", readme.display()),
-            Ok(false) => println!("{}: its reference section is current", readme.display()),
+            Ok(true) => outln!("wrote {} (its reference section)", readme.display()),
+            Ok(false) => outln!("{}: its reference section is current", readme.display()),
             Err(err) => {
                 eprintln!("error: {err}");
                 return EXIT_FAILED;
@@ -320,7 +333,6 @@ fn generated_files(write: bool, dir: Option<PathBuf>, readme: Option<PathBuf>) -
     EXIT_OK
 }
 
-/// A number of seconds above zero (and below a day).
 /// A count from `min` to `max`: 0 documents per call or 0 executions is refused, not taken as 1.
 fn count_in(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
     move |text| match text.parse::<usize>() {
@@ -331,6 +343,7 @@ fn count_in(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> + 
     }
 }
 
+/// A number of seconds above zero (and up to a day).
 fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(secs),

@@ -64,10 +64,59 @@ pub fn slow_call_note(call: &SlowCall) -> String {
     )
 }
 
+/// Where the plugin's log (the JSON lines it writes on stderr) goes. The host always keeps its
+/// last lines in memory ([`PluginProcess::stderr_lines`]); the level is the plugin's
+/// `CONNECTOR_LOG`, which it inherits from the harness's environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PluginLog {
+    /// Nowhere else (the default).
+    #[default]
+    Kept,
+    /// The harness's stderr, line by line (`--plugin-log -`).
+    Stderr,
+    /// Appended to this file, line by line (`--plugin-log FILE`).
+    File(PathBuf),
+}
+
+impl std::str::FromStr for PluginLog {
+    type Err = std::convert::Infallible;
+
+    /// `-` is the harness's stderr; anything else a file.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "-" => PluginLog::Stderr,
+            path => PluginLog::File(PathBuf::from(path)),
+        })
+    }
+}
+
+/// Opens a file for appending lines to, creating it when needed.
+fn append_to(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+/// `prefix` and `line` and a line end, in one buffer, so that it is written in one write and
+/// lines written from several tasks never interleave.
+fn entry(prefix: &[u8], line: &[u8]) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(prefix.len() + line.len() + 1);
+    entry.extend_from_slice(prefix);
+    entry.extend_from_slice(line);
+    entry.push(b'\n');
+    entry
+}
+
 /// The command that starts `<plugin> serve` with these limits: a call is slow after a quarter
-/// of its timeout (at most 30 s) and a note is printed on stderr for it; with
-/// [`TRANSCRIPT_ENV`] set, every line the plugin writes is appended to that file.
-pub fn command(plugin: &Path, limits: CallLimits) -> std::io::Result<PluginCommand> {
+/// of its timeout (at most 30 s) and a note is printed on stderr for it; its stderr goes where
+/// `log` says; with [`TRANSCRIPT_ENV`] set, every line the plugin writes is appended to that file.
+/// An error names the file that could not be opened.
+pub fn command(
+    plugin: &Path,
+    limits: CallLimits,
+    log: &PluginLog,
+) -> Result<PluginCommand, (String, std::io::Error)> {
     let mut command = PluginCommand::new(plugin, &["serve"]);
     command.timeout = limits.timeout;
     command.grace = limits.grace;
@@ -75,50 +124,78 @@ pub fn command(plugin: &Path, limits: CallLimits) -> std::io::Result<PluginComma
     command.on_slow_call = Some(Arc::new(|call: &SlowCall| {
         eprintln!("{}", slow_call_note(call))
     }));
-    if let Some(path) = std::env::var_os(TRANSCRIPT_ENV) {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
-        let file = parking_lot::Mutex::new(file);
-        command.observer = Some(Arc::new(move |stream: Stream, line: &[u8]| {
-            let mut entry = Vec::with_capacity(line.len() + 9);
-            entry.extend_from_slice(stream.to_string().as_bytes());
-            entry.extend_from_slice(b": ");
-            entry.extend_from_slice(line);
-            entry.push(b'\n');
-            // One write per line, so lines of both streams never interleave.
-            let _ = file.lock().write_all(&entry);
-        }));
+    let transcript = match std::env::var_os(TRANSCRIPT_ENV) {
+        Some(path) => Some(parking_lot::Mutex::new(
+            append_to(Path::new(&path)).map_err(|e| {
+                (
+                    format!("its transcript {} ({TRANSCRIPT_ENV})", path.display()),
+                    e,
+                )
+            })?,
+        )),
+        None => None,
+    };
+    let log_file = match log {
+        PluginLog::File(path) => {
+            Some(parking_lot::Mutex::new(append_to(path).map_err(|e| {
+                (format!("its log file {}", path.display()), e)
+            })?))
+        }
+        PluginLog::Kept | PluginLog::Stderr => None,
+    };
+    let to_stderr = *log == PluginLog::Stderr;
+    if transcript.is_none() && log_file.is_none() && !to_stderr {
+        return Ok(command);
     }
+    command.observer = Some(Arc::new(move |stream: Stream, line: &[u8]| {
+        // Write errors are ignored: a log that cannot be written must not stop the plugin.
+        if let Some(file) = &transcript {
+            let prefix = format!("{stream}: ");
+            let _ = file.lock().write_all(&entry(prefix.as_bytes(), line));
+        }
+        if stream != Stream::Stderr {
+            return;
+        }
+        if let Some(file) = &log_file {
+            let _ = file.lock().write_all(&entry(b"", line));
+        }
+        if to_stderr {
+            let _ = std::io::stderr().lock().write_all(&entry(b"", line));
+        }
+    }));
     Ok(command)
 }
 
 /// Starts the plugin (`<plugin> serve`) with the default limits and initializes it.
 pub async fn start(plugin: &Path) -> Result<PluginProcess, ClientError> {
-    start_with(plugin, CallLimits::default()).await
+    start_with(plugin, CallLimits::default(), &PluginLog::Kept).await
 }
 
 /// Starts the plugin for a command of the harness (`explicit`, else the one next to this
-/// executable); when it cannot start, prints why and gives the command's exit code.
+/// executable); when it cannot start, says why (`could not start the connector plugin ...`).
 pub async fn start_for_command(
     explicit: Option<&Path>,
     limits: CallLimits,
-) -> Result<PluginProcess, u8> {
+    log: &PluginLog,
+) -> Result<PluginProcess, String> {
     let plugin_path = locate(explicit);
-    start_with(&plugin_path, limits).await.map_err(|err| {
-        eprintln!(
-            "error: could not start the connector plugin {}: {err}",
+    start_with(&plugin_path, limits, log).await.map_err(|err| {
+        format!(
+            "could not start the connector plugin {}: {err}",
             plugin_path.display()
-        );
-        crate::EXIT_FAILED
+        )
     })
 }
 
-/// Starts the plugin (`<plugin> serve`) with these limits and initializes it.
-pub async fn start_with(plugin: &Path, limits: CallLimits) -> Result<PluginProcess, ClientError> {
-    let command = command(plugin, limits).map_err(|source| ClientError::Io {
-        program: format!("{} (its transcript, {TRANSCRIPT_ENV})", plugin.display()),
+/// Starts the plugin (`<plugin> serve`) with these limits and its log going where `log` says,
+/// and initializes it.
+pub async fn start_with(
+    plugin: &Path,
+    limits: CallLimits,
+    log: &PluginLog,
+) -> Result<PluginProcess, ClientError> {
+    let command = command(plugin, limits, log).map_err(|(what, source)| ClientError::Io {
+        program: format!("{} ({what})", plugin.display()),
         source,
     })?;
     PluginProcess::spawn(command).await

@@ -136,21 +136,169 @@ pub fn load(path: &Path) -> Result<Process, String> {
     })
 }
 
-/// Reads a JSONL file of Document objects; an error names the line.
+/// Reads a JSONL file of Document objects (blank lines are skipped). An error names the file,
+/// and for a bad line its number and what is wrong with it.
 pub fn read_documents(path: &Path) -> Result<Vec<Document>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read documents {}: {e}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(number, line)| {
-            serde_json::from_str(line).map_err(|e| {
-                format!(
-                    "{} line {}: not a document: {e}",
-                    path.display(),
-                    number + 1
-                )
-            })
-        })
-        .collect()
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read documents file {}: {e}", path.display()))?;
+    let mut documents = Vec::new();
+    for (number, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        let document = parse_document(line).map_err(|problem| {
+            format!(
+                "documents file {}, line {}: {problem}",
+                path.display(),
+                number + 1
+            )
+        })?;
+        documents.extend(document);
+    }
+    Ok(documents)
+}
+
+/// The keys a document line may have.
+const DOCUMENT_KEYS: [&str; 3] = ["data", "dataBase64", "properties"];
+
+/// One line of a documents file: a document, nothing for a blank line, or what is wrong with it.
+fn parse_document(line: &[u8]) -> Result<Option<Document>, String> {
+    let text = std::str::from_utf8(line).map_err(|e| {
+        format!(
+            "not UTF-8 text (at byte {}); put bytes in \"dataBase64\"",
+            e.valid_up_to() + 1
+        )
+    })?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| format!("not JSON: {} (column {})", without_position(&e), e.column()))?;
+    let Some(object) = value.as_object() else {
+        return Err(format!(
+            "not a document: a JSON object like {{\"data\": \"...\", \"properties\": {{}}}} is expected, not {}",
+            json_kind(&value)
+        ));
+    };
+    // The protocol tolerates unknown keys; in a file people write, one is a typo that would
+    // silently send an empty document.
+    if let Some(key) = object.keys().find(|k| !DOCUMENT_KEYS.contains(&k.as_str())) {
+        return Err(format!(
+            "not a document: unknown key \"{key}\" (a document has {})",
+            DOCUMENT_KEYS.map(|k| format!("\"{k}\"")).join(", ")
+        ));
+    }
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(|e| format!("not a document: {}", without_position(&e)))
+}
+
+/// A JSON error's text without serde's `at line L column C` (the line is the file's, given
+/// apart).
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    text.strip_suffix(&position).unwrap_or(&text).to_owned()
+}
+
+/// What a JSON value is, in words: `an array`, `a number`.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(lines: &[u8]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docs.jsonl");
+        std::fs::write(&path, lines).unwrap();
+        let err = read_documents(&path).unwrap_err();
+        let prefix = format!("documents file {}, ", path.display());
+        err.strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("{err:?} does not start with {prefix:?}"))
+            .to_owned()
+    }
+
+    #[test]
+    fn reads_documents_and_skips_blank_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docs.jsonl");
+        std::fs::write(
+            &path,
+            "{\"data\": \"a\", \"properties\": {\"k\": \"v\"}}\n\n  \n{\"dataBase64\": \"AP8=\"}\n",
+        )
+        .unwrap();
+        let documents = read_documents(&path).unwrap();
+        assert_eq!(
+            documents,
+            [
+                Document::new("a").with_property("k", "v"),
+                Document::new(vec![0, 255])
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_line_is_named_by_its_number_with_what_is_wrong() {
+        let good = "{\"data\": \"a\"}\n";
+        let cases: [(&[u8], &str); 7] = [
+            (
+                b"{\"data\": \"a\",}",
+                "line 2: not JSON: trailing comma (column 14)",
+            ),
+            (
+                b"[1, 2]",
+                "line 2: not a document: a JSON object like {\"data\": \"...\", \"properties\": {}} is expected, not an array",
+            ),
+            (
+                b"{\"dta\": \"a\"}",
+                "line 2: not a document: unknown key \"dta\" (a document has \"data\", \"dataBase64\", \"properties\")",
+            ),
+            (
+                b"{\"data\": 5}",
+                "line 2: not a document: invalid type: integer `5`, expected a string",
+            ),
+            (
+                b"{\"dataBase64\": \"%%%\"}",
+                "line 2: not a document: `dataBase64` is not valid base64",
+            ),
+            (
+                b"{\"properties\": {\"k\": 1}}",
+                "line 2: not a document: invalid type: integer `1`, expected a string",
+            ),
+            (
+                b"{\"data\": \"\xff\"}",
+                "line 2: not UTF-8 text (at byte 11); put bytes in \"dataBase64\"",
+            ),
+        ];
+        for (line, expected) in cases {
+            let mut file = good.as_bytes().to_vec();
+            file.extend_from_slice(line);
+            file.extend_from_slice(b"\n");
+            file.extend_from_slice(good.as_bytes());
+            let err = error_of(&file);
+            assert!(
+                err.starts_with(expected),
+                "line {:?}:\n  expected {expected:?}\n  got      {err:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.jsonl");
+        let err = read_documents(&path).unwrap_err();
+        assert!(
+            err.starts_with(&format!("cannot read documents file {}: ", path.display())),
+            "{err}"
+        );
+    }
 }

@@ -11,8 +11,10 @@ use connector_sdk::{Component, Document, DocumentResult, FieldError, ResultStatu
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
+use crate::errors::ComponentFieldError;
 use crate::process::{Input, Process, read_documents};
-use crate::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, descriptor, plugin, process};
+use crate::summary::RunSummary;
+use crate::{descriptor, plugin, process};
 
 /// How `run` runs.
 #[derive(Debug, Clone)]
@@ -33,6 +35,10 @@ pub struct RunOptions {
     pub quiet: bool,
     /// A call's timeout and grace period.
     pub limits: plugin::CallLimits,
+    /// Print the outcome as one JSON object on stdout ([`RunSummary`]) instead of the table.
+    pub json: bool,
+    /// Where the plugin's log goes.
+    pub plugin_log: plugin::PluginLog,
 }
 
 /// What one step did in one execution.
@@ -48,31 +54,47 @@ pub struct StepReport {
     pub elapsed: Duration,
 }
 
-impl StepReport {
-    fn count(&self, status: ResultStatus) -> usize {
-        self.results.iter().filter(|r| r.status == status).count()
-    }
-}
-
 /// Runs the process; prints progress and a summary; returns the exit code.
 pub async fn run(options: &RunOptions) -> u8 {
     let process = match process::load(&options.process) {
         Ok(process) => process,
         Err(message) => {
             eprintln!("error: {message}");
-            return EXIT_INVALID;
+            return refused(options, None, RunSummary::invalid(message));
         }
     };
-    let plugin = match plugin::start_for_command(options.plugin.as_deref(), options.limits).await {
+    let plugin = match plugin::start_for_command(
+        options.plugin.as_deref(),
+        options.limits,
+        &options.plugin_log,
+    )
+    .await
+    {
         Ok(plugin) => plugin,
-        Err(code) => return code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return refused(options, Some(&process), RunSummary::failed(message));
+        }
     };
     let code = run_with(&plugin, &process, options).await;
     plugin::shut_down(&plugin).await;
     code
 }
 
+/// Prints the summary of a run that did not run (with `--json`; the reason is on stderr
+/// already) and returns its exit code.
+fn refused(options: &RunOptions, process: Option<&Process>, mut summary: RunSummary) -> u8 {
+    summary.process = process.map(|p| p.file.name.clone());
+    if options.json {
+        summary.print_json();
+    }
+    summary.exit_code
+}
+
 /// Runs an already loaded process on an already running plugin (for tests and embedding hosts).
+///
+/// Every component and every documents file is checked before anything runs: one that is
+/// invalid is reported (exit code 2) and nothing is sent.
 ///
 /// A plugin that exited, or was stopped because it did not answer a call within its timeout and
 /// grace period (every document of the calls in flight then fails), is started again before the
@@ -81,25 +103,34 @@ pub async fn run_with(plugin: &PluginProcess, process: &Process, options: &RunOp
     let descriptor = plugin.descriptor();
     let invalid = validate_components(&descriptor, process);
     if !invalid.is_empty() {
+        let mut field_errors = Vec::new();
         for (id, errors) in invalid {
             eprintln!("component {id} is invalid; nothing was run:");
-            for error in errors {
+            for error in &errors {
                 eprintln!("  - {error}");
             }
+            field_errors.extend(ComponentFieldError::of(&id, &errors));
         }
-        return EXIT_INVALID;
+        let mut summary = RunSummary::invalid("a component is invalid; nothing was run".into());
+        summary.field_errors = field_errors;
+        return refused(options, Some(process), summary);
     }
+    let inputs = match read_inputs(process) {
+        Ok(inputs) => inputs,
+        Err(message) => {
+            eprintln!("error: {message}; nothing was run");
+            return refused(options, Some(process), RunSummary::invalid(message));
+        }
+    };
     let started = Instant::now();
     let executions = options.executions.max(1);
+    let run_one = |n| execute_process(plugin, process, &descriptor, &inputs, n, options);
     let reports: Vec<Vec<StepReport>> = if options.parallel {
-        futures::future::join_all(
-            (1..=executions).map(|n| execute_process(plugin, process, &descriptor, n, options)),
-        )
-        .await
+        futures::future::join_all((1..=executions).map(run_one)).await
     } else {
         let mut all = Vec::new();
         for n in 1..=executions {
-            all.push(execute_process(plugin, process, &descriptor, n, options).await);
+            all.push(run_one(n).await);
         }
         all
     };
@@ -108,19 +139,31 @@ pub async fn run_with(plugin: &PluginProcess, process: &Process, options: &RunOp
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(&process.file.name));
     if let Err(err) = write_reports(&output_dir, &reports) {
-        eprintln!(
-            "error: cannot write results into {}: {err}",
-            output_dir.display()
-        );
-        return EXIT_FAILED;
+        let message = format!("cannot write results into {}: {err}", output_dir.display());
+        eprintln!("error: {message}");
+        return refused(options, Some(process), RunSummary::failed(message));
     }
-    print_summary(process, &reports, &output_dir, started.elapsed());
-    let all_succeeded = reports.iter().flatten().all(|step| {
-        step.results
-            .iter()
-            .all(|r| r.status == ResultStatus::Success)
-    });
-    if all_succeeded { EXIT_OK } else { EXIT_FAILED }
+    let summary = RunSummary::of(process, &reports, &output_dir, started.elapsed());
+    if options.json {
+        summary.print_json();
+    } else {
+        summary.print();
+    }
+    summary.exit_code
+}
+
+/// The documents of every step whose input is a file, by step position; an error names the step,
+/// the file, and for a bad line its number and what is wrong.
+fn read_inputs(process: &Process) -> Result<BTreeMap<usize, Vec<Document>>, String> {
+    let mut inputs = BTreeMap::new();
+    for (position, step) in process.file.steps.iter().enumerate() {
+        if let Some(Input::File(path)) = &step.input {
+            let documents = read_documents(&process.dir.join(path))
+                .map_err(|message| format!("step \"{}\": {message}", step.name))?;
+            inputs.insert(position, documents);
+        }
+    }
+    Ok(inputs)
 }
 
 /// The components of every step that do not fit the plugin's descriptor, with their errors.
@@ -149,6 +192,7 @@ async fn execute_process(
     plugin: &PluginProcess,
     process: &Process,
     descriptor: &Value,
+    inputs: &BTreeMap<usize, Vec<Document>>,
     execution: usize,
     options: &RunOptions,
 ) -> Vec<StepReport> {
@@ -158,22 +202,12 @@ async fn execute_process(
         .unwrap_or_default();
     let execution_id = format!("{}-{stamp}-{execution}", process.file.name);
     let mut reports: Vec<StepReport> = Vec::new();
-    for step in &process.file.steps {
+    for (position, step) in process.file.steps.iter().enumerate() {
         let started = Instant::now();
         let operation = &process.components[&step.operation];
         let connection = &process.components[&step.connection];
         let documents = match &step.input {
-            Some(Input::File(path)) => match read_documents(&process.dir.join(path)) {
-                Ok(documents) => documents,
-                Err(message) => {
-                    eprintln!("error: step {}: {message}", step.name);
-                    reports.push(StepReport {
-                        name: step.name.clone(),
-                        ..StepReport::default()
-                    });
-                    break;
-                }
-            },
+            Some(Input::File(_)) => inputs.get(&position).cloned().unwrap_or_default(),
             Some(Input::Step { step: from }) => reports
                 .iter()
                 .find(|r| &r.name == from)
@@ -349,62 +383,4 @@ fn write_reports(dir: &Path, reports: &[Vec<StepReport>]) -> std::io::Result<()>
         }
     }
     Ok(())
-}
-
-fn print_summary(
-    process: &Process,
-    reports: &[Vec<StepReport>],
-    output_dir: &Path,
-    elapsed: Duration,
-) {
-    let executions = reports.len();
-    println!(
-        "Process {} ({executions} execution{}, {:.1} s):",
-        process.file.name,
-        if executions == 1 { "" } else { "s" },
-        elapsed.as_secs_f64()
-    );
-    println!(
-        "  {:<12} {:>10} {:>10} {:>12} {:>10} {:>10}",
-        "step", "documents", "successes", "app. errors", "failures", "outputs"
-    );
-    let mut totals: BTreeMap<usize, (String, [usize; 5])> = BTreeMap::new();
-    for steps in reports {
-        for (position, step) in steps.iter().enumerate() {
-            let entry = totals
-                .entry(position)
-                .or_insert_with(|| (step.name.clone(), [0; 5]));
-            entry.1[0] += step.results.len();
-            entry.1[1] += step.count(ResultStatus::Success);
-            entry.1[2] += step.count(ResultStatus::ApplicationError);
-            entry.1[3] += step.count(ResultStatus::Failure);
-            entry.1[4] += step.outputs.len();
-        }
-    }
-    for (name, [docs, ok, app, fail, outputs]) in totals.values() {
-        println!("  {name:<12} {docs:>10} {ok:>10} {app:>12} {fail:>10} {outputs:>10}");
-    }
-    let mut shown = 0;
-    for step in reports.iter().flatten() {
-        for result in step
-            .results
-            .iter()
-            .filter(|r| r.status != ResultStatus::Success)
-        {
-            if shown == 10 {
-                println!("  ... more in the results files");
-                break;
-            }
-            println!(
-                "  {} document {}: {} {}: {}",
-                step.name,
-                result.index,
-                result.status,
-                result.status_code.as_deref().unwrap_or(""),
-                result.message.as_deref().unwrap_or("")
-            );
-            shown += 1;
-        }
-    }
-    println!("Results and outputs: {}", output_dir.display());
 }

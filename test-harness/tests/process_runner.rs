@@ -165,3 +165,209 @@ fn zero_batch_size_or_executions_is_refused() {
     let output = run_harness(&["listen", "--process", "x.json", "--batch-size", "0"]);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
 }
+
+/// Writes a process into `dir`: step `first` sends `first.jsonl` (two good documents) to
+/// `queue`, step `second` sends the documents of `second` (a path relative to `dir`) to it too.
+fn two_send_steps(dir: &Path, queue: &str, second: &str) -> String {
+    std::fs::create_dir_all(dir.join("components")).unwrap();
+    std::fs::write(
+        dir.join("components/conn.json"),
+        access_key_component("conn", &sqs_endpoint(), MOTO_SECRET).to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("components/op.json"),
+        serde_json::json!({"id": "op", "connector": "amazon-sqs", "kind": "operation",
+                           "operationType": "SEND", "fields": {"queue": queue}})
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("first.jsonl"),
+        "{\"data\": \"one\"}\n{\"data\": \"two\"}\n",
+    )
+    .unwrap();
+    let process = dir.join("p.process.json");
+    std::fs::write(
+        &process,
+        serde_json::json!({
+            "name": "two-sends",
+            "components": "components",
+            "steps": [
+                {"name": "first", "connection": "conn", "operation": "op", "input": "first.jsonl"},
+                {"name": "second", "connection": "conn", "operation": "op", "input": second}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    process.display().to_string()
+}
+
+/// A documents file that is missing, cannot be read, or has a line that is not a document stops
+/// the run before anything is sent, with exit code 2 and a message naming the file, the line
+/// and what is wrong with it; `--json` says the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invalid_documents_file_stops_the_run_with_exit_code_2_before_anything_is_sent() {
+    let good = "{\"data\": \"a\"}\n";
+    // (what the second step reads, what its file holds, what the message says)
+    let cases: [(&str, Option<Vec<u8>>, String); 5] = [
+        ("missing.jsonl", None, "cannot read documents file".into()),
+        // A folder: it exists, and cannot be read as a file (the tests run as root, for whom
+        // file permissions do not stop a read).
+        (
+            "a-folder.jsonl",
+            Some(Vec::new()),
+            "cannot read documents file".into(),
+        ),
+        (
+            "typo.jsonl",
+            Some(format!("{good}{good}{{\"dta\": \"c\"}}\n{good}").into_bytes()),
+            ", line 3: not a document: unknown key \"dta\"".into(),
+        ),
+        (
+            "broken.jsonl",
+            Some(format!("{good}\n{{\"data\": \"b\"\n").into_bytes()),
+            ", line 3: not JSON: EOF while parsing an object (column 12)".into(),
+        ),
+        (
+            "bytes.jsonl",
+            Some([good.as_bytes(), b"{\"data\": \"\xff\"}\n"].concat()),
+            ", line 2: not UTF-8 text".into(),
+        ),
+    ];
+    for (file, content, expected) in cases {
+        let url = create_queue(&unique_queue("bad-documents"), &[]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let process = two_send_steps(dir.path(), &url, file);
+        match content {
+            None => {}
+            Some(bytes) if file == "a-folder.jsonl" => {
+                assert!(bytes.is_empty());
+                std::fs::create_dir(dir.path().join(file)).unwrap();
+            }
+            Some(bytes) => std::fs::write(dir.path().join(file), bytes).unwrap(),
+        }
+        let output = dir.path().join("output").display().to_string();
+        for json in [false, true] {
+            let mut args = vec!["run", "--process", &process, "--output", &output];
+            if json {
+                args.push("--json");
+            }
+            let ran = tokio::task::spawn_blocking({
+                let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+                move || run_harness(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            })
+            .await
+            .unwrap();
+            let text = text(&ran);
+            let path = dir.path().join(file).display().to_string();
+            assert_eq!(ran.status.code(), Some(2), "{file}, json {json}: {text}");
+            let stderr = String::from_utf8_lossy(&ran.stderr);
+            let message = format!("step \"second\": documents file {path}");
+            let named = stderr.contains(&message) || stderr.contains(&format!("{expected} {path}"));
+            assert!(
+                named,
+                "{file}: expected the file named ({message}):\n{stderr}"
+            );
+            assert!(
+                stderr.contains(&expected),
+                "{file}: expected {expected:?}:\n{stderr}"
+            );
+            assert!(stderr.contains("nothing was run"), "{file}: {stderr}");
+            if json {
+                let summary: serde_json::Value = serde_json::from_slice(&ran.stdout)
+                    .unwrap_or_else(|e| {
+                        panic!("{file}: stdout is not one JSON object ({e}): {text}")
+                    });
+                assert_eq!(summary["outcome"], "invalid", "{summary:#}");
+                assert_eq!(summary["exitCode"], 2, "{summary:#}");
+                let error = summary["error"].as_str().unwrap_or_default();
+                assert!(
+                    error.contains(&path) && error.contains(&expected),
+                    "{summary:#}"
+                );
+                assert_eq!(summary["steps"], serde_json::json!([]), "{summary:#}");
+            } else {
+                assert!(ran.stdout.is_empty(), "{file}: nothing on stdout: {text}");
+            }
+        }
+        // The first step's file is good, and still nothing was sent.
+        assert_eq!(queue_depth(&url).await, (0, 0), "{file}: nothing was sent");
+    }
+}
+
+/// 300 documents that fail in the same way are one line with their count, not 300 lines; the
+/// run ends with exit code 1, and `--json` has the one group with its count.
+#[tokio::test(flavor = "multi_thread")]
+async fn documents_that_fail_in_the_same_way_are_one_line_with_their_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = format!(
+        "{}/000000000000/{}",
+        sqs_endpoint(),
+        unique_queue("missing")
+    );
+    let process = two_send_steps(dir.path(), &missing, "second.jsonl");
+    let documents: String = (0..300)
+        .map(|i| format!("{{\"data\": \"{i}\"}}\n"))
+        .collect();
+    std::fs::write(dir.path().join("second.jsonl"), documents).unwrap();
+    let output = dir.path().join("output").display().to_string();
+    for json in [false, true] {
+        // Calls of 128 documents: each call's messages name the documents by their index in
+        // the call, which the grouping looks past.
+        let mut args = vec![
+            "run",
+            "--process",
+            &process,
+            "--output",
+            &output,
+            "--batch-size",
+            "128",
+        ];
+        if json {
+            args.push("--json");
+        }
+        let ran = tokio::task::spawn_blocking({
+            let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+            move || run_harness(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+        .await
+        .unwrap();
+        let text = text(&ran);
+        assert_eq!(ran.status.code(), Some(1), "json {json}: {text}");
+        let stdout = String::from_utf8_lossy(&ran.stdout);
+        if json {
+            let summary: serde_json::Value = serde_json::from_slice(&ran.stdout)
+                .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {text}"));
+            assert_eq!(summary["outcome"], "failed", "{summary:#}");
+            assert_eq!(summary["exitCode"], 1, "{summary:#}");
+            let second = &summary["steps"][1];
+            assert_eq!(second["name"], "second", "{summary:#}");
+            assert_eq!(second["documents"], 300, "{summary:#}");
+            assert_eq!(second["succeeded"], 0, "{summary:#}");
+            let errors = second["errors"].as_array().unwrap();
+            assert_eq!(errors.len(), 1, "one group: {summary:#}");
+            assert_eq!(errors[0]["count"], 300, "{summary:#}");
+            assert_eq!(errors[0]["statusCode"], "QueueDoesNotExist", "{summary:#}");
+            assert_eq!(summary["steps"][0]["errors"][0]["count"], 2, "{summary:#}");
+        } else {
+            let lines: Vec<&str> = stdout
+                .lines()
+                .filter(|line| line.contains("QueueDoesNotExist"))
+                .collect();
+            assert_eq!(lines.len(), 2, "a line per step:\n{stdout}");
+            assert!(
+                lines[0].starts_with("  first: 2 documents: ")
+                    && lines[1].starts_with("  second: 300 documents: "),
+                "{stdout}"
+            );
+            for line in lines {
+                assert!(
+                    line.contains(": APPLICATION_ERROR QueueDoesNotExist"),
+                    "{line}"
+                );
+            }
+        }
+    }
+}

@@ -150,6 +150,8 @@ async fn a_stuck_plugin_is_killed_after_the_grace_period_and_the_run_goes_on() {
             timeout: Duration::from_secs(1),
             grace: Duration::from_secs(1),
         },
+        json: false,
+        plugin_log: Default::default(),
     };
     let started = Instant::now();
     let code = run_with(&plugin, &process, &options).await;

@@ -28,6 +28,10 @@ pub fn sqs_endpoint() -> String {
 
 /// The harness binary under test.
 pub fn harness() -> PathBuf {
+    // Another build of the harness (say, of an earlier commit), to show a test fails there.
+    if let Ok(path) = std::env::var("TEST_HARNESS_UNDER_TEST") {
+        return PathBuf::from(path);
+    }
     PathBuf::from(env!("CARGO_BIN_EXE_test-harness"))
 }
 
@@ -106,12 +110,26 @@ pub fn register_suite_secrets() {
 /// transcript and the harness's own stdout and stderr for every secret of the suite and panics
 /// on a hit (naming the secret, never showing it). Returns the output.
 pub fn scanned_output(command: &mut std::process::Command) -> Output {
+    scanned_run(command, "debug").output
+}
+
+/// What a harness command wrote, scanned for secrets (see [`scanned_run`]).
+pub struct Scanned {
+    /// Its exit status, stdout and stderr.
+    pub output: Output,
+    /// The transcript of its plugin: every line it wrote, `stdout: ...` or `stderr: ...`.
+    pub transcript: String,
+}
+
+/// [`scanned_output`] with the plugin logging at `level` (the harness's `CONNECTOR_LOG`, which
+/// its plugin inherits); also returns the plugin's transcript.
+pub fn scanned_run(command: &mut std::process::Command, level: &str) -> Scanned {
     register_suite_secrets();
     let dir = tempfile::tempdir().expect("a folder for the transcript");
     let transcript = dir.path().join("plugin-transcript.txt");
     let output = command
         .env(test_harness::plugin::TRANSCRIPT_ENV, &transcript)
-        .env(connector_sdk::logging::LOG_ENV, "debug")
+        .env(connector_sdk::logging::LOG_ENV, level)
         .output()
         .expect("the harness runs");
     let scan = SecretScan::new();
@@ -120,7 +138,10 @@ pub fn scanned_output(command: &mut std::process::Command) -> Output {
     scan.scan_text("the harness's stdout", &output.stdout);
     scan.scan_text("the harness's stderr", &output.stderr);
     scan.assert_clean();
-    output
+    Scanned {
+        output,
+        transcript: String::from_utf8_lossy(&written).into_owned(),
+    }
 }
 
 /// Runs the harness with arguments (the plugin scanned, see [`scanned_output`]); returns its
