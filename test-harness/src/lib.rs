@@ -11,6 +11,7 @@ pub mod listen;
 pub mod plugin;
 pub mod process;
 pub mod run;
+pub mod studio;
 pub mod test_connection;
 
 /// Exit code: everything passed.
