@@ -227,11 +227,18 @@ impl Browser {
         self.client.source().await.unwrap()
     }
 
-    /// With `STUDIO_SCREENSHOTS=1`, writes a screenshot of the page to `docs/studio/NAME.png`.
-    pub async fn screenshot(&self, name: &str) {
+    /// With `STUDIO_SCREENSHOTS=1`, writes a screenshot of the page to `docs/studio/NAME.png`,
+    /// scrolled so that the element `top` is at the top of the window.
+    pub async fn screenshot(&self, name: &str, top: &str) {
         if std::env::var("STUDIO_SCREENSHOTS").as_deref() != Ok("1") {
             return;
         }
+        self.script(
+            "document.getElementById(arguments[0]).scrollIntoView({block: 'start'}); \
+             document.activeElement && document.activeElement.blur();",
+            vec![json!(top)],
+        )
+        .await;
         let png = self.client.screenshot().await.expect("a screenshot");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/studio");
         std::fs::create_dir_all(&dir).unwrap();

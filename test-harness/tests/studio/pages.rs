@@ -150,7 +150,7 @@ async fn switching_the_authentication_type_shows_and_hides_the_right_fields() {
     browser
         .type_into("conn-accessKey", "AKIAIOSFODNN7EXAMPLE")
         .await;
-    browser.screenshot("connection-access-keys").await;
+    browser.screenshot("connection-access-keys", "tabs").await;
 
     browser
         .select("conn-authenticationType", "ROLES_ANYWHERE")
@@ -206,7 +206,9 @@ async fn switching_the_authentication_type_shows_and_hides_the_right_fields() {
     assert!(browser.shown("conn-privateKey-env").await);
     assert!(!browser.shown("conn-privateKey").await);
     browser.click("conn-privateKey-source-value").await;
-    browser.screenshot("connection-roles-anywhere").await;
+    browser
+        .screenshot("connection-roles-anywhere", "tabs")
+        .await;
 
     browser
         .select("conn-authenticationType", "ACCESS_KEYS")
@@ -224,6 +226,17 @@ async fn switching_the_authentication_type_shows_and_hides_the_right_fields() {
         )
         .await;
     assert_eq!(unlabelled, json!([]), "inputs without a <label for>");
+
+    // A narrow window (a phone): one column, nothing wider than the window.
+    browser.client.set_window_size(390, 900).await.unwrap();
+    let overflow = browser
+        .script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await;
+    assert_eq!(overflow, json!(0), "the page is wider than a narrow window");
+    browser.screenshot("connection-narrow", "tabs").await;
     browser.close().await;
 }
 
@@ -290,7 +303,9 @@ async fn test_connection_with_access_keys_fails_on_a_closed_port_then_passes_aga
     assert!(status.contains("Test Connection failed"), "{status}");
     let steps = browser.text("conn-steps").await;
     assert!(steps.to_lowercase().contains("failed"), "{steps}");
-    browser.screenshot("test-connection-failed").await;
+    browser
+        .screenshot("test-connection-failed", "conn-endpointUrl-field")
+        .await;
 
     // The secret is kept by the studio: only the endpoint changes.
     browser.type_into("conn-endpointUrl", &sqs_endpoint()).await;
@@ -382,7 +397,9 @@ async fn test_connection_with_roles_anywhere_passes_with_the_certificate_and_enc
         );
     }
     assert!(!html.contains(&format!("value=\"{PASSPHRASE}\"")));
-    browser.screenshot("test-connection-roles-anywhere").await;
+    browser
+        .screenshot("test-connection-roles-anywhere", "conn-privateKey-field")
+        .await;
     browser.close().await;
 }
 
@@ -459,7 +476,7 @@ async fn a_queue_picked_from_browse_gets_three_pasted_documents_with_three_resul
             .await
             .contains("3 results: 3 SUCCESS")
     );
-    browser.screenshot("try-it-send").await;
+    browser.screenshot("try-it-send", "try-heading").await;
     let messages = drain_visible(&url, 30).await;
     assert_eq!(messages.len(), 3, "three messages on the queue");
 
