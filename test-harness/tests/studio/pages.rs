@@ -480,6 +480,45 @@ async fn a_queue_picked_from_browse_gets_three_pasted_documents_with_three_resul
     let messages = drain_visible(&url, 30).await;
     assert_eq!(messages.len(), 3, "three messages on the queue");
 
+    // RECEIVE's options: a multiselect of the system attributes, a list with its default, a
+    // number with its range.
+    browser.select("op-type", "RECEIVE").await;
+    assert_eq!(
+        browser
+            .id("op-systemAttributes")
+            .await
+            .tag_name()
+            .await
+            .unwrap(),
+        "fieldset"
+    );
+    let choices = browser
+        .script(
+            "return document.querySelectorAll('#op-systemAttributes input[type=checkbox]').length",
+            vec![],
+        )
+        .await;
+    assert_eq!(choices, json!(10));
+    assert_eq!(
+        browser
+            .prop("op-messageAttributes", "value")
+            .await
+            .as_deref(),
+        Some("All")
+    );
+    assert_eq!(
+        browser.attr("op-maxMessages", "min").await.as_deref(),
+        Some("-1")
+    );
+    assert_eq!(
+        browser.attr("op-maxMessages", "max").await.as_deref(),
+        Some("10000")
+    );
+    assert_eq!(
+        browser.prop("op-verifyMd5", "checked").await.as_deref(),
+        Some("true")
+    );
+
     // A listener is configured here, but not tried.
     browser.select("op-type", "LISTEN").await;
     assert!(browser.shown("try-listener-note").await);
