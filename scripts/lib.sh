@@ -91,3 +91,19 @@ start_emulator() {
   export ROLES_ANYWHERE_TEST_ENDPOINT
   say "Roles Anywhere emulator listening on $ROLES_ANYWHERE_TEST_ENDPOINT"
 }
+
+# The studio's browser tests drive Debian's Chromium through chromedriver: installs both when
+# missing (as root, with apt-get). Without them those tests fail, they are never skipped.
+ensure_browser() {
+  if [ -x "${STUDIO_CHROMIUM:-/usr/bin/chromium}" ] && [ -x "${STUDIO_CHROMEDRIVER:-/usr/bin/chromedriver}" ]; then
+    return 0
+  fi
+  if [ "$(id -u)" = "0" ] && command -v apt-get > /dev/null; then
+    say "installing chromium and chromium-driver for the studio's browser tests (about a minute)"
+    apt-get update -qq > "$RUN_DIR/apt.log" 2>&1 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >> "$RUN_DIR/apt.log" 2>&1 ||
+      { echo "error: chromium could not be installed; the studio's browser tests will fail. apt's log:" >&2; tail -20 "$RUN_DIR/apt.log" >&2; }
+  else
+    echo "warning: chromium or chromedriver is missing and cannot be installed here (not root): the studio's browser tests will fail; install Debian's chromium and chromium-driver" >&2
+  fi
+}

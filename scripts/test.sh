@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ensure_venv
+ensure_browser
 say "building the workspace"
 cargo build --workspace --all-targets --quiet
 start_moto

@@ -9,10 +9,11 @@
 //! |---|---|
 //! | `x-order` | position of the field on the form (1, 2, ...) |
 //! | `x-secret` | the value is a secret: mask it, never show it back |
-//! | `x-widget` | `dropdown`, `password`, `textarea`, `url`, `checkbox`, `number`, `text` |
+//! | `x-widget` | `dropdown`, `select`, `password`, `textarea`, `url`, `checkbox`, `number`, `text`, `multiselect`, `list`, `browse` (a picker the plugin's `browse` fills) |
 //! | `x-visible-when` | `{"field": ["VALUE", ...]}`: show the field only for these values of another |
 //! | `x-extensible` | the value may be overridden per environment |
 //! | `x-enum-labels` | `{"VALUE": "Label"}`: the label of each dropdown value |
+//! | `x-overrides` | `"otherField"`: when this field is set, it is used instead of that one (a custom region instead of the dropdown's) |
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, generate::SchemaSettings, json_schema};
 use serde_json::{Map, Value, json};

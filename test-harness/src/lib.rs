@@ -14,6 +14,7 @@ pub mod plugin;
 pub mod process;
 pub mod reference;
 pub mod run;
+pub mod studio;
 pub mod summary;
 pub mod test_connection;
 

@@ -168,6 +168,25 @@ enum Command {
         #[arg(long, default_value_t = 3000)]
         delay_ms: u64,
     },
+    /// Serve the studio: a local web app to configure, test, try and save components in a
+    /// browser, its forms made from the descriptor the plugin returns. Prints `listening on
+    /// http://HOST:PORT` first.
+    Studio {
+        /// The folder of component files it lists, loads and saves (the folder a process file's
+        /// "components" names).
+        #[arg(long, default_value = test_harness::studio::DEFAULT_COMPONENTS)]
+        components: PathBuf,
+        /// Where to listen: a loopback address unless --allow-remote.
+        #[arg(long, default_value = test_harness::studio::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+        /// Listen on an address other than loopback (whoever reaches it can use the
+        /// credentials it holds).
+        #[arg(long)]
+        allow_remote: bool,
+        /// The plugin executable (default: sqs-connector next to this program).
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -272,6 +291,19 @@ fn main() -> ExitCode {
             };
             ExitCode::from(test_harness::fault_proxy::run_cli(config))
         }
+        Command::Studio {
+            components,
+            listen,
+            allow_remote,
+            plugin,
+        } => ExitCode::from(test_harness::studio::run_cli(
+            test_harness::studio::StudioOptions {
+                components,
+                listen,
+                allow_remote,
+                plugin,
+            },
+        )),
     }
 }
 

@@ -47,7 +47,7 @@ pub struct SqsConnectionConfig {
     #[schemars(
         title = "Custom AWS SQS Region",
         regex(pattern = REGION_PATTERN),
-        extend("x-pattern-message" = REGION_PATTERN_MESSAGE, "x-order" = 6, "x-extensible" = true, "x-widget" = "text")
+        extend("x-pattern-message" = REGION_PATTERN_MESSAGE, "x-order" = 6, "x-extensible" = true, "x-widget" = "text", "x-overrides" = "region")
     )]
     pub custom_region: Option<String>,
 
@@ -198,7 +198,7 @@ pub struct RolesAnywhereConfig {
     #[schemars(
         title = "AWS Roles Anywhere Custom Region",
         regex(pattern = REGION_PATTERN),
-        extend("x-pattern-message" = REGION_PATTERN_MESSAGE, "x-order" = 12, "x-extensible" = true, "x-widget" = "text")
+        extend("x-pattern-message" = REGION_PATTERN_MESSAGE, "x-order" = 12, "x-extensible" = true, "x-widget" = "text", "x-overrides" = "rolesAnywhereRegion")
     )]
     pub roles_anywhere_custom_region: Option<String>,
 
