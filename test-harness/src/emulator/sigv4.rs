@@ -61,6 +61,9 @@ pub struct Authorization {
     pub signature: Vec<u8>,
 }
 
+/// The most headers a signature may cover: far more than a CreateSession request has.
+pub const MAX_SIGNED_HEADERS: usize = 64;
+
 impl Authorization {
     /// The credential scope `date/region/service/terminator`.
     pub fn scope(&self) -> String {
@@ -82,7 +85,12 @@ impl Authorization {
             ALGORITHM_ECDSA => Algorithm::Ecdsa,
             other => return Err(AuthorizationError::UnsupportedAlgorithm(other.to_owned())),
         };
-        let parts: Vec<&str> = rest.split(',').map(|p| p.trim_start_matches(' ')).collect();
+        // At most one part more than expected is split off, so a header of many commas is not
+        // split into as many pieces.
+        let parts: Vec<&str> = rest
+            .splitn(4, ',')
+            .map(|p| p.trim_start_matches(' '))
+            .collect();
         let [credential, signed_headers, signature] = parts.as_slice() else {
             return Err(malformed(
                 "expected Credential=..., SignedHeaders=..., Signature=...",
@@ -98,7 +106,7 @@ impl Authorization {
             .strip_prefix("Signature=")
             .ok_or_else(|| malformed("the third component is not Signature="))?;
 
-        let fields: Vec<&str> = credential.split('/').collect();
+        let fields: Vec<&str> = credential.splitn(6, '/').collect();
         let [serial, date, region, service, terminator] = fields.as_slice() else {
             return Err(malformed(
                 "Credential is not <serial>/<date>/<region>/<service>/aws4_request",
@@ -117,16 +125,25 @@ impl Authorization {
             return Err(malformed("the Credential scope has an empty part"));
         }
 
-        let names: Vec<String> = signed_headers.split(';').map(str::to_owned).collect();
-        let token = |n: &String| {
+        // Each name is checked before it is kept, and at most MAX_SIGNED_HEADERS are: a header
+        // of thousands of ';' is refused at its first empty name, never held as thousands of
+        // strings.
+        let token = |n: &str| {
             !n.is_empty()
                 && n.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
-        if !names.iter().all(token) {
-            return Err(malformed(
-                "SignedHeaders is not a ';'-separated list of names",
-            ));
+        let mut names: Vec<String> = Vec::new();
+        for name in signed_headers.split(';') {
+            if !token(name) {
+                return Err(malformed(
+                    "SignedHeaders is not a ';'-separated list of names",
+                ));
+            }
+            if names.len() == MAX_SIGNED_HEADERS {
+                return Err(malformed("SignedHeaders names more than 64 headers"));
+            }
+            names.push(name.to_owned());
         }
 
         if signature.is_empty() || signature.len() % 2 == 1 {
