@@ -261,26 +261,38 @@ impl CredentialCache {
 }
 
 impl CacheHandle {
+    /// The cached credentials, without waiting, when they have more than `min_remaining` left
+    /// by the coarse clock (so more than [`COARSE_CLOCK_LAG`] beyond it): the hit, with no
+    /// lock, no allocation and one reference count (the credentials'). Starts a background
+    /// renewal when one is due. `None`: call [`get`](Self::get).
+    pub fn cached(&self, loader: &Loader) -> Option<Credentials> {
+        let cache = &self.cache;
+        let partition = &self.partition;
+        let now = cache.clock.now_coarse();
+        let current = partition.current.load();
+        let entry = current.as_ref()?;
+        let left = remaining(entry.temporary.expires_at, now);
+        if left < cache.settings.min_remaining + COARSE_CLOCK_LAG {
+            return None;
+        }
+        partition.touch(now);
+        if left <= cache.refresh_margin(entry) {
+            cache.refresh_in_background(partition, loader);
+        }
+        Some(entry.temporary.credentials.clone())
+    }
+
     /// Credentials for the component: cached ones while they have more than `min_remaining`
     /// left, else fresh ones from `loader` (one load at a time per component).
     pub async fn get(&self, loader: &Loader) -> Result<Credentials, ConnectorError> {
+        if let Some(credentials) = self.cached(loader) {
+            return Ok(credentials);
+        }
         let cache = &self.cache;
         let partition = &self.partition;
-        // The hit: the coarse clock, which may lag by COARSE_CLOCK_LAG, so credentials are handed
-        // out here only with that much more than `min_remaining` left; closer to it, the exact
-        // clock decides below.
-        let now = cache.clock.now_coarse();
-        partition.touch(now);
-        if let Some(entry) = &*partition.current.load() {
-            let left = remaining(entry.temporary.expires_at, now);
-            if left >= cache.settings.min_remaining + COARSE_CLOCK_LAG {
-                if left <= cache.refresh_margin(entry) {
-                    cache.refresh_in_background(partition, loader);
-                }
-                return Ok(entry.temporary.credentials.clone());
-            }
-        }
+        // Close to `min_remaining`, or nothing cached: the exact clock decides.
         let now = cache.clock.now();
+        partition.touch(now);
         if let Some(entry) = &*partition.current.load() {
             let left = remaining(entry.temporary.expires_at, now);
             if left >= cache.settings.min_remaining {
@@ -476,6 +488,27 @@ mod tests {
             "59 s left counts as expired"
         );
         assert_eq!(f.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn the_hit_without_waiting_leaves_the_last_second_before_the_rule_to_the_exact_clock() {
+        let f = fixture(Duration::from_secs(3600));
+        let handle = f.cache.handle(&id("c"), 1);
+        assert!(handle.cached(&f.loader).is_none(), "nothing cached yet");
+        let first = handle.get(&f.loader).await.unwrap();
+        let hit = handle.cached(&f.loader).expect("a hit");
+        assert_eq!(hit.access_key_id(), first.access_key_id());
+        // 60.5 s left: not a hit by the coarse clock (within its lag of the 60 s rule), but the
+        // exact clock still hands the credentials out without a load.
+        f.clock.advance(Duration::from_millis(3_539_500));
+        assert!(handle.cached(&f.loader).is_none());
+        let exact = handle.get(&f.loader).await.unwrap();
+        assert_eq!(exact.access_key_id(), first.access_key_id());
+        assert_eq!(f.calls.load(Ordering::SeqCst), 1);
+        // 59.5 s left: expired for both.
+        f.clock.advance(Duration::from_secs(1));
+        let renewed = handle.get(&f.loader).await.unwrap();
+        assert_ne!(renewed.access_key_id(), first.access_key_id());
     }
 
     #[tokio::test]

@@ -169,6 +169,12 @@ impl RolesAnywhereAuth {
         self.trust_anchor_arn.split(':').nth(3)
     }
 
+    /// The cached temporary credentials when they are good for more than a minute, without
+    /// waiting (the cache hit); `None` when [`credentials`](Self::credentials) must be awaited.
+    pub fn cached_credentials(&self) -> Option<Credentials> {
+        self.cache.cached(&self.loader)
+    }
+
     /// Temporary credentials: from the cache, or from CreateSession.
     pub async fn credentials(&self) -> Result<Credentials, ConnectorError> {
         self.cache.get(&self.loader).await
@@ -189,6 +195,10 @@ impl ProvideCredentials for RolesAnywhereProvider {
     where
         Self: 'a,
     {
+        // The hit answers at once: no future is boxed for it.
+        if let Some(credentials) = self.0.cached_credentials() {
+            return provider::future::ProvideCredentials::ready(Ok(credentials));
+        }
         provider::future::ProvideCredentials::new(async move {
             self.0
                 .credentials()

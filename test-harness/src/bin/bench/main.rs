@@ -306,7 +306,7 @@ fn cache_hits(args: &Args, report: &mut Report) -> Result<(), String> {
     report.add(Row::new(
         "Credential cache",
         "cache-hit",
-        "`CacheHandle::get` on a warm entry (cache hit): what each SQS call of a connection pays",
+        "`CacheHandle::cached` on a warm entry (cache hit): what each SQS call of a connection pays",
         &work,
         Unit::NanosPerOp,
         costs.iter().map(|c| c.cache_get).collect(),
