@@ -279,12 +279,13 @@ async fn delete_after_read_deletes_nothing_when_the_answer_cannot_reach_the_host
     let url = create_queue(&unique_queue("undelivered"), &[]).await;
     let bodies = preload(&url, 15, "undelivered").await;
     let mut plugin = RawPlugin::start().await;
-    // The host is gone: nobody reads the plugin's stdout any more.
-    plugin.stdout = None;
     let connection = access_key_component("conn-undelivered", &sqs_endpoint(), "secret");
     plugin
         .send(execute_request(2, &connection, &url, json!({})))
         .await;
+    // Then the host is gone: nobody reads the plugin's stdout any more. (Closed before the
+    // request was written, the plugin could exit before reading it, and writing it would fail.)
+    plugin.stdout = None;
     plugin.exit().await;
     let left = bodies_left(&url).await;
     assert_eq!(

@@ -73,6 +73,10 @@ struct Entry {
 }
 
 struct Partition {
+    /// Unique in the process (never reused, unlike an address): what a thread's last hit names.
+    serial: u64,
+    /// Counts the replacements of `current`: a thread's last hit is used only while it is equal.
+    generation: AtomicU64,
     id: ComponentId,
     fingerprint: u64,
     /// Read without a lock on every hit; replaced whole by a load.
@@ -96,7 +100,32 @@ fn seconds(at: SystemTime) -> u64 {
         .as_secs()
 }
 
+/// The source of [`Partition::serial`].
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(0);
+
+/// What a thread was last handed from the cache, kept so that its next hit on the same
+/// partition reads no shared state but the generation and the clock.
+struct ThreadHit {
+    serial: u64,
+    generation: u64,
+    credentials: Credentials,
+    /// Handed out while the coarse clock is before this (expiry - min_remaining - the lag).
+    usable_until: SystemTime,
+    /// A background renewal is due from this moment.
+    refresh_from: SystemTime,
+}
+
+thread_local! {
+    static LAST_HIT: std::cell::RefCell<Option<ThreadHit>> = const { std::cell::RefCell::new(None) };
+}
+
 impl Partition {
+    /// Puts new credentials in place; threads' copies of the old ones are no longer used.
+    fn replace(&self, entry: Entry) {
+        self.current.store(Some(Arc::new(entry)));
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
     /// Marks it used at `now`: a write only when the second changed, so hits from many threads
     /// mostly only read the shared word.
     fn touch(&self, now: SystemTime) {
@@ -221,6 +250,8 @@ impl CredentialCache {
             id: id.clone(),
             fingerprint,
             current: ArcSwapOption::empty(),
+            serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
             loading: tokio::sync::Mutex::new(()),
             refreshing: AtomicBool::new(false),
             failed_at: Mutex::new(None),
@@ -269,17 +300,49 @@ impl CacheHandle {
         let cache = &self.cache;
         let partition = &self.partition;
         let now = cache.clock.now_coarse();
-        let current = partition.current.load();
-        let entry = current.as_ref()?;
-        let left = remaining(entry.temporary.expires_at, now);
-        if left < cache.settings.min_remaining + COARSE_CLOCK_LAG {
-            return None;
-        }
+        // Read before `current`: a replacement in between makes the copy below stale at once.
+        let generation = partition.generation.load(Ordering::Acquire);
+        let from_thread = LAST_HIT.with_borrow(|last| match last {
+            Some(hit)
+                if hit.serial == partition.serial
+                    && hit.generation == generation
+                    && now < hit.usable_until =>
+            {
+                Some((hit.credentials.clone(), now >= hit.refresh_from))
+            }
+            _ => None,
+        });
+        let (credentials, due) = match from_thread {
+            Some(found) => found,
+            None => {
+                let current = partition.current.load();
+                let entry = current.as_ref()?;
+                let expires_at = entry.temporary.expires_at;
+                let usable_until = expires_at
+                    .checked_sub(cache.settings.min_remaining + COARSE_CLOCK_LAG)
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                if now >= usable_until {
+                    return None;
+                }
+                let refresh_from = expires_at
+                    .checked_sub(cache.refresh_margin(entry))
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                let credentials = entry.temporary.credentials.clone();
+                LAST_HIT.set(Some(ThreadHit {
+                    serial: partition.serial,
+                    generation,
+                    credentials: credentials.clone(),
+                    usable_until,
+                    refresh_from,
+                }));
+                (credentials, now >= refresh_from)
+            }
+        };
         partition.touch(now);
-        if left <= cache.refresh_margin(entry) {
+        if due {
             cache.refresh_in_background(partition, loader);
         }
-        Some(entry.temporary.credentials.clone())
+        Some(credentials)
     }
 
     /// Credentials for the component: cached ones while they have more than `min_remaining`
@@ -327,7 +390,7 @@ impl CacheHandle {
         match cache.load(&partition.id, loader).await {
             Ok(entry) => {
                 let credentials = entry.temporary.credentials.clone();
-                partition.current.store(Some(Arc::new(entry)));
+                partition.replace(entry);
                 *partition.last_failure.lock() = None;
                 Ok(credentials)
             }
@@ -397,7 +460,7 @@ impl CredentialCache {
             if still_due {
                 match cache.load(id, &loader).await {
                     Ok(entry) => {
-                        partition.current.store(Some(Arc::new(entry)));
+                        partition.replace(entry);
                         *partition.failed_at.lock() = None;
                     }
                     Err(err) => {
@@ -509,6 +572,46 @@ mod tests {
         f.clock.advance(Duration::from_secs(1));
         let renewed = handle.get(&f.loader).await.unwrap();
         assert_ne!(renewed.access_key_id(), first.access_key_id());
+    }
+
+    #[tokio::test]
+    async fn a_thread_gets_renewed_credentials_as_soon_as_they_replace_its_copy() {
+        let f = fixture(Duration::from_secs(3600));
+        let handle = f.cache.handle(&id("c"), 1);
+        let first = handle.get(&f.loader).await.unwrap();
+        // Fills this thread's copy, then uses it.
+        for _ in 0..3 {
+            let hit = handle.cached(&f.loader).expect("a hit");
+            assert_eq!(hit.access_key_id(), first.access_key_id());
+        }
+        // 200 s left: a renewal is due; the hit still answers with the current credentials and
+        // starts it in the background.
+        f.clock.advance(Duration::from_secs(3400));
+        let during = handle.cached(&f.loader).expect("still a hit");
+        assert_eq!(during.access_key_id(), first.access_key_id());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            f.calls.load(Ordering::SeqCst),
+            2,
+            "renewed in the background"
+        );
+        let renewed = handle.cached(&f.loader).expect("a hit");
+        assert_ne!(
+            renewed.access_key_id(),
+            first.access_key_id(),
+            "the thread's copy of the old credentials is not used once they were replaced"
+        );
+        // Another component's handle on the same thread gets its own credentials.
+        let other = f.cache.handle(&id("d"), 1);
+        let theirs = other.get(&f.loader).await.unwrap();
+        assert_eq!(
+            other.cached(&f.loader).unwrap().access_key_id(),
+            theirs.access_key_id()
+        );
+        assert_eq!(
+            handle.cached(&f.loader).unwrap().access_key_id(),
+            renewed.access_key_id()
+        );
     }
 
     #[tokio::test]
