@@ -22,23 +22,8 @@ fn client_in(region: &str) -> aws_sdk_sqs::Client {
 
 /// How many messages the queue holds, visible or in flight, as the server counts them.
 async fn held(client: &aws_sdk_sqs::Client, url: &str) -> u64 {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    let answer = client
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(A::ApproximateNumberOfMessages)
-        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .expect("queue attributes");
-    let get = |name: A| -> u64 {
-        answer
-            .attributes()
-            .and_then(|a| a.get(&name))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    get(A::ApproximateNumberOfMessages) + get(A::ApproximateNumberOfMessagesNotVisible)
+    let (visible, in_flight) = queue_depth_with(client, url).await;
+    visible + in_flight
 }
 
 #[tokio::test(flavor = "multi_thread")]

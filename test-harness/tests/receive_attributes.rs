@@ -51,6 +51,21 @@ fn only_output(results: &[DocumentResult]) -> &Document {
     &results[0].outputs[0]
 }
 
+/// A RECEIVE of `queue` with visibility 0 (each one reads the same messages again) and these
+/// options.
+fn receive_operation(
+    queue: &str,
+    id: &str,
+    options: serde_json::Value,
+) -> connector_sdk::Component {
+    let mut fields = json!({"queue": queue, "visibilityTimeoutSeconds": 0});
+    fields
+        .as_object_mut()
+        .unwrap()
+        .extend(options.as_object().unwrap().clone());
+    operation(id, "RECEIVE", fields)
+}
+
 fn attribute_names(document: &Document) -> Vec<&str> {
     document
         .properties
@@ -67,14 +82,7 @@ async fn receive_reads_the_attributes_it_is_told_to() {
     let plugin = start_plugin().await;
     let connection = moto_connection("conn-attributes");
     // Visibility 0: each RECEIVE reads the same message again.
-    let receive = |id: &str, options: serde_json::Value| {
-        let mut fields = json!({"queue": name, "visibilityTimeoutSeconds": 0});
-        fields
-            .as_object_mut()
-            .unwrap()
-            .extend(options.as_object().unwrap().clone());
-        operation(id, "RECEIVE", fields)
-    };
+    let receive = |id: &str, options: serde_json::Value| receive_operation(&name, id, options);
 
     // The defaults: the useful system attributes and every message attribute.
     let results = execute(
@@ -189,14 +197,7 @@ async fn the_sequence_number_is_returned_unless_turned_off() {
     put_message(&url, "first", Some("g1")).await;
     let plugin = start_plugin().await;
     let connection = moto_connection("conn-sequence");
-    let receive = |id: &str, options: serde_json::Value| {
-        let mut fields = json!({"queue": name, "visibilityTimeoutSeconds": 0});
-        fields
-            .as_object_mut()
-            .unwrap()
-            .extend(options.as_object().unwrap().clone());
-        operation(id, "RECEIVE", fields)
-    };
+    let receive = |id: &str, options: serde_json::Value| receive_operation(&name, id, options);
     let results = execute(
         &plugin,
         &connection,

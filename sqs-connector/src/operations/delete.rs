@@ -132,26 +132,13 @@ impl Operation for DeleteOperation {
                 );
                 continue;
             };
-            let named = [props::QUEUE_URL, props::QUEUE]
-                .iter()
-                .find_map(|key| {
-                    document
-                        .property(key)
-                        .map(str::trim)
-                        .filter(|q| !q.is_empty())
-                })
-                .or(self.config.queue.as_deref());
-            let Some(named) = named else {
-                batch.application_error(
-                    index,
-                    "MissingQueue",
-                    format!(
-                        "document {} has no {} or {} property and the operation names no queue",
-                        batch.input_index(index),
-                        props::QUEUE_URL,
-                        props::QUEUE
-                    ),
-                );
+            let Some(named) = super::queue_of(
+                batch,
+                index,
+                &[props::QUEUE_URL, props::QUEUE],
+                self.config.queue.as_deref(),
+                "document",
+            ) else {
                 continue;
             };
             if !resolved.contains_key(named) {

@@ -725,21 +725,13 @@ impl Operation for ReceiveOperation {
     ) -> Result<(), ConnectorError> {
         let timeout = Duration::from_secs(self.config.execution_timeout_seconds.max(1) as u64);
         for (index, trigger) in batch.documents().iter().enumerate() {
-            let named = trigger
-                .property(props::QUEUE)
-                .map(str::trim)
-                .filter(|q| !q.is_empty())
-                .or(self.config.queue.as_deref());
-            let Some(named) = named else {
-                batch.application_error(
-                    index,
-                    "MissingQueue",
-                    format!(
-                        "trigger document {} has no {} property and the operation names no queue",
-                        batch.input_index(index),
-                        props::QUEUE
-                    ),
-                );
+            let Some(named) = super::queue_of(
+                batch,
+                index,
+                &[props::QUEUE],
+                self.config.queue.as_deref(),
+                "trigger document",
+            ) else {
                 continue;
             };
             let queue = match connection.queue(named).await {

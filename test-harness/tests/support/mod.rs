@@ -361,8 +361,13 @@ pub async fn take_all(url: &str) -> Vec<aws_sdk_sqs::types::Message> {
 
 /// The approximate number of messages (visible and in flight) the queue holds.
 pub async fn queue_depth(url: &str) -> (u64, u64) {
+    queue_depth_with(&sqs_client(), url).await
+}
+
+/// [`queue_depth`] asked with `client` (signed for another region, say).
+pub async fn queue_depth_with(client: &aws_sdk_sqs::Client, url: &str) -> (u64, u64) {
     use aws_sdk_sqs::types::QueueAttributeName as A;
-    let answer = sqs_client()
+    let answer = client
         .get_queue_attributes()
         .queue_url(url)
         .attribute_names(A::ApproximateNumberOfMessages)
