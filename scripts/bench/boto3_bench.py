@@ -1,12 +1,14 @@
 """The boto3 contender of the benchmark suite (run by the bench binary, not by people).
 
-    boto3_bench.py send  --endpoint URL --queue-url URL --messages FILE --count N
-    boto3_bench.py drain --endpoint URL --queue-url URL --messages FILE --count N
+    boto3_bench.py send  --endpoint URL --queue-url URL --messages FILE --count N [--concurrency C]
+    boto3_bench.py drain --endpoint URL --queue-url URL --messages FILE --count N [--concurrency C]
 
 send: send_message_batch of 10 in a loop, one call after the other, the first N messages of FILE
 (JSON lines: {"body": ..., "attributes": {name: [type, value]}}).
 drain: receive_message (10, every attribute, no wait) and delete_message_batch in a loop, until two
 empty answers in a row.
+With --concurrency C above 1 (the latency-bound scenario), C threads share one client: send
+hands the batches out to them, drain runs C such loops.
 
 The client is warmed up first (one GetQueueAttributes call); only the loop is timed. Prints one
 JSON line: {"seconds": ..., "messages": ..., "cpu_seconds": ...} (wall and CPU time of the loop).
@@ -16,19 +18,23 @@ import argparse
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 from botocore.config import Config
 
 
-def client(endpoint):
+def client(endpoint, concurrency):
     return boto3.client(
         "sqs",
         region_name="us-east-1",
         endpoint_url=endpoint,
         aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
         aws_secret_access_key="bench-secret-key",
-        config=Config(retries={"max_attempts": 4, "mode": "standard"}),
+        config=Config(
+            retries={"max_attempts": 4, "mode": "standard"},
+            max_pool_connections=max(10, concurrency),
+        ),
     )
 
 
@@ -49,21 +55,34 @@ def load(path, count):
     return entries
 
 
-def send(sqs, queue_url, messages):
-    sent = 0
-    for start in range(0, len(messages), 10):
-        batch = [
-            {"Id": str(i), "MessageBody": body, "MessageAttributes": attributes}
-            for i, (body, attributes) in enumerate(messages[start : start + 10])
-        ]
-        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=batch)
-        if answer.get("Failed"):
-            sys.exit(f"send_message_batch failed entries: {answer['Failed']}")
-        sent += len(answer.get("Successful", []))
-    return sent
+def send_batch(sqs, queue_url, messages):
+    batch = [
+        {"Id": str(i), "MessageBody": body, "MessageAttributes": attributes}
+        for i, (body, attributes) in enumerate(messages)
+    ]
+    answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=batch)
+    if answer.get("Failed"):
+        raise RuntimeError(f"send_message_batch failed entries: {answer['Failed']}")
+    return len(answer.get("Successful", []))
 
 
-def drain(sqs, queue_url):
+def send(sqs, queue_url, messages, concurrency):
+    batches = [messages[start : start + 10] for start in range(0, len(messages), 10)]
+    if concurrency <= 1:
+        return sum(send_batch(sqs, queue_url, batch) for batch in batches)
+    with ThreadPoolExecutor(concurrency) as pool:
+        return sum(pool.map(lambda batch: send_batch(sqs, queue_url, batch), batches))
+
+
+def drain(sqs, queue_url, concurrency):
+    if concurrency <= 1:
+        return drain_loop(sqs, queue_url)
+    with ThreadPoolExecutor(concurrency) as pool:
+        loops = [pool.submit(drain_loop, sqs, queue_url) for _ in range(concurrency)]
+        return sum(loop.result() for loop in loops)
+
+
+def drain_loop(sqs, queue_url):
     deleted = 0
     empty = 0
     while empty < 2:
@@ -84,7 +103,7 @@ def drain(sqs, queue_url):
         ]
         result = sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
         if result.get("Failed"):
-            sys.exit(f"delete_message_batch failed entries: {result['Failed']}")
+            raise RuntimeError(f"delete_message_batch failed entries: {result['Failed']}")
         deleted += len(result.get("Successful", []))
     return deleted
 
@@ -96,17 +115,18 @@ def main():
     parser.add_argument("--queue-url", required=True)
     parser.add_argument("--messages", required=True)
     parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--concurrency", type=int, default=1)
     args = parser.parse_args()
 
-    sqs = client(args.endpoint)
+    sqs = client(args.endpoint, args.concurrency)
     sqs.get_queue_attributes(QueueUrl=args.queue_url, AttributeNames=["QueueArn"])
     messages = load(args.messages, args.count) if args.mode == "send" else None
     started = time.perf_counter()
     cpu_started = time.process_time()
     if args.mode == "send":
-        done = send(sqs, args.queue_url, messages)
+        done = send(sqs, args.queue_url, messages, args.concurrency)
     else:
-        done = drain(sqs, args.queue_url)
+        done = drain(sqs, args.queue_url, args.concurrency)
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
     print(json.dumps({"seconds": seconds, "messages": done, "cpu_seconds": cpu_seconds}))

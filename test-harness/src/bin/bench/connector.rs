@@ -37,8 +37,13 @@ fn fields(value: Value) -> Map<String, Value> {
 
 /// The access-keys connection every connector contender uses.
 pub fn connection(endpoint: &str) -> Component {
+    connection_named("bench-conn-keys", endpoint)
+}
+
+/// The same connection under another id (a host keeps one built client per connection id).
+pub fn connection_named(id: &str, endpoint: &str) -> Component {
     Component::connection(
-        "bench-conn-keys",
+        id,
         sqs_connector::CONNECTOR_ID,
         fields(json!({
             "authenticationType": "ACCESS_KEYS",

@@ -9,7 +9,10 @@
 //!   deletes after the answer) against the same raw drain, in the same rounds;
 //! - the credential cache: the cost of a hit, and the CreateSession calls of 1,000 concurrent
 //!   executions on a cold cache;
-//! - the plugin boundary: the same SEND (and RECEIVE) in-process against through the plugin.
+//! - the plugin boundary: the same SEND (and RECEIVE) in-process against through the plugin;
+//! - latency-bound (`--delayed RTT=URL`): SEND, RECEIVE with delete and LISTEN by the raw SDK's
+//!   best, the connector through the plugin and in-process, and boto3, all with the same
+//!   requests in flight, against a server seen through a fixed round trip.
 //!
 //! Every figure is the median of several runs, contenders interleaved, each run on a fresh queue
 //! whose message count is checked; it writes `BENCHMARKS.md`.
@@ -17,6 +20,7 @@
 mod cache;
 mod connector;
 mod cpu;
+mod delayed;
 mod messages;
 mod python;
 mod raw;
@@ -105,6 +109,13 @@ struct Args {
     /// Run one part only (for profiling); the summary is printed and no report is written.
     #[arg(long, value_enum, default_value = "all")]
     only: Only,
+    /// `RTT_MS=URL`: the same kind of server seen through a round trip of RTT_MS milliseconds,
+    /// for the latency-bound scenario (repeatable; none: the scenario is not run).
+    #[arg(long = "delayed", value_parser = parse_delayed)]
+    delayed: Vec<(u32, String)>,
+    /// The delayed server's process id, to read its CPU time.
+    #[arg(long)]
+    delayed_server_pid: Option<u32>,
     /// `name=value` facts for the report (versions, pinning); repeatable.
     #[arg(long = "info", value_parser = parse_info)]
     info: Vec<(String, String)>,
@@ -133,6 +144,17 @@ fn parse_info(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .ok_or_else(|| format!("{text:?} is not name=value"))
+}
+
+fn parse_delayed(text: &str) -> Result<(u32, String), String> {
+    let (rtt, url) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not RTT_MS=URL"))?;
+    let rtt = rtt
+        .trim()
+        .parse()
+        .map_err(|_| format!("{rtt:?} is not a round trip in whole milliseconds"))?;
+    Ok((rtt, url.trim().to_owned()))
 }
 
 fn main() -> ExitCode {
@@ -197,6 +219,7 @@ fn run(args: Args) -> Result<(), String> {
         script: args.boto3_script.clone(),
         endpoint: args.endpoint.clone(),
         messages: messages_file,
+        concurrency: 1,
     };
     let mut report = runtime.block_on(measure(args.clone(), messages, boto3, report))?;
     report.total_seconds = started.elapsed().as_secs_f64();
@@ -234,7 +257,7 @@ async fn measure(
         ),
         None => None,
     };
-    let bench = Bench {
+    let mut bench = Bench {
         client: raw::client(&args.endpoint),
         connection: connector::connection(&args.endpoint),
         documents: messages[..args.messages]
@@ -247,9 +270,14 @@ async fn measure(
         other_plugin,
         boto3,
         queues: AtomicUsize::new(0),
+        server_pid: args.server_pid,
+        send_requests: args.concurrency,
         args: &args,
     };
-    let outcome = bench.all(&mut report, args.only).await;
+    let mut outcome = bench.all(&mut report, args.only).await;
+    if outcome.is_ok() && args.only == Only::All {
+        outcome = bench.delayed_all(&mut report).await;
+    }
     let _ = bench.plugin.shutdown().await;
     if let Some(other) = &bench.other_plugin {
         let _ = other.shutdown().await;
@@ -263,7 +291,7 @@ async fn measure(
         &plugin_path,
         &args.emulator_config,
         &args.endpoint,
-        &bench.client,
+        &raw::client(&args.endpoint),
         args.cold_executions,
     )
     .await?;
@@ -356,6 +384,10 @@ struct Bench<'a> {
     connection: Component,
     boto3: Boto3,
     queues: AtomicUsize,
+    /// The process id of the server measured against.
+    server_pid: Option<u32>,
+    /// The SEND operation's maxConcurrentRequests (per execute call).
+    send_requests: usize,
 }
 
 /// Messages per RECEIVE execution in the drains.
@@ -402,7 +434,7 @@ impl Bench<'_> {
 
     fn send_operation(&self, queue: &str) -> Component {
         let n = self.queues.load(Ordering::Relaxed);
-        connector::send_operation(&format!("bench-op-send-{n}"), queue, self.args.concurrency)
+        connector::send_operation(&format!("bench-op-send-{n}"), queue, self.send_requests)
     }
 
     fn receive_operation(&self, queue: &str) -> Component {
@@ -456,7 +488,7 @@ impl Bench<'_> {
     }
 
     fn server(&self) -> Option<u32> {
-        self.args.server_pid
+        self.server_pid
     }
 
     /// `repetitions` rounds of `runs`, interleaved (round 1 of each, then round 2, ...), each run

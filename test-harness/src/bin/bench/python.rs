@@ -16,6 +16,8 @@ pub struct Boto3 {
     pub endpoint: String,
     /// The messages as JSON lines.
     pub messages: PathBuf,
+    /// Calls in flight (threads of the script; 1: one call after the other).
+    pub concurrency: usize,
 }
 
 /// What the script printed.
@@ -39,6 +41,7 @@ impl Boto3 {
             .arg("--messages")
             .arg(&self.messages)
             .args(["--count", &count.to_string()])
+            .args(["--concurrency", &self.concurrency.to_string()])
             .output()
             .await
             .map_err(|e| format!("running {}: {e}", self.python.display()))?;

@@ -171,6 +171,30 @@ pub fn thousands(value: u64) -> String {
     out
 }
 
+/// The latency-bound figures at one round trip.
+#[derive(Debug)]
+pub struct Delayed {
+    /// The round trip asked for, in milliseconds.
+    pub rtt_ms: u32,
+    /// The median ListQueues call against the delayed server, in milliseconds.
+    pub measured_ms: f64,
+    /// The same against the loopback server.
+    pub loopback_ms: f64,
+    /// The figures, their baselines among them.
+    pub rows: Vec<Row>,
+}
+
+/// The ratio of `row` to its baseline among `rows`.
+fn ratio_in(rows: &[Row], row: &Row) -> String {
+    match row
+        .baseline
+        .and_then(|key| rows.iter().find(|r| r.key == key))
+    {
+        None => "1.00× (baseline)".into(),
+        Some(base) => format!("{:.2}×", row.median() / base.median()),
+    }
+}
+
 /// Everything a run found.
 #[derive(Debug)]
 pub struct Report {
@@ -182,6 +206,8 @@ pub struct Report {
     pub chunk: (usize, usize),
     /// The cold-cache run.
     pub cold: Option<ColdRun>,
+    /// The latency-bound figures, one entry per round trip.
+    pub delayed: Vec<Delayed>,
     /// Runs per figure.
     pub repetitions: usize,
     /// Requests in flight.
@@ -236,6 +262,7 @@ impl Report {
             sweep: Vec::new(),
             chunk: (0, 0),
             cold: None,
+            delayed: Vec::new(),
             repetitions: 0,
             concurrency: 0,
             total_seconds: 0.0,
@@ -265,9 +292,71 @@ impl Report {
     }
 
     fn ratio(&self, row: &Row) -> String {
-        match row.baseline.and_then(|key| self.row(key)) {
-            None => "1.00× (baseline)".into(),
-            Some(base) => format!("{:.2}×", row.median() / base.median()),
+        ratio_in(&self.rows, row)
+    }
+
+    /// One section per round trip of the latency-bound scenario.
+    fn delayed_markdown(&self, md: &mut String) {
+        if self.delayed.is_empty() {
+            let _ = writeln!(
+                md,
+                "## Latency-bound
+"
+            );
+            let _ = writeln!(
+                md,
+                "Not measured in this run: {}.\n",
+                self.info("delayed-skipped")
+            );
+            return;
+        }
+        for delayed in &self.delayed {
+            let _ = writeln!(md, "## Latency-bound: {} ms round trip\n", delayed.rtt_ms);
+            let _ = writeln!(
+                md,
+                "The same contenders with the same {} requests in flight each (boto3 in as many threads), against a \
+                 second fauxqs of the same version seen through a round trip of {} ms: {} A ListQueues call took \
+                 {:.2} ms there (median of 9, the round trip plus the server's handling), {:.2} ms against the \
+                 loopback server. The connector's SEND uses the execute-call size chosen above, its calls in \
+                 flight sharing the {} requests (as RECEIVE's executions do); the order of the contenders \
+                 alternates between rounds as above; median of {} runs. LISTEN deletes a batch while its poller \
+                 already receives the next, so it has more calls in flight than the raw drain's workers, which \
+                 wait for each DeleteMessageBatch. Client CPU: the benchmark process, the plugin process and the \
+                 boto3 script, per message, in the median run.\n",
+                self.concurrency,
+                delayed.rtt_ms,
+                self.info("delay"),
+                delayed.measured_ms,
+                delayed.loopback_ms,
+                self.concurrency,
+                self.repetitions
+            );
+            let _ = writeln!(
+                md,
+                "| section | what | work per run | median | runs | ratio to the raw SDK's best | client CPU µs/msg |\n|---|---|---|---|---|---|---|"
+            );
+            for row in &delayed.rows {
+                let cpu = row
+                    .median_sample()
+                    .map(|s| {
+                        format!(
+                            "{:.1}",
+                            s.micros(s.cpu.bench + s.cpu.plugin + s.cpu.exited_children)
+                        )
+                    })
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | **{}** | {} | {} | {cpu} |",
+                    row.section,
+                    row.label,
+                    row.work,
+                    row.figure(row.median()),
+                    row.runs_text(),
+                    ratio_in(&delayed.rows, row)
+                );
+            }
+            md.push('\n');
         }
     }
 
@@ -510,6 +599,8 @@ impl Report {
         }
         md.push('\n');
 
+        self.delayed_markdown(&mut md);
+
         let _ = writeln!(md, "## Execute-call size (plugin SEND)\n");
         let _ = writeln!(
             md,
@@ -560,6 +651,23 @@ impl Report {
                 self.ratio(row),
                 row.label
             );
+        }
+        for delayed in &self.delayed {
+            let _ = writeln!(
+                out,
+                "Latency-bound, {} ms round trip (ListQueues {:.2} ms):",
+                delayed.rtt_ms, delayed.measured_ms
+            );
+            for row in &delayed.rows {
+                let _ = writeln!(
+                    out,
+                    "  {:<17} {:>18}  {:<18} {}",
+                    row.section,
+                    row.figure(row.median()),
+                    ratio_in(&delayed.rows, row),
+                    row.label
+                );
+            }
         }
         if let Some(cold) = &self.cold {
             let _ = writeln!(
