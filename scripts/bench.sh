@@ -165,6 +165,8 @@ setup_delayed() {
       ip netns exec "$NETNS" "${SERVER_PIN[@]}" "$ROOT/target/release/delay-proxy" \
         "10.203.0.$((4 * i + 2)):4567" "127.0.0.1:$port" "$((RTTS_MS[i] * 500))" > "$RUN_DIR/delay-proxy-$i.log" 2>&1 &
       STARTED_PIDS+=("$!")
+      # `ip netns exec` and taskset exec the proxy: $! is its own pid, whose CPU the report gives.
+      DELAYED_ARGS+=(--delay-proxy-pid "${RTTS_MS[$i]}=$!")
     done
     port=4567
     DELAY_HOW="the server runs in a network namespace of its own, reached through a veth pair per round trip; the kernel here has no netem qdisc, so a delay proxy in the namespace (\`delay-proxy\`, on the server's core, on the namespace end of the pair) holds each direction's bytes for half the round trip."

@@ -74,6 +74,11 @@ pub fn snapshot(server: Option<u32>) -> Cpu {
     }
 }
 
+/// The CPU seconds process `pid` has used so far, if it runs.
+pub fn process_seconds(pid: u32) -> Option<f64> {
+    stat(&Path::new("/proc").join(pid.to_string()).join("stat")).map(|(own, ..)| own)
+}
+
 impl Cpu {
     /// What was used between `earlier` and `self`.
     pub fn since(&self, earlier: &Cpu) -> Cpu {

@@ -47,12 +47,27 @@ impl Bench<'_> {
             say(format!(
                 "latency-bound, {rtt} ms round trip ({endpoint}): a ListQueues call takes {measured_ms:.2} ms (median of {ROUND_TRIP_CALLS}; {loopback_ms:.2} ms on loopback)"
             ));
+            let proxy = self
+                .args
+                .delay_proxy_pids
+                .iter()
+                .find(|(of, _)| *of == rtt)
+                .map(|(_, pid)| *pid);
+            let proxy_before = proxy.and_then(crate::cpu::process_seconds);
             let rows = self.delayed(rtt, report.chunk).await?;
+            let proxy_cpu_seconds = proxy
+                .and_then(crate::cpu::process_seconds)
+                .zip(proxy_before)
+                .map(|(after, before)| after - before);
+            // Every contender's runs went through the proxy: four SENDs and five drains.
+            let messages = 9 * self.n() as u64 * self.args.repetitions as u64;
             report.delayed.push(Delayed {
                 rtt_ms: rtt,
                 measured_ms,
                 loopback_ms,
                 rows,
+                proxy_cpu_seconds,
+                messages,
             });
         }
         Ok(())

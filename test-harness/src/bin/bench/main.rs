@@ -116,6 +116,10 @@ struct Args {
     /// The delayed server's process id, to read its CPU time.
     #[arg(long)]
     delayed_server_pid: Option<u32>,
+    /// `RTT_MS=PID`: the delay proxy of that round trip, to report its own CPU time (when the
+    /// kernel has no netem and a proxy adds the delay); repeatable.
+    #[arg(long = "delay-proxy-pid", value_parser = parse_proxy_pid)]
+    delay_proxy_pids: Vec<(u32, u32)>,
     /// `name=value` facts for the report (versions, pinning); repeatable.
     #[arg(long = "info", value_parser = parse_info)]
     info: Vec<(String, String)>,
@@ -155,6 +159,16 @@ fn parse_delayed(text: &str) -> Result<(u32, String), String> {
         .parse()
         .map_err(|_| format!("{rtt:?} is not a round trip in whole milliseconds"))?;
     Ok((rtt, url.trim().to_owned()))
+}
+
+fn parse_proxy_pid(text: &str) -> Result<(u32, u32), String> {
+    let (rtt, pid) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not RTT_MS=PID"))?;
+    match (rtt.trim().parse(), pid.trim().parse()) {
+        (Ok(rtt), Ok(pid)) => Ok((rtt, pid)),
+        _ => Err(format!("{text:?} is not RTT_MS=PID (two whole numbers)")),
+    }
 }
 
 fn main() -> ExitCode {

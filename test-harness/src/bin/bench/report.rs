@@ -182,6 +182,11 @@ pub struct Delayed {
     pub loopback_ms: f64,
     /// The figures, their baselines among them.
     pub rows: Vec<Row>,
+    /// The CPU seconds the delay proxy of this round trip used over the section, when a proxy
+    /// added the delay.
+    pub proxy_cpu_seconds: Option<f64>,
+    /// The messages every run of the section moved (sent and drained), for the proxy's figure.
+    pub messages: u64,
 }
 
 /// The ratio of `row` to its baseline among `rows`.
@@ -331,6 +336,15 @@ impl Report {
                 self.concurrency,
                 self.repetitions
             );
+            if let Some(seconds) = delayed.proxy_cpu_seconds {
+                let _ = writeln!(
+                    md,
+                    "The delay proxy used {seconds:.2} s of CPU over this section ({:.1} µs per message moved, \
+                     {} messages in all runs), on the server's core: not counted in the client's CPU below.\n",
+                    seconds * 1e6 / delayed.messages.max(1) as f64,
+                    thousands(delayed.messages)
+                );
+            }
             let _ = writeln!(
                 md,
                 "| section | what | work per run | median | runs | ratio to the raw SDK's best | client CPU µs/msg |\n|---|---|---|---|---|---|---|"
