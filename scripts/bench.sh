@@ -13,6 +13,15 @@
 # Without root or namespaces the scenario is skipped (and the report says so).
 set -euo pipefail
 
+# --quick (first argument): one round of small counts on the debug build, the report written to
+# .tools/bench/run/BENCHMARKS.quick.md and BENCHMARKS.md left alone. It times nothing that
+# matters; the test command runs it so that a broken benchmark fails the tests.
+QUICK=0
+if [ "${1:-}" = "--quick" ]; then
+  QUICK=1
+  shift
+fi
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH_DIR="$ROOT/.tools/bench"
 export RUN_DIR="$BENCH_DIR/run"
@@ -52,8 +61,20 @@ ensure_venv
   exit 1
 }
 
-say "building the workspace in release mode"
-cargo build --release --workspace
+say "building the workspace ($([ "$QUICK" = 1 ] && echo "debug, --quick" || echo "release mode"))"
+if [ "$QUICK" = 1 ]; then
+  cargo build --workspace --quiet
+  BIN="$ROOT/target/debug"
+  OUTPUT="$RUN_DIR/BENCHMARKS.quick.md"
+  # The warm-up alone sends 2,000 messages: no smaller count.
+  SIZE_ARGS=(--repetitions 1 --messages 2000 --sequential-messages 50 --chunk-sizes 1000
+    --cache-iterations 10000 --cold-executions 20)
+else
+  cargo build --release --workspace
+  BIN="$ROOT/target/release"
+  OUTPUT="$ROOT/BENCHMARKS.md"
+  SIZE_ARGS=()
+fi
 
 # Two cores: the server on core 1, the benchmark (and the processes it starts) on core 0.
 SERVER_PIN=()
@@ -162,7 +183,7 @@ setup_delayed() {
     say "the kernel has no netem qdisc ($(head -1 "$RUN_DIR/tc.log")): a delay proxy in the namespace adds the round trip instead"
     for i in "${!RTTS_MS[@]}"; do
       tc qdisc del dev "${HOST_VETHS[$i]}" root 2>/dev/null || true
-      ip netns exec "$NETNS" "${SERVER_PIN[@]}" "$ROOT/target/release/delay-proxy" \
+      ip netns exec "$NETNS" "${SERVER_PIN[@]}" "$BIN/delay-proxy" \
         "10.203.0.$((4 * i + 2)):4567" "127.0.0.1:$port" "$((RTTS_MS[i] * 500))" > "$RUN_DIR/delay-proxy-$i.log" 2>&1 &
       STARTED_PIDS+=("$!")
       # `ip netns exec` and taskset exec the proxy: $! is its own pid, whose CPU the report gives.
@@ -190,14 +211,14 @@ fi
 
 BOTO3_VERSIONS="$("$VENV/bin/python" -c 'import boto3, botocore; print(boto3.__version__, botocore.__version__)')"
 say "running the benchmarks (about 5 minutes, and about 7 more for the latency-bound scenario)"
-"${CLIENT_PIN[@]}" "$ROOT/target/release/bench" \
+"${CLIENT_PIN[@]}" "$BIN/bench" \
   --endpoint "$ENDPOINT" \
   --server-pid "$SERVER_PID" \
   --python "$VENV/bin/python" \
   --boto3-script "$ROOT/scripts/bench/boto3_bench.py" \
   --work-dir "$RUN_DIR" \
   --emulator-config "$ROOT/test-harness/fixtures/emulator/config.json" \
-  --output "$ROOT/BENCHMARKS.md" \
+  --output "$OUTPUT" \
   --info "fauxqs=$FAUXQS_VERSION" \
   --info "node=$("$NODE" --version)" \
   --info "python=$("$VENV/bin/python" -c 'import platform; print(platform.python_version())')" \
@@ -205,5 +226,6 @@ say "running the benchmarks (about 5 minutes, and about 7 more for the latency-b
   --info "botocore=${BOTO3_VERSIONS#* }" \
   --info "pinning=$PINNING" \
   "${DELAYED_ARGS[@]}" \
+  "${SIZE_ARGS[@]}" \
   "$@"
 say "done in $((SECONDS - STARTED_AT)) s"

@@ -28,6 +28,9 @@ status=${PIPESTATUS[0]}
 say "running the quickstart, as a new user would"
 ./scripts/quickstart.sh > "$RUN_DIR/quickstart.log" 2>&1
 quickstart=$?
+say "running the benchmark once, small (bench.sh --quick: it must run and check its counts; nothing is timed)"
+./scripts/bench.sh --quick > "$RUN_DIR/bench-quick.log" 2>&1
+bench=$?
 set -e
 passed=$(grep -Eo '[0-9]+ passed' "$RUN_DIR/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$RUN_DIR/cargo-test.log" | awk '{s+=$1} END {print s+0}')
@@ -39,6 +42,15 @@ else
   echo "quickstart: FAILED (exit $quickstart); its output:"
   cat "$RUN_DIR/quickstart.log"
 fi
+if [ "$bench" -eq 0 ]; then
+  passed=$((passed + 1))
+  echo "bench --quick: passed"
+else
+  failed=$((failed + 1))
+  echo "bench --quick: FAILED (exit $bench); its output:"
+  cat "$RUN_DIR/bench-quick.log"
+fi
 echo "${passed} passed, ${failed} failed"
 if [ "$status" -ne 0 ]; then exit "$status"; fi
-exit "$quickstart"
+if [ "$quickstart" -ne 0 ]; then exit "$quickstart"; fi
+exit "$bench"
