@@ -57,9 +57,11 @@ PY
 }
 
 # Starts moto on a free loopback port; exports SQS_TEST_ENDPOINT. Fails loudly when it can't.
+# Through scripts/sqs_server.py: moto's server with its concurrent deletes fixed (plain moto
+# 5.2.5 puts back some messages that two DeleteMessageBatch calls at once deleted).
 start_moto() {
   local port; port="$(free_port)"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" > "$RUN_DIR/moto.log" 2>&1 &
+  "$VENV/bin/python" "$ROOT/scripts/sqs_server.py" -H 127.0.0.1 -p "$port" > "$RUN_DIR/moto.log" 2>&1 &
   STARTED_PIDS+=("$!")
   if ! wait_http "http://127.0.0.1:$port/moto-api/" 60; then
     echo "error: the moto server did not start on 127.0.0.1:$port; its log:" >&2

@@ -182,11 +182,23 @@ async fn every_message_succeeds_exactly_once_and_failed_ones_come_back() {
         }
         assert!(seen.batches >= (COUNT / 10) as u32);
     }
+    let depth = queue_depth(&queue).await;
     assert_eq!(
-        queue_depth(&queue).await,
+        depth,
         (0, 0),
-        "nothing left on the queue"
+        "nothing left on the queue; the plugin's warnings:\n{}",
+        plugin_warnings(&plugin)
     );
+}
+
+/// The plugin's log lines at warning level or above, for a failure's message.
+fn plugin_warnings(plugin: &connector_sdk::protocol::PluginProcess) -> String {
+    plugin
+        .logs()
+        .into_iter()
+        .filter(|line| line.contains("WARN") || line.contains("ERROR"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A process slower than the visibility timeout: with the heartbeat no message is delivered

@@ -301,7 +301,7 @@ pub async fn drain_visible(url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types
 }
 
 /// Up to ten messages of a queue, with every attribute, read with the test's own client.
-async fn receive_ten(url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types::Message> {
+pub async fn receive_ten(url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types::Message> {
     sqs_client()
         .receive_message()
         .queue_url(url)
