@@ -12,6 +12,7 @@
 pub mod component;
 pub mod connector;
 pub mod context;
+pub mod descriptor;
 pub mod document;
 pub mod error;
 pub mod listen;
@@ -28,6 +29,7 @@ pub use connector::{
     TestStep,
 };
 pub use context::{COARSE_CLOCK_LAG, Clock, ExecutionContext, ManualClock, SystemClock};
+pub use descriptor::Descriptor;
 pub use document::{
     Batch, Document, DocumentResult, INVALID_DOCUMENT, InputDocument, Outcome, ResultStatus,
 };

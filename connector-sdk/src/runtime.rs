@@ -12,13 +12,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::component::{Component, ComponentId, ComponentKind};
 use crate::connector::{
-    Connection, ConnectorInfo, ObjectType, Operation, OperationInfo, StepStatus, TestStep,
+    Connection, ConnectorInfo, ObjectType, Operation, OperationInfo, PropertyInfo, StepStatus,
+    TestStep,
 };
 use crate::context::{DeliveryWork, ExecutionContext};
+use crate::descriptor::{
+    ConnectionDescriptor, Descriptor, FieldSchema, OperationDescriptor, PropertyDescriptor,
+};
 use crate::document::{
     Batch, Document, DocumentResult, INVALID_DOCUMENT, InputDocument, Outcome, ResultStatus,
 };
@@ -26,7 +30,6 @@ use crate::error::{ConnectorError, FieldError};
 use crate::listen::{ListenContext, ListenHost, Listener, Ready};
 use crate::protocol::ListenerState;
 use crate::schema::config_schema;
-use crate::validate::FieldValidator;
 
 /// The highest protocol version this SDK speaks: what a plugin offers and a host asks for at
 /// `initialize`, and what the descriptor's `protocolVersion` says.
@@ -142,7 +145,8 @@ enum Builder {
 }
 
 struct OperationType {
-    validator: FieldValidator,
+    /// Its fields' schema, sharing the compiled validator with the descriptor.
+    fields: FieldSchema,
     build: Builder,
     takes_input: bool,
 }
@@ -229,47 +233,47 @@ impl ConnectorBuilder {
         let mut descriptor_operations = Vec::new();
         for op_type in &self.operation_order {
             let (info, schema, build) = &self.operations[op_type];
-            let mut described = json!({
-                "type": info.operation_type,
-                "label": info.label,
-                "description": info.description,
-                "takesInput": info.takes_input,
-                "fields": schema,
-                "inputProperties": info.input_properties,
-                "outputProperties": info.output_properties,
-            });
-            if matches!(build, Builder::Listener(_)) {
-                described["listener"] = json!(true);
-            }
-            descriptor_operations.push(described);
+            let fields = FieldSchema::new(schema.clone());
             #[allow(clippy::expect_used)]
-            let validator = FieldValidator::new(schema.clone())
+            fields
+                .validator()
                 .expect("an operation's generated schema is valid JSON Schema");
+            descriptor_operations.push(OperationDescriptor {
+                operation_type: info.operation_type.to_owned(),
+                label: info.label.to_owned(),
+                description: info.description.to_owned(),
+                takes_input: info.takes_input,
+                fields: fields.clone(),
+                input_properties: info.input_properties.iter().map(described).collect(),
+                output_properties: info.output_properties.iter().map(described).collect(),
+                listener: matches!(build, Builder::Listener(_)),
+            });
             operations.insert(
                 info.operation_type.to_owned(),
                 OperationType {
-                    validator,
+                    fields,
                     build: *build,
                     takes_input: info.takes_input,
                 },
             );
         }
-        let descriptor = json!({
-            "id": self.info.id,
-            "name": self.info.name,
-            "version": self.info.version,
-            "description": self.info.description,
-            "protocolVersion": PROTOCOL_VERSION,
-            "connection": {"fields": self.connection_schema},
-            "operations": descriptor_operations,
-        });
+        let connection = FieldSchema::new(self.connection_schema);
         #[allow(clippy::expect_used)]
-        let connection_validator = FieldValidator::new(self.connection_schema)
+        connection
+            .validator()
             .expect("the connection's generated schema is valid JSON Schema");
+        let descriptor = Descriptor {
+            id: self.info.id.to_owned(),
+            name: self.info.name.to_owned(),
+            version: self.info.version.to_owned(),
+            description: self.info.description.to_owned(),
+            protocol_version: PROTOCOL_VERSION.to_owned(),
+            connection: ConnectionDescriptor { fields: connection },
+            operations: descriptor_operations,
+        };
         Connector {
             info: self.info,
             descriptor,
-            connection_validator,
             connect: self.connect,
             operations,
             connections: Mutex::new(ComponentCache::new(self.cache_capacity)),
@@ -278,6 +282,14 @@ impl ConnectorBuilder {
             hasher: RandomState::new(),
             connections_built: AtomicU64::new(0),
         }
+    }
+}
+
+/// A document property as the descriptor lists it.
+fn described(property: &PropertyInfo) -> PropertyDescriptor {
+    PropertyDescriptor {
+        name: property.name.to_owned(),
+        description: property.description.to_owned(),
     }
 }
 
@@ -480,8 +492,7 @@ pub struct ConnectorStats {
 /// A connector ready to serve: its descriptor, validation, and the three calls of the protocol.
 pub struct Connector {
     info: ConnectorInfo,
-    descriptor: Value,
-    connection_validator: FieldValidator,
+    descriptor: Descriptor,
     connect: ConnectFn,
     operations: HashMap<String, OperationType>,
     connections: Mutex<ComponentCache<Arc<dyn ErasedConnection>>>,
@@ -521,15 +532,13 @@ impl Connector {
 
     /// The connector descriptor: connection fields, and each operation with its fields and
     /// document properties.
-    pub fn descriptor(&self) -> &Value {
+    pub fn descriptor(&self) -> &Descriptor {
         &self.descriptor
     }
 
     /// The descriptor as the checked-in file holds it: pretty JSON with a final newline.
     pub fn descriptor_file_text(&self) -> String {
-        let mut text = serde_json::to_string_pretty(&self.descriptor).unwrap_or_default();
-        text.push('\n');
-        text
+        self.descriptor.file_text()
     }
 
     /// Counters for tests and hosts.
@@ -541,17 +550,12 @@ impl Connector {
 
     /// Checks a connection component's fields against the descriptor: every field error at once.
     pub fn validate_connection(&self, component: &Component) -> Result<(), Vec<FieldError>> {
-        self.check_component(component, ComponentKind::Connection)?;
-        self.connection_validator
-            .validate(&component.fields)
-            .map(|_| ())
+        self.descriptor.validate_connection(component).map(|_| ())
     }
 
     /// Checks an operation component's fields against its operation's schema.
     pub fn validate_operation(&self, component: &Component) -> Result<(), Vec<FieldError>> {
-        self.check_component(component, ComponentKind::Operation)?;
-        let op_type = self.operation_type(component)?;
-        op_type.validator.validate(&component.fields).map(|_| ())
+        self.descriptor.validate_operation(component).map(|_| ())
     }
 
     fn check_component(
@@ -559,49 +563,20 @@ impl Connector {
         component: &Component,
         kind: ComponentKind,
     ) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        if component.connector != self.info.id {
-            errors.push(FieldError {
-                field: "connector".into(),
-                label: "Connector".into(),
-                message: format!(
-                    "component {} belongs to connector \"{}\", not to \"{}\"",
-                    component.id, component.connector, self.info.id
-                ),
-            });
-        }
-        if component.kind != kind {
-            errors.push(FieldError {
-                field: "kind".into(),
-                label: "Kind".into(),
-                message: format!(
-                    "component {} is a {:?} component where a {kind:?} component is needed",
-                    component.id, component.kind
-                ),
-            });
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        self.descriptor.check_identity(component, kind)
     }
 
     fn operation_type(&self, component: &Component) -> Result<&OperationType, Vec<FieldError>> {
         let name = component.operation_type.as_deref().unwrap_or_default();
-        self.operations.get(name).ok_or_else(|| {
-            let mut known: Vec<&str> = self.operations.keys().map(String::as_str).collect();
-            known.sort_unstable();
-            vec![FieldError {
-                field: "operationType".into(),
-                label: "Operation type".into(),
-                message: format!(
-                    "operation component {} has operation type \"{name}\"; this connector has {}",
-                    component.id,
-                    known.join(", ")
-                ),
-            }]
-        })
+        match self.operations.get(name) {
+            Some(op_type) => Ok(op_type),
+            // The descriptor lists the same types, and says which there are.
+            None => Err(self
+                .descriptor
+                .operation_of(component)
+                .err()
+                .unwrap_or_default()),
+        }
     }
 
     fn fingerprint(&self, component: &Component) -> u64 {
@@ -653,7 +628,9 @@ impl Connector {
             return Ok(connection);
         }
         let fields = self
-            .connection_validator
+            .descriptor
+            .connection
+            .fields
             .validate(&component.fields)
             .map_err(ConnectorError::invalid_fields)?;
         let connect = self.connect;
@@ -695,7 +672,7 @@ impl Connector {
                 return Err(not_executable(component));
             };
             let fields = op_type
-                .validator
+                .fields
                 .validate(&component.fields)
                 .map_err(ConnectorError::invalid_fields)?;
             build(fields)
@@ -732,7 +709,7 @@ impl Connector {
             }]));
         };
         let fields = op_type
-            .validator
+            .fields
             .validate(&operation.fields)
             .map_err(ConnectorError::invalid_fields)?;
         let listener = build(fields)?;

@@ -325,10 +325,9 @@ fn article(word: &str) -> &'static str {
     }
 }
 
-/// The known key most like `key`: the same but for case, or a few edits away.
-/// An unknown key as its error's label: whole when short, else its start and its length (the
-/// error's `field` keeps it whole for the host).
-fn key_label(key: &str) -> String {
+/// An unknown key (or any text from a component) as an error quotes it: whole when short, else
+/// its start and its length (an unknown key's error `field` keeps it whole for the host).
+pub(crate) fn key_label(key: &str) -> String {
     const SHOWN: usize = 32;
     if key.chars().count() <= 2 * SHOWN {
         return key.to_owned();
@@ -337,6 +336,7 @@ fn key_label(key: &str) -> String {
     format!("{start}… ({} characters)", key.chars().count())
 }
 
+/// The known key most like `key`: the same but for case, or a few edits away.
 fn closest<'a>(key: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let lower = key.to_lowercase();
     let limit = (key.chars().count() / 3).max(2);

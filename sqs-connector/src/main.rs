@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use connector_sdk::Descriptor;
 use serde_json::Value;
 
 // The plugin allocates per document (parsing, results, SDK requests); mimalloc serves that
@@ -99,25 +100,21 @@ const SUMMARY_WIDTH: usize = 100;
 
 /// The descriptor as people read it: the connector, a table of the connection's fields, and
 /// each operation with a table of its options. Built from the descriptor alone.
-fn describe_summary(descriptor: &Value) -> String {
-    let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+fn describe_summary(descriptor: &Descriptor) -> String {
     let mut out = format!(
         "{} ({}) {}, plugin protocol {}\n",
-        text(&descriptor["name"]),
-        text(&descriptor["id"]),
-        text(&descriptor["version"]),
-        text(&descriptor["protocolVersion"])
+        descriptor.name, descriptor.id, descriptor.version, descriptor.protocol_version
     );
-    out.push_str(&wrap(&text(&descriptor["description"]), ""));
+    out.push_str(&wrap(&descriptor.description, ""));
     out.push_str("\nConnection fields:\n");
-    out.push_str(&fields_table(&descriptor["connection"]["fields"], "  "));
+    out.push_str(&fields_table(descriptor.connection.fields.schema(), "  "));
     out.push_str("\nOperations:\n");
-    for operation in descriptor["operations"].as_array().into_iter().flatten() {
+    for operation in &descriptor.operations {
         let mut notes = Vec::new();
-        if operation["takesInput"] == Value::Bool(false) {
+        if !operation.takes_input {
             notes.push("takes no input documents");
         }
-        if operation["listener"] == Value::Bool(true) {
+        if operation.listener {
             notes.push("a listener");
         }
         let notes = match notes.is_empty() {
@@ -126,11 +123,10 @@ fn describe_summary(descriptor: &Value) -> String {
         };
         out.push_str(&format!(
             "\n  {}: {}{notes}\n",
-            text(&operation["type"]),
-            text(&operation["label"])
+            operation.operation_type, operation.label
         ));
-        out.push_str(&wrap(&text(&operation["description"]), "    "));
-        out.push_str(&fields_table(&operation["fields"], "    "));
+        out.push_str(&wrap(&operation.description, "    "));
+        out.push_str(&fields_table(operation.fields.schema(), "    "));
     }
     out
 }

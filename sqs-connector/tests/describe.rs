@@ -43,7 +43,7 @@ fn describe_prints_the_descriptor_json() {
 #[test]
 fn the_summary_has_every_field_and_operation_and_marks_the_secrets() {
     let summary = describe(&["--summary"]);
-    let descriptor = sqs_connector::connector().descriptor().clone();
+    let descriptor = serde_json::to_value(sqs_connector::connector().descriptor()).unwrap();
     let fields = descriptor["connection"]["fields"]["properties"]
         .as_object()
         .unwrap();

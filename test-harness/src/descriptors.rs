@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use connector_sdk::Descriptor;
 
 use crate::reference::{self, section::SectionError};
 
@@ -29,7 +29,7 @@ fn repository_path(name: &str) -> PathBuf {
 /// A connector this repository publishes: its descriptor's file name, JSON and file text.
 struct Published {
     file: String,
-    descriptor: Value,
+    descriptor: Descriptor,
     text: String,
 }
 
@@ -49,7 +49,7 @@ pub fn generated() -> Vec<(String, String)> {
 
 /// The Markdown of the README's reference section, made from every published descriptor.
 pub fn reference() -> String {
-    let descriptors: Vec<(String, Value)> = published()
+    let descriptors: Vec<(String, Descriptor)> = published()
         .into_iter()
         .map(|p| (p.file, p.descriptor))
         .collect();

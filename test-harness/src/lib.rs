@@ -3,7 +3,6 @@
 //! through its plugin process.
 
 pub mod components;
-pub mod descriptor;
 pub mod descriptors;
 pub mod emulator;
 pub mod errors;

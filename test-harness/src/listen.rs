@@ -35,8 +35,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::errors::ErrorGroups;
 use crate::process::{Input, Process, Step};
-use crate::run::{StepCall, execute_documents, validate_components};
-use crate::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, descriptor, outln, plugin, process};
+use crate::run::{StepCall, execute_documents, takes_input, validate_components};
+use crate::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, outln, plugin, process};
 
 /// The name of the results file in the output folder: one line per document of every batch.
 pub const RESULTS_FILE: &str = "listen.results.jsonl";
@@ -242,7 +242,7 @@ pub async fn listen_with(plugin: &PluginProcess, process: &Process, options: &Li
     let steps = &process.file.steps;
     if let Some(step) = steps[1..]
         .iter()
-        .find(|step| !descriptor::takes_input(&descriptor, &process.components[&step.operation]))
+        .find(|step| !takes_input(&descriptor, &process.components[&step.operation]))
     {
         eprintln!(
             "error: step \"{}\" is an operation that takes no input; the steps after a listener \

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use connector_sdk::protocol::{ClientError, ExecuteParamsRef, PluginProcess};
-use connector_sdk::{Component, Document, DocumentResult, FieldError, ResultStatus};
+use connector_sdk::{Component, Descriptor, Document, DocumentResult, FieldError, ResultStatus};
 use futures::StreamExt as _;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::errors::ComponentFieldError;
 use crate::process::{Input, Process, read_documents};
 use crate::summary::RunSummary;
-use crate::{descriptor, plugin, process};
+use crate::{plugin, process};
 
 /// How `run` runs.
 #[derive(Debug, Clone)]
@@ -166,9 +166,14 @@ fn read_inputs(process: &Process) -> Result<BTreeMap<usize, Vec<Document>>, Stri
     Ok(inputs)
 }
 
+/// Whether the operation component's type takes input documents.
+pub(crate) fn takes_input(descriptor: &Descriptor, operation: &Component) -> bool {
+    descriptor.takes_input(operation.operation_type.as_deref().unwrap_or_default())
+}
+
 /// The components of every step that do not fit the plugin's descriptor, with their errors.
 pub(crate) fn validate_components(
-    descriptor: &Value,
+    descriptor: &Descriptor,
     process: &Process,
 ) -> Vec<(String, Vec<FieldError>)> {
     let mut invalid = Vec::new();
@@ -180,7 +185,7 @@ pub(crate) fn validate_components(
             }
             checked.push(id);
             let component = &process.components[id];
-            if let Err(errors) = descriptor::check(descriptor, component) {
+            if let Err(errors) = descriptor.validate(component) {
                 invalid.push((id.clone(), errors));
             }
         }
@@ -191,7 +196,7 @@ pub(crate) fn validate_components(
 async fn execute_process(
     plugin: &PluginProcess,
     process: &Process,
-    descriptor: &Value,
+    descriptor: &Descriptor,
     inputs: &BTreeMap<usize, Vec<Document>>,
     execution: usize,
     options: &RunOptions,
@@ -213,7 +218,7 @@ async fn execute_process(
                 .find(|r| &r.name == from)
                 .map(|r| r.outputs.clone())
                 .unwrap_or_default(),
-            None if !descriptor::takes_input(descriptor, operation) => vec![Document::default()],
+            None if !takes_input(descriptor, operation) => vec![Document::default()],
             None => reports
                 .last()
                 .map(|r| r.outputs.clone())

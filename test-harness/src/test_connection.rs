@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::errors::ComponentFieldError;
 use crate::summary::Outcome;
-use crate::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, components, descriptor, outln, plugin};
+use crate::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, components, outln, plugin};
 
 /// What `test-connection --json` prints: one JSON object on stdout, whatever the outcome. Every
 /// key is always there (`null` or empty when it does not apply).
@@ -128,12 +128,12 @@ async fn test(
                 return TestConnectionSummary::error(EXIT_FAILED, message);
             }
         };
-    let summary = match descriptor::check_connection(&process.descriptor(), &component) {
+    let summary = match process.descriptor().validate_connection(&component) {
         Err(errors) => {
             let error = print_field_errors(file, &errors);
             TestConnectionSummary::invalid_fields(&component, &errors, error)
         }
-        Ok(()) => match process.test_connection(&component).await {
+        Ok(_) => match process.test_connection(&component).await {
             Ok(result) => TestConnectionSummary::ran(&component, result),
             Err(ClientError::Rpc(err)) if err.code == INVALID_FIELDS => {
                 let errors = err.field_errors();

@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use super::buffers;
 use super::types::*;
 use crate::component::Component;
+use crate::descriptor::Descriptor;
 use crate::runtime::{PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
 
 /// How many of the plugin's last stderr lines are kept.
@@ -346,7 +347,7 @@ pub struct PluginProcess {
     /// [`PluginProcess::ensure_running`] start it once between them.
     restarting: tokio::sync::Mutex<()>,
     next_id: AtomicU64,
-    descriptor: Mutex<Value>,
+    descriptor: Mutex<Arc<Descriptor>>,
     session: Mutex<Session>,
     starts: AtomicU64,
 }
@@ -373,7 +374,7 @@ impl PluginProcess {
             command,
             stderr,
             next_id: AtomicU64::new(1),
-            descriptor: Mutex::new(Value::Null),
+            descriptor: Mutex::new(Arc::default()),
             session: Mutex::new(Session::new("1.0", None)),
             starts: AtomicU64::new(1),
             restarting: tokio::sync::Mutex::new(()),
@@ -421,7 +422,7 @@ impl PluginProcess {
         // A 1.0 plugin has no limits, whatever it sent.
         let limits = result.limits.filter(|_| version != "1.0");
         *self.session.lock() = Session::new(version, limits);
-        *self.descriptor.lock() = result.connector;
+        *self.descriptor.lock() = Arc::new(result.connector);
         Ok(())
     }
 
@@ -440,8 +441,9 @@ impl PluginProcess {
         .await
     }
 
-    /// The connector descriptor the plugin sent at `initialize`.
-    pub fn descriptor(&self) -> Value {
+    /// The connector descriptor the plugin sent at `initialize` (its validators are compiled
+    /// once, on first use, and kept until the plugin is started again).
+    pub fn descriptor(&self) -> Arc<Descriptor> {
         self.descriptor.lock().clone()
     }
 

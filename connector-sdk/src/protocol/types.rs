@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::component::Component;
 use crate::connector::{ObjectType, TestStep};
+use crate::descriptor::Descriptor;
 use crate::document::{Document, DocumentResult, ResultStatus};
 use crate::error::{ConnectorError, ErrorKind, FieldError};
 
@@ -283,7 +284,7 @@ pub struct InitializeResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
     /// The connector descriptor, identical to the file in `descriptors/`.
-    pub connector: Value,
+    pub connector: Descriptor,
 }
 
 /// `testConnection` params.

@@ -11,12 +11,14 @@ pub mod section;
 #[cfg(test)]
 mod tests;
 
+use connector_sdk::Descriptor;
+use connector_sdk::descriptor::OperationDescriptor;
 use serde_json::Value;
 
 use field::Choice;
 
 /// The reference of every descriptor: `(file name, descriptor)` pairs, in the order given.
-pub fn markdown(descriptors: &[(String, Value)]) -> String {
+pub fn markdown(descriptors: &[(String, Descriptor)]) -> String {
     let sections: Vec<String> = descriptors
         .iter()
         .map(|(file, descriptor)| connector(file, descriptor))
@@ -25,14 +27,13 @@ pub fn markdown(descriptors: &[(String, Value)]) -> String {
 }
 
 /// The reference of one connector.
-pub fn connector(file: &str, descriptor: &Value) -> String {
+pub fn connector(file: &str, descriptor: &Descriptor) -> String {
     let mut out = String::new();
-    let name = descriptor["name"].as_str().unwrap_or_default();
-    let id = descriptor["id"].as_str().unwrap_or_default();
+    let (name, id) = (descriptor.name.as_str(), descriptor.id.as_str());
     let title = if name.is_empty() { id } else { name };
     out.push_str(&format!("### {}\n\n", cell::text(title)));
-    if let Some(description) = descriptor["description"].as_str() {
-        out.push_str(&format!("{}\n\n", cell::text(description)));
+    if !descriptor.description.is_empty() {
+        out.push_str(&format!("{}\n\n", cell::text(&descriptor.description)));
     }
     out.push_str(&format!(
         "Descriptor: {}, connector id {}.\n\n",
@@ -40,36 +41,37 @@ pub fn connector(file: &str, descriptor: &Value) -> String {
         cell::code(id)
     ));
 
-    let connection = &descriptor["connection"]["fields"];
+    let connection = descriptor.connection.fields.schema();
     if connection.is_object() {
         out.push_str("#### Connection fields\n\n");
         fields_table(connection, "Field", &mut out);
     }
 
-    for operation in descriptor["operations"].as_array().into_iter().flatten() {
+    for operation in &descriptor.operations {
         operation_section(operation, &mut out);
     }
     out
 }
 
-fn operation_section(operation: &Value, out: &mut String) {
-    let op_type = operation["type"].as_str().unwrap_or_default();
-    let label = operation["label"].as_str().unwrap_or_default();
-    out.push_str(&format!("#### Operation {}", cell::code(op_type)));
-    if !label.is_empty() {
-        out.push_str(&format!(": {}", cell::text(label)));
+fn operation_section(operation: &OperationDescriptor, out: &mut String) {
+    out.push_str(&format!(
+        "#### Operation {}",
+        cell::code(&operation.operation_type)
+    ));
+    if !operation.label.is_empty() {
+        out.push_str(&format!(": {}", cell::text(&operation.label)));
     }
     out.push_str("\n\n");
-    if let Some(description) = operation["description"].as_str() {
-        out.push_str(&format!("{}\n\n", cell::text(description)));
+    if !operation.description.is_empty() {
+        out.push_str(&format!("{}\n\n", cell::text(&operation.description)));
     }
-    if operation["listener"].as_bool() == Some(true) {
+    if operation.listener {
         out.push_str(
             "A listener: the host starts it with the protocol's `listen` (1.1), not `execute`.\n\n",
         );
     }
 
-    let options = &operation["fields"];
+    let options = operation.fields.schema();
     if field::fields(options).is_empty() {
         out.push_str("Options: none.\n\n");
     } else {
@@ -77,19 +79,20 @@ fn operation_section(operation: &Value, out: &mut String) {
         fields_table(options, "Option", out);
     }
 
-    let directions = [("in", "inputProperties"), ("out", "outputProperties")];
+    let directions = [
+        ("in", &operation.input_properties),
+        ("out", &operation.output_properties),
+    ];
     let rows: Vec<String> = directions
-        .iter()
-        .flat_map(|&(direction, list)| {
-            operation[list]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(move |property| {
-                    let name = property["name"].as_str().unwrap_or_default();
-                    let meaning = property["description"].as_str().unwrap_or_default();
-                    cell::row(&[cell::code(name), direction.into(), cell::text(meaning)])
-                })
+        .into_iter()
+        .flat_map(|(direction, list)| {
+            list.iter().map(move |property| {
+                cell::row(&[
+                    cell::code(&property.name),
+                    direction.into(),
+                    cell::text(&property.description),
+                ])
+            })
         })
         .collect();
     if rows.is_empty() {

@@ -1,19 +1,21 @@
 //! The reference tables, read as a user reads them: for small descriptors that hold what the real
 //! one may come to hold (lists, nullable fields, `$ref`s, variants, odd characters).
 
+use connector_sdk::Descriptor;
 use serde_json::{Value, json};
 
 use super::connector;
 
 /// A descriptor with one connection schema and one operation.
-fn descriptor(connection: Value, operation: Value) -> Value {
-    json!({
+fn descriptor(connection: Value, operation: Value) -> Descriptor {
+    let descriptor = json!({
         "id": "demo",
         "name": "Demo",
         "description": "A demo connector.",
         "connection": {"fields": connection},
         "operations": [operation]
-    })
+    });
+    serde_json::from_value(descriptor).expect("a descriptor")
 }
 
 fn no_operation() -> Value {

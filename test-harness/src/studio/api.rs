@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use connector_sdk::protocol::{ClientError, ExecuteParamsRef, INVALID_FIELDS, PluginProcess};
-use connector_sdk::{Component, ComponentKind, Document, FieldError};
+use connector_sdk::{Component, ComponentKind, Descriptor, Document, FieldError};
 use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -43,15 +43,12 @@ impl Studio {
         }
     }
 
-    fn descriptor(&self) -> Value {
+    fn descriptor(&self) -> Arc<Descriptor> {
         self.plugin.descriptor()
     }
 
     fn connector(&self) -> String {
-        self.descriptor()["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.descriptor().id.clone()
     }
 
     /// The schema of a draft's kind, or a 400 answer.
@@ -175,7 +172,7 @@ fn call_failed(err: &ClientError, part: Part) -> Response {
 /// `GET /api/descriptor`: what the forms are made from.
 async fn descriptor(State(studio): State<Arc<Studio>>) -> Json<Value> {
     Json(json!({
-        "descriptor": studio.descriptor(),
+        "descriptor": &*studio.descriptor(),
         "protocolVersion": studio.plugin.protocol_version(),
         "components": studio.dir.display().to_string(),
         "secretsDir": fields::SECRETS_DIR,
@@ -293,8 +290,8 @@ async fn save_component(
         &mut studio.vault.lock(),
         &studio.dir,
     ) {
-        Ok(component) => match crate::descriptor::check(&studio.descriptor(), &component) {
-            Ok(()) => Vec::new(),
+        Ok(component) => match studio.descriptor().validate(&component) {
+            Ok(_) => Vec::new(),
             Err(errors) => errors,
         },
         Err(errors) => errors,
@@ -450,19 +447,19 @@ async fn execute(
 ) -> Response {
     let descriptor = studio.descriptor();
     let operation_type = request.operation.operation_type.clone().unwrap_or_default();
-    let Some(entry) = crate::descriptor::operation(&descriptor, &operation_type) else {
+    let Some(entry) = descriptor.operation(&operation_type) else {
         return bad_request(format!(
             "{operation_type:?} is not an operation type of this connector"
         ));
     };
-    if entry["listener"] == json!(true) {
+    if entry.listener {
         return bad_request(format!(
             "{operation_type} is a listener: save it and run it with test-harness listen \
              --process FILE; \"try it\" runs the other operations"
         ));
     }
     let documents = match parse_documents(&request.documents) {
-        Ok(documents) if documents.is_empty() && entry["takesInput"] == json!(false) => {
+        Ok(documents) if documents.is_empty() && !entry.takes_input => {
             vec![Document::new(Vec::new())]
         }
         Ok(documents) if documents.is_empty() => {
@@ -484,7 +481,7 @@ async fn execute(
         (&connection, Part::Connection),
         (&operation, Part::Operation),
     ] {
-        if let Err(errors) = crate::descriptor::check(&descriptor, component) {
+        if let Err(errors) = descriptor.validate(component) {
             return field_errors(part, errors);
         }
     }

@@ -14,7 +14,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::Path;
 
-use connector_sdk::{Component, ComponentId, ComponentKind, FieldError};
+use connector_sdk::{Component, ComponentId, ComponentKind, Descriptor, FieldError};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use zeroize::{Zeroize, Zeroizing};
@@ -108,15 +108,15 @@ impl Vault {
 /// The schema of a component's fields in the descriptor: the connection's, or its operation
 /// type's.
 pub fn schema<'a>(
-    descriptor: &'a Value,
+    descriptor: &'a Descriptor,
     kind: ComponentKind,
     operation_type: Option<&str>,
 ) -> Option<&'a Value> {
     match kind {
-        ComponentKind::Connection => descriptor.pointer("/connection/fields"),
-        ComponentKind::Operation => {
-            crate::descriptor::operation(descriptor, operation_type?).map(|op| &op["fields"])
-        }
+        ComponentKind::Connection => Some(descriptor.connection.fields.schema()),
+        ComponentKind::Operation => descriptor
+            .operation(operation_type?)
+            .map(|op| op.fields.schema()),
     }
 }
 

@@ -7,7 +7,8 @@
 /// `outputProperties`), as written (`sqs.attribute.<Name>` included).
 pub fn declared(operation_type: &str, key: &str) -> Vec<String> {
     let connector = sqs_connector::connector();
-    let operations = connector.descriptor()["operations"]
+    let descriptor = serde_json::to_value(connector.descriptor()).expect("the descriptor as JSON");
+    let operations = descriptor["operations"]
         .as_array()
         .expect("the descriptor lists operations")
         .clone();
