@@ -388,33 +388,13 @@ pub fn attributes_from_properties(
 
 /// Lowercase hex MD5.
 pub fn md5_hex(bytes: &[u8]) -> String {
-    hex(&Md5::digest(bytes))
+    hex::encode(Md5::digest(bytes))
 }
 
 /// Whether `expected` (hex, either case) is the MD5 of `bytes`; compared without building text.
 pub fn md5_matches(expected: &str, bytes: &[u8]) -> bool {
-    let digest = Md5::digest(bytes);
-    let expected = expected.as_bytes();
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    };
-    expected.len() == digest.len() * 2
-        && digest.iter().zip(expected.chunks_exact(2)).all(|(byte, pair)| {
-            matches!((nibble(pair[0]), nibble(pair[1])), (Some(hi), Some(lo)) if hi << 4 | lo == *byte)
-        })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(DIGITS[usize::from(byte >> 4)] as char);
-        text.push(DIGITS[usize::from(byte & 0x0f)] as char);
-    }
-    text
+    let mut digest = [0u8; 16];
+    hex::decode_to_slice(expected, &mut digest).is_ok() && digest[..] == Md5::digest(bytes)[..]
 }
 
 /// The MD5 SQS computes over message attributes: sorted by name, each as length-prefixed name,
@@ -441,7 +421,7 @@ pub fn md5_of_attributes(attributes: &[Attribute]) -> String {
             }
         }
     }
-    hex(&hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 /// The attributes SQS returned with a message, sorted by name.
