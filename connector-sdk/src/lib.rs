@@ -9,6 +9,7 @@
 //!
 //! This crate knows nothing about any particular service.
 
+pub mod cache;
 pub mod component;
 pub mod connector;
 pub mod context;
@@ -22,6 +23,7 @@ pub mod schema;
 pub mod secret;
 pub mod validate;
 
+pub use cache::BoundedCache;
 pub use component::{Component, ComponentId, ComponentKind};
 pub use connector::{
     Connection, ConnectorInfo, ObjectType, Operation, OperationInfo, PropertyInfo, StepStatus,
