@@ -9,6 +9,7 @@
 //!
 //! This crate knows nothing about any particular service.
 
+pub mod bytes;
 pub mod cache;
 pub mod component;
 pub mod connector;

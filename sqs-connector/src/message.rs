@@ -223,20 +223,9 @@ pub fn check_text(text: &str, what: impl FnOnce() -> String) -> Result<(), Rejec
 }
 
 /// Whether `bytes` may hold a byte below 0x20 or the lead byte 0xEF: eight bytes at a time, the
-/// exact check runs only when this says yes. (Per 64-bit word: `(x - 0x20..) & !x & 0x80..` is
-/// non-zero exactly when some byte is below 0x20, and the same on `x ^ 0xEF..` below 1 finds 0xEF.)
+/// exact check runs only when this says yes.
 fn may_hold_forbidden(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS != 0;
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let x = u64::from_ne_bytes(word.try_into().unwrap_or([0; 8]));
-        if below(x, 0x20) || below(x ^ (ONES * 0xEF), 1) {
-            return true;
-        }
-    }
-    words.remainder().iter().any(|&b| b < 0x20 || b == 0xEF)
+    connector_sdk::bytes::find(bytes, 0x20, [0xEF]).is_some()
 }
 
 /// Checks an attribute name against SQS's rules.
