@@ -9,6 +9,8 @@
 //!
 //! This crate knows nothing about any particular service.
 
+pub mod bytes;
+pub mod cache;
 pub mod component;
 pub mod connector;
 pub mod context;
@@ -23,6 +25,7 @@ pub mod schema;
 pub mod secret;
 pub mod validate;
 
+pub use cache::BoundedCache;
 pub use component::{Component, ComponentId, ComponentKind};
 pub use connector::{
     Connection, ConnectorInfo, ObjectType, Operation, OperationInfo, PropertyInfo, StepStatus,

@@ -14,6 +14,7 @@ use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
 
+use crate::cache::BoundedCache;
 use crate::component::{Component, ComponentId, ComponentKind};
 use crate::connector::{
     Connection, ConnectorInfo, ObjectType, Operation, OperationInfo, PropertyInfo, StepStatus,
@@ -293,59 +294,26 @@ fn described(property: &PropertyInfo) -> PropertyDescriptor {
     }
 }
 
-struct CacheEntry<T> {
-    fingerprint: u64,
-    last_used: u64,
-    value: T,
-}
-
-struct ComponentCache<T> {
-    entries: HashMap<ComponentId, CacheEntry<T>>,
-    capacity: usize,
-    tick: u64,
-}
+/// Built connections or operations by component id, each with the fingerprint of the settings
+/// it was built from.
+struct ComponentCache<T>(BoundedCache<ComponentId, (u64, T)>);
 
 impl<T: Clone> ComponentCache<T> {
     fn new(capacity: usize) -> Self {
-        Self {
-            entries: HashMap::new(),
-            capacity,
-            tick: 0,
-        }
+        Self(BoundedCache::new(capacity))
     }
 
     /// The value kept for `id`, when it was built from the same settings.
     fn get(&mut self, id: &ComponentId, fingerprint: u64) -> Option<T> {
-        self.tick += 1;
-        let entry = self.entries.get_mut(id)?;
-        if entry.fingerprint != fingerprint {
-            return None;
+        match self.0.get(id) {
+            Some((kept, value)) if *kept == fingerprint => Some(value.clone()),
+            _ => None,
         }
-        entry.last_used = self.tick;
-        Some(entry.value.clone())
     }
 
     /// Keeps `value` for `id`, in place of the least recently used entry when full.
     fn insert(&mut self, id: &ComponentId, fingerprint: u64, value: T) {
-        self.tick += 1;
-        if !self.entries.contains_key(id) && self.entries.len() >= self.capacity {
-            let oldest = self
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                self.entries.remove(&oldest);
-            }
-        }
-        self.entries.insert(
-            id.clone(),
-            CacheEntry {
-                fingerprint,
-                last_used: self.tick,
-                value,
-            },
-        );
+        self.0.insert(id.clone(), (fingerprint, value));
     }
 
     fn get_or_try_insert(

@@ -148,7 +148,7 @@ impl SqsConnection {
             Ok(credentials) => {
                 let until = credentials
                     .expiry()
-                    .map(crate::time::rfc3339)
+                    .map(crate::time::system_rfc3339)
                     .unwrap_or_else(|| "an unknown time".into());
                 steps.push(TestStep::passed(
                     TEMPORARY,

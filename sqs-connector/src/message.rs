@@ -223,20 +223,9 @@ pub fn check_text(text: &str, what: impl FnOnce() -> String) -> Result<(), Rejec
 }
 
 /// Whether `bytes` may hold a byte below 0x20 or the lead byte 0xEF: eight bytes at a time, the
-/// exact check runs only when this says yes. (Per 64-bit word: `(x - 0x20..) & !x & 0x80..` is
-/// non-zero exactly when some byte is below 0x20, and the same on `x ^ 0xEF..` below 1 finds 0xEF.)
+/// exact check runs only when this says yes.
 fn may_hold_forbidden(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS != 0;
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let x = u64::from_ne_bytes(word.try_into().unwrap_or([0; 8]));
-        if below(x, 0x20) || below(x ^ (ONES * 0xEF), 1) {
-            return true;
-        }
-    }
-    words.remainder().iter().any(|&b| b < 0x20 || b == 0xEF)
+    connector_sdk::bytes::find(bytes, 0x20, [0xEF]).is_some()
 }
 
 /// Checks an attribute name against SQS's rules.
@@ -388,33 +377,13 @@ pub fn attributes_from_properties(
 
 /// Lowercase hex MD5.
 pub fn md5_hex(bytes: &[u8]) -> String {
-    hex(&Md5::digest(bytes))
+    hex::encode(Md5::digest(bytes))
 }
 
 /// Whether `expected` (hex, either case) is the MD5 of `bytes`; compared without building text.
 pub fn md5_matches(expected: &str, bytes: &[u8]) -> bool {
-    let digest = Md5::digest(bytes);
-    let expected = expected.as_bytes();
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    };
-    expected.len() == digest.len() * 2
-        && digest.iter().zip(expected.chunks_exact(2)).all(|(byte, pair)| {
-            matches!((nibble(pair[0]), nibble(pair[1])), (Some(hi), Some(lo)) if hi << 4 | lo == *byte)
-        })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(DIGITS[usize::from(byte >> 4)] as char);
-        text.push(DIGITS[usize::from(byte & 0x0f)] as char);
-    }
-    text
+    let mut digest = [0u8; 16];
+    hex::decode_to_slice(expected, &mut digest).is_ok() && digest[..] == Md5::digest(bytes)[..]
 }
 
 /// The MD5 SQS computes over message attributes: sorted by name, each as length-prefixed name,
@@ -441,7 +410,7 @@ pub fn md5_of_attributes(attributes: &[Attribute]) -> String {
             }
         }
     }
-    hex(&hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 /// The attributes SQS returned with a message, sorted by name.

@@ -10,24 +10,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use super::types::{ExecuteParamsRef, ExecuteResult, ListenBatchParams};
 use crate::document::{Document, DocumentResult, ResultStatus};
 
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-
-/// The high bit of each byte of the word below `n` (`n` at most 0x80). The lowest bit set is
-/// exact; above it a borrow may mark bytes that are not below `n`.
-fn bytes_below(word: u64, n: u8) -> u64 {
-    word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS
-}
-
 /// Where the first byte JSON must escape (`"`, `\` or a control character) is among eight bytes
 /// of text, if one is. The reader uses it too, to skip what needs no unescaping.
+#[inline]
 pub(super) fn first_escape(word: [u8; 8]) -> Option<usize> {
-    let word = u64::from_le_bytes(word);
-    let marks = bytes_below(word, 0x20)
-        | bytes_below(word ^ (ONES * u64::from(b'"')), 1)
-        | bytes_below(word ^ (ONES * u64::from(b'\\')), 1);
-    // Little-endian: the first byte is the lowest; its mark is exact (see `bytes_below`).
-    (marks != 0).then(|| (marks.trailing_zeros() / 8) as usize)
+    crate::bytes::first_in_word(word, 0x20, [b'"', b'\\'])
 }
 
 /// What JSON writes for each byte below 0x80 inside a string: 0 for the byte itself, the

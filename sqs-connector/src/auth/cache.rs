@@ -13,14 +13,15 @@
 //! - at most `capacity` components are kept (least recently used dropped); time comes from an
 //!   injected clock.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
 use aws_credential_types::Credentials;
-use connector_sdk::{COARSE_CLOCK_LAG, Clock, ComponentId, ConnectorError, SystemClock};
+use connector_sdk::{
+    BoundedCache, COARSE_CLOCK_LAG, Clock, ComponentId, ConnectorError, SystemClock,
+};
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 
@@ -172,7 +173,9 @@ impl Drop for ClearOnDrop {
 pub struct CredentialCache {
     settings: CacheSettings,
     clock: Arc<dyn Clock>,
-    partitions: Mutex<HashMap<ComponentId, Arc<Partition>>>,
+    /// Dropped least recently used first, by [`Partition::last_used`]: hits through a handle
+    /// mark it without the map.
+    partitions: Mutex<BoundedCache<ComponentId, Arc<Partition>>>,
     loads: AtomicU64,
 }
 
@@ -203,7 +206,10 @@ impl CredentialCache {
         Self {
             settings,
             clock,
-            partitions: Mutex::new(HashMap::new()),
+            partitions: Mutex::new(BoundedCache::with_last_used(
+                settings.capacity,
+                |partition| partition.last_used.load(Ordering::Relaxed),
+            )),
             loads: AtomicU64::new(0),
         }
     }
@@ -236,15 +242,6 @@ impl CredentialCache {
         {
             partition.touch(now);
             return partition.clone();
-        }
-        if !partitions.contains_key(id) && partitions.len() >= self.settings.capacity {
-            let oldest = partitions
-                .iter()
-                .min_by_key(|(_, p)| p.last_used.load(Ordering::Relaxed))
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                partitions.remove(&oldest);
-            }
         }
         let partition = Arc::new(Partition {
             id: id.clone(),

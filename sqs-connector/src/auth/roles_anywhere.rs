@@ -12,7 +12,7 @@ use aws_credential_types::provider::{self, ProvideCredentials};
 use connector_sdk::{Clock, ComponentId, ConnectorError, SystemClock};
 
 use super::cache::{CacheHandle, CredentialCache, Loader};
-use super::session::{SessionTarget, create_session};
+use super::session::{SessionHttp, SessionTarget, create_session};
 use super::signing::{SessionParams, SigningIdentity};
 use crate::config::RolesAnywhereConfig;
 
@@ -73,22 +73,25 @@ struct Request {
 }
 
 impl RolesAnywhereAuth {
-    /// Loads the identity (no I/O) and prepares the loader; uses the process-wide cache.
+    /// Loads the identity (no I/O) and prepares the loader; uses the process-wide cache, the
+    /// system clock and the shared CreateSession HTTP client.
     pub fn new(component: &ComponentId, config: &RolesAnywhereConfig) -> Self {
-        Self::with_cache(
+        Self::with_parts(
             component,
             config,
             CredentialCache::global(),
             Arc::new(SystemClock),
+            SessionHttp::default(),
         )
     }
 
-    /// The same with a given cache and clock (tests).
-    pub fn with_cache(
+    /// The same with a given cache, clock and CreateSession HTTP client (tests).
+    pub fn with_parts(
         component: &ComponentId,
         config: &RolesAnywhereConfig,
         cache: Arc<CredentialCache>,
         clock: Arc<dyn Clock>,
+        http: SessionHttp,
     ) -> Self {
         let identity = SigningIdentity::from_pem(
             &config.public_certificate,
@@ -114,6 +117,7 @@ impl RolesAnywhereAuth {
             let target = target.clone();
             let component = component.clone();
             Arc::new(move || {
+                let http = http.clone();
                 let identity = identity.clone();
                 let target = target.clone();
                 let request = request.clone();
@@ -133,7 +137,7 @@ impl RolesAnywhereAuth {
                         role_session_name: request.session_name.as_deref(),
                     };
                     tracing::info!(component = %component, endpoint = %target.base_url, "calling IAM Roles Anywhere CreateSession");
-                    create_session(&identity, &target, &params, || clock.now()).await
+                    create_session(&http, &identity, &target, &params, || clock.now()).await
                 })
             })
         };

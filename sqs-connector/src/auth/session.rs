@@ -25,6 +25,34 @@ static HTTP: LazyLock<Result<reqwest::Client, String>> = LazyLock::new(|| {
         .map_err(|e| e.to_string())
 });
 
+/// The HTTP client CreateSession calls go through: by default the process's shared one (5 s to
+/// connect, 30 s per call), or any `reqwest::Client` given with [`SessionHttp::from_client`]
+/// (a test's, with its own resolver, proxy or timeouts). Cloning it shares the client.
+#[derive(Clone, Debug)]
+pub struct SessionHttp(Result<reqwest::Client, String>);
+
+impl SessionHttp {
+    /// CreateSession calls through `client`.
+    pub fn from_client(client: reqwest::Client) -> Self {
+        Self(Ok(client))
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, ConnectorError> {
+        self.0.as_ref().map_err(|e| {
+            ConnectorError::internal(format!(
+                "could not set up the HTTP client for Roles Anywhere: {e}"
+            ))
+        })
+    }
+}
+
+impl Default for SessionHttp {
+    /// The process's shared client.
+    fn default() -> Self {
+        Self(HTTP.clone())
+    }
+}
+
 /// Where CreateSession goes and which region signs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionTarget {
@@ -171,19 +199,16 @@ fn retryable(status: u16) -> bool {
     status == 429 || status >= 500
 }
 
-/// Calls CreateSession once (with retries for transient failures only) and returns the
-/// temporary credentials.
+/// Calls CreateSession once (with retries for transient failures only) through `http` and
+/// returns the temporary credentials.
 pub async fn create_session(
+    http: &SessionHttp,
     identity: &SigningIdentity,
     target: &SessionTarget,
     params: &SessionParams<'_>,
     now: impl Fn() -> SystemTime,
 ) -> Result<TemporaryCredentials, ConnectorError> {
-    let http = HTTP.as_ref().map_err(|e| {
-        ConnectorError::internal(format!(
-            "could not set up the HTTP client for Roles Anywhere: {e}"
-        ))
-    })?;
+    let http = http.client()?;
     let body = params.body();
     let host = target.host();
     let url = target.sessions_url();
@@ -274,7 +299,103 @@ fn parse_answer(
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
     use super::*;
+
+    const KEYS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../test-harness/fixtures/rolesanywhere/keys"
+    );
+
+    /// Answers one HTTP request on `listener` with a CreateSession result and hands back the
+    /// request as it came.
+    async fn answer_once(listener: tokio::net::TcpListener) -> String {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            let read = stream.read(&mut buffer).await.unwrap();
+            assert!(
+                read > 0,
+                "the client closed before its request was complete"
+            );
+            request.extend_from_slice(&buffer[..read]);
+            let text = String::from_utf8_lossy(&request).to_lowercase();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length:"))
+                    .map_or(0, |n| n.trim().parse::<usize>().unwrap());
+                if request.len() >= end + 4 + length {
+                    break;
+                }
+            }
+        }
+        let body = r#"{"credentialSet":[{"credentials":{"accessKeyId":"ASIAINJECTED","secretAccessKey":"s","sessionToken":"t","expiration":"2026-11-26T01:00:00Z"}}]}"#;
+        let answer = format!(
+            "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(answer.as_bytes()).await.unwrap();
+        String::from_utf8(request).unwrap()
+    }
+
+    #[tokio::test]
+    async fn create_session_goes_through_the_given_http_client() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(answer_once(listener));
+        // The host exists only in this client's resolver: the call can reach the server only
+        // through the client given.
+        let client = reqwest::Client::builder()
+            .resolve("rolesanywhere.test", address)
+            .build()
+            .unwrap();
+        let read = |name: &str| std::fs::read_to_string(format!("{KEYS}/{name}")).unwrap();
+        let identity = SigningIdentity::from_pem(
+            &read("rsa2048-selfsigned-cert.pem"),
+            None,
+            &connector_sdk::Secret::new(read("rsa2048-key.pem")),
+            None,
+        )
+        .unwrap();
+        let target = SessionTarget::new(
+            "eu-central-1",
+            Some(&format!("http://rolesanywhere.test:{}", address.port())),
+        );
+        let params = SessionParams {
+            duration_seconds: 3600,
+            profile_arn: "arn:p",
+            role_arn: "arn:r",
+            trust_anchor_arn: "arn:t",
+            role_session_name: None,
+        };
+        // 2026-11-26T00:00:00Z, within the fixture certificate's validity.
+        let now = || SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_651_200);
+        let http = SessionHttp::from_client(client);
+        let issued = create_session(&http, &identity, &target, &params, now)
+            .await
+            .unwrap();
+        assert_eq!(issued.credentials.access_key_id(), "ASIAINJECTED");
+        assert_eq!(
+            issued.expires_at,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_654_800)
+        );
+        let request = server.await.unwrap().to_lowercase();
+        let expected = [
+            "post /sessions http/1.1\r\n".to_owned(),
+            format!("host: rolesanywhere.test:{}\r\n", address.port()),
+            "x-amz-date: 20261126t000000z\r\n".to_owned(),
+            "authorization: aws4-x509-rsa-sha256 credential=".to_owned(),
+        ];
+        for part in expected {
+            assert!(
+                request.contains(&part),
+                "expected {part:?} in the request; it was:\n{request}"
+            );
+        }
+    }
 
     #[test]
     fn endpoints_and_hosts() {

@@ -12,7 +12,9 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 use super::error::SigningError;
 use super::keys::{modulus_bits, pem_error_detail};
 use super::oids::curve_name;
-use crate::time::{UtcDateTime, system_time, unix_seconds};
+use time::OffsetDateTime;
+
+use crate::time::{human, rfc3339, unix_seconds, utc};
 
 const CERTIFICATE_LABEL: &str = "CERTIFICATE";
 
@@ -26,8 +28,8 @@ pub struct Certificate {
     issuer: String,
     serial_decimal: String,
     serial_hex: String,
-    not_before: i64,
-    not_after: i64,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
     spki_der: Vec<u8>,
     public_key: String,
 }
@@ -61,8 +63,8 @@ impl Certificate {
             issuer: cert.issuer().to_string(),
             serial_decimal: serial.to_string(),
             serial_hex: serial.to_str_radix(16),
-            not_before: validity.not_before.timestamp(),
-            not_after: validity.not_after.timestamp(),
+            not_before: validity.not_before.to_datetime(),
+            not_after: validity.not_after.to_datetime(),
             spki_der: cert.public_key().raw.to_vec(),
             public_key: describe_public_key(cert.public_key()),
             der: Vec::new(),
@@ -100,22 +102,22 @@ impl Certificate {
 
     /// The start of the validity period (`notBefore`).
     pub fn not_before(&self) -> SystemTime {
-        system_time(self.not_before)
+        self.not_before.into()
     }
 
     /// The end of the validity period (`notAfter`).
     pub fn not_after(&self) -> SystemTime {
-        system_time(self.not_after)
+        self.not_after.into()
     }
 
     /// `notAfter` in RFC 3339 UTC, e.g. `2036-01-01T00:00:00Z`.
     pub fn not_after_rfc3339(&self) -> String {
-        UtcDateTime::from_unix(self.not_after).rfc3339()
+        rfc3339(self.not_after)
     }
 
     /// `notBefore` in RFC 3339 UTC, e.g. `2026-01-01T00:00:00Z`.
     pub fn not_before_rfc3339(&self) -> String {
-        UtcDateTime::from_unix(self.not_before).rfc3339()
+        rfc3339(self.not_before)
     }
 
     /// The DER `SubjectPublicKeyInfo`.
@@ -134,22 +136,22 @@ impl Certificate {
     /// [`SigningError::CertificateNotYetValid`] or [`SigningError::CertificateExpired`], naming
     /// the dates in UTC.
     pub fn check_validity(&self, now: SystemTime) -> Result<(), SigningError> {
-        let now = unix_seconds(now);
-        let human = |seconds| UtcDateTime::from_unix(seconds).human();
-        if now < self.not_before {
+        let seconds = unix_seconds(now);
+        let now = utc(now).map_or_else(|| format!("{seconds} s since 1970"), human);
+        if seconds < self.not_before.unix_timestamp() {
             return Err(SigningError::CertificateNotYetValid {
                 subject: self.subject.clone(),
                 not_before: human(self.not_before),
                 not_after: human(self.not_after),
-                now: human(now),
+                now,
             });
         }
-        if now > self.not_after {
+        if seconds > self.not_after.unix_timestamp() {
             return Err(SigningError::CertificateExpired {
                 subject: self.subject.clone(),
                 not_before: human(self.not_before),
                 not_after: human(self.not_after),
-                now: human(now),
+                now,
             });
         }
         Ok(())

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::SigningError;
 use super::keys::SigningAlgorithm;
-use crate::time::{UtcDateTime, unix_seconds};
+use crate::time::utc;
 
 /// The service name in the credential scope.
 pub const SERVICE: &str = "rolesanywhere";
@@ -245,14 +245,16 @@ pub(crate) fn sign_with(
 /// # Errors
 /// [`SigningError::InvalidRequest`] for a time outside the years 1970..=9999.
 pub fn amz_date(time: SystemTime) -> Result<String, SigningError> {
-    let utc = UtcDateTime::from_unix(unix_seconds(time));
-    if !(1970..=9999).contains(&utc.year) {
-        return Err(SigningError::InvalidRequest(format!(
+    match utc(time) {
+        Some(utc) if (1970..=9999).contains(&utc.year()) => Ok(crate::time::amz_date(utc)),
+        Some(utc) => Err(SigningError::InvalidRequest(format!(
             "the signing time (year {}) is outside the years 1970 to 9999",
-            utc.year
-        )));
+            utc.year()
+        ))),
+        None => Err(SigningError::InvalidRequest(
+            "the signing time is outside the years 1970 to 9999".to_owned(),
+        )),
     }
-    Ok(utc.amz_date())
 }
 
 /// Lowercase hex SHA-256 of `bytes`.
