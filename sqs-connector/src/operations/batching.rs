@@ -3,7 +3,9 @@
 //! failed without the sender's fault (so no entry SQS reported done is sent twice), and whole
 //! calls that failed on the way, saying so when such a call may have taken effect.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::hash::Hash;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::BatchResultErrorEntry;
@@ -76,28 +78,126 @@ pub struct BatchAnswer {
     pub failed: Vec<EntryFailure>,
 }
 
-/// Splits entries into calls of at most `MAX_BATCH_ENTRIES` entries and `max_bytes` bytes.
-pub fn chunk<T>(
-    entries: Vec<Entry<T>>,
-    size_of: impl Fn(&T) -> usize,
+/// Groups entries, in their order, into batch calls of at most `max_entries` entries and
+/// `max_bytes` bytes: an entry that would take the open call over the byte budget starts the
+/// next one, and an entry larger than the budget goes alone. A call is handed out as soon as it
+/// is full, so it can be in flight while later entries are still being prepared.
+#[derive(Debug)]
+pub struct Batcher<T> {
+    max_entries: usize,
     max_bytes: usize,
-) -> Vec<Vec<Entry<T>>> {
-    let mut chunks = Vec::new();
-    let mut current: Vec<Entry<T>> = Vec::new();
-    let mut bytes = 0;
-    for entry in entries {
-        let size = size_of(&entry.item);
-        if !current.is_empty() && (current.len() == MAX_BATCH_ENTRIES || bytes + size > max_bytes) {
-            chunks.push(std::mem::take(&mut current));
-            bytes = 0;
+    open: Vec<Entry<T>>,
+    bytes: usize,
+}
+
+impl<T> Batcher<T> {
+    /// A batcher of calls of at most `max_entries` entries (at least 1) and `max_bytes` bytes.
+    pub fn new(max_entries: usize, max_bytes: usize) -> Self {
+        Self {
+            max_entries: max_entries.max(1),
+            max_bytes,
+            open: Vec::new(),
+            bytes: 0,
         }
-        bytes += size;
-        current.push(entry);
     }
-    if !current.is_empty() {
-        chunks.push(current);
+
+    /// A batcher of SQS's limits: `MAX_BATCH_ENTRIES` entries and `MAX_BATCH_BYTES` bytes.
+    pub fn sqs() -> Self {
+        Self::new(MAX_BATCH_ENTRIES, MAX_BATCH_BYTES)
     }
-    chunks
+
+    /// Adds an entry of `size` bytes; returns the call this closes, if any: the open call when
+    /// the entry does not fit in its byte budget, or the call the entry fills.
+    pub fn push(&mut self, entry: Entry<T>, size: usize) -> Option<Vec<Entry<T>>> {
+        // With at least one entry per call, at most one of the two closes a call.
+        let closed = if !self.open.is_empty() && self.bytes + size > self.max_bytes {
+            Some(self.take())
+        } else {
+            None
+        };
+        self.bytes += size;
+        self.open.push(entry);
+        if self.open.len() == self.max_entries {
+            return Some(self.take());
+        }
+        closed
+    }
+
+    /// The call still open, if it holds any entry.
+    pub fn finish(mut self) -> Option<Vec<Entry<T>>> {
+        (!self.open.is_empty()).then(|| self.take())
+    }
+
+    /// All of `entries` in calls, `size_of` telling each entry's bytes.
+    pub fn split(
+        mut self,
+        entries: impl IntoIterator<Item = Entry<T>>,
+        size_of: impl Fn(&T) -> usize,
+    ) -> Vec<Vec<Entry<T>>> {
+        let mut calls: Vec<Vec<Entry<T>>> = entries
+            .into_iter()
+            .filter_map(|entry| {
+                let size = size_of(&entry.item);
+                self.push(entry, size)
+            })
+            .collect();
+        calls.extend(self.finish());
+        calls
+    }
+
+    fn take(&mut self) -> Vec<Entry<T>> {
+        self.bytes = 0;
+        std::mem::take(&mut self.open)
+    }
+}
+
+/// Keyed entries (key, entry, bytes) grouped into batch calls per key (a queue URL: entries for
+/// different queues never share a call), lazily: a call comes out as soon as its [`Batcher`]
+/// closes it, and the calls still open come out once the entries run out.
+#[derive(Debug)]
+pub struct ByKey<K, T, I> {
+    entries: I,
+    max_entries: usize,
+    max_bytes: usize,
+    open: HashMap<K, Batcher<T>>,
+}
+
+impl<K, T, I> ByKey<K, T, I> {
+    /// Groups `entries` with one [`Batcher::new`]`(max_entries, max_bytes)` per key.
+    pub fn new(entries: I, max_entries: usize, max_bytes: usize) -> Self {
+        Self {
+            entries,
+            max_entries,
+            max_bytes,
+            open: HashMap::new(),
+        }
+    }
+}
+
+impl<K, T, I> Iterator for ByKey<K, T, I>
+where
+    K: Eq + Hash + Clone,
+    I: Iterator<Item = (K, Entry<T>, usize)>,
+{
+    type Item = (K, Vec<Entry<T>>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        for (key, entry, size) in self.entries.by_ref() {
+            let batcher = self
+                .open
+                .entry(key.clone())
+                .or_insert_with(|| Batcher::new(self.max_entries, self.max_bytes));
+            if let Some(call) = batcher.push(entry, size) {
+                return Some((key, call));
+            }
+        }
+        loop {
+            let key = self.open.keys().next()?.clone();
+            if let Some(call) = self.open.remove(&key).and_then(Batcher::finish) {
+                return Some((key, call));
+            }
+        }
+    }
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -442,22 +542,86 @@ mod tests {
         answer
     }
 
+    fn indexes(calls: &[Vec<Entry<usize>>]) -> Vec<Vec<usize>> {
+        calls
+            .iter()
+            .map(|call| call.iter().map(|e| e.index).collect())
+            .collect()
+    }
+
     #[test]
-    fn chunks_hold_at_most_ten_entries_and_the_byte_budget() {
-        let chunks = chunk(entries(&[1; 25]), |s| *s, MAX_BATCH_BYTES);
+    fn a_call_holds_at_most_ten_entries() {
+        let calls = Batcher::sqs().split(entries(&[1; 25]), |s| *s);
         assert_eq!(
-            chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+            calls.iter().map(Vec::len).collect::<Vec<_>>(),
             vec![10, 10, 5]
         );
-        let chunks = chunk(
-            entries(&[600_000, 600_000, 100, 900_000]),
-            |s| *s,
-            MAX_BATCH_BYTES,
-        );
+    }
+
+    #[test]
+    fn an_entry_over_the_byte_budget_starts_the_next_call() {
+        let calls = Batcher::sqs().split(entries(&[600_000, 400_000, 48_576, 1]), |s| *s);
         assert_eq!(
-            chunks.iter().map(Vec::len).collect::<Vec<_>>(),
-            vec![1, 2, 1]
+            indexes(&calls),
+            vec![vec![0, 1, 2], vec![3]],
+            "exactly the budget fits; one byte more does not"
         );
+    }
+
+    #[test]
+    fn an_entry_larger_than_the_budget_goes_alone() {
+        let calls = Batcher::sqs().split(entries(&[100, 2_000_000, 100, 100]), |s| *s);
+        assert_eq!(indexes(&calls), vec![vec![0], vec![1], vec![2, 3]]);
+        let calls = Batcher::sqs().split(entries(&[600_000, 600_000, 100, 900_000]), |s| *s);
+        assert_eq!(indexes(&calls), vec![vec![0], vec![1, 2], vec![3]]);
+    }
+
+    #[test]
+    fn calls_keep_the_entries_order() {
+        let calls = Batcher::new(3, 10).split(entries(&[4, 4, 4, 1, 1, 1, 1, 9, 0]), |s| *s);
+        assert_eq!(
+            indexes(&calls),
+            vec![vec![0, 1], vec![2, 3, 4], vec![5, 6], vec![7, 8]]
+        );
+        assert!(Batcher::<usize>::sqs().split(Vec::new(), |s| *s).is_empty());
+    }
+
+    #[test]
+    fn a_full_call_is_handed_out_at_once_and_one_entry_calls_each_alone() {
+        let mut batcher = Batcher::sqs();
+        for entry in entries(&[1; 9]) {
+            assert!(batcher.push(entry, 1).is_none());
+        }
+        let full = batcher.push(Entry { index: 9, item: 1 }, 1);
+        assert_eq!(
+            full.map(|call| call.len()),
+            Some(10),
+            "the tenth entry closes the call"
+        );
+        assert!(batcher.finish().is_none(), "nothing is left open");
+        let calls = Batcher::new(1, MAX_BATCH_BYTES).split(entries(&[1, 1, 1]), |s| *s);
+        assert_eq!(indexes(&calls), vec![vec![0], vec![1], vec![2]]);
+    }
+
+    #[test]
+    fn entries_of_different_keys_never_share_a_call() {
+        let keyed = entries(&[1; 23])
+            .into_iter()
+            .map(|entry| (entry.index % 2, entry, 1));
+        let calls: Vec<(usize, Vec<usize>)> = ByKey::new(keyed, MAX_BATCH_ENTRIES, MAX_BATCH_BYTES)
+            .map(|(key, call)| (key, call.iter().map(|e| e.index).collect()))
+            .collect();
+        assert_eq!(
+            calls[..2],
+            [
+                (0, (0..20).step_by(2).collect()),
+                (1, (1..20).step_by(2).collect())
+            ],
+            "a full call comes out before the entries run out"
+        );
+        let mut rest = calls[2..].to_vec();
+        rest.sort();
+        assert_eq!(rest, vec![(0, vec![20, 22]), (1, vec![21])]);
     }
 
     #[tokio::test]

@@ -10,8 +10,7 @@ use connector_sdk::{
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 
 use super::batching::{
-    Action, BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, cancelled_outcome, chunk,
-    send_with_retries,
+    Action, BatchAnswer, Batcher, Entry, EntryFailure, cancelled_outcome, send_with_retries,
 };
 use crate::config::DeleteConfig;
 use crate::connection::SqsConnection;
@@ -162,14 +161,15 @@ impl Operation for DeleteOperation {
         }
         let cancelled = || ctx.cancellation.is_cancelled();
         for (url, (queue, entries)) in by_queue {
-            for chunk in chunk(entries, |_| 0, MAX_BATCH_BYTES) {
+            // Only the entry count bounds a DeleteMessageBatch call.
+            for call in Batcher::sqs().split(entries, |_| 0) {
                 if cancelled() {
-                    for entry in chunk {
+                    for entry in call {
                         batch.record(entry.index, cancelled_outcome(batch, entry.index, &DELETED));
                     }
                     continue;
                 }
-                delete_batch(&queue, batch, chunk, &cancelled, || {
+                delete_batch(&queue, batch, call, &cancelled, || {
                     Outcome::success_with_input(vec![(props::QUEUE_URL.to_owned(), url.clone())])
                 })
                 .await;

@@ -15,6 +15,7 @@ use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
+use super::batching::MAX_BATCH_ENTRIES;
 use super::receive::{OUTPUT, Wanted, delete_received, message_document, verify};
 use crate::config::{CommitStrategy, ListenConfig, SystemAttribute};
 use crate::connection::SqsConnection;
@@ -352,7 +353,7 @@ async fn release(source: &Source, receipts: &[impl std::borrow::Borrow<Receipt>]
 /// Sets the visibility timeout of `receipts`, ten per call; failures are logged (the message
 /// then becomes visible when its current timeout lapses).
 async fn change_visibility(source: &Source, receipts: &[&Receipt], timeout: Duration) {
-    for chunk in receipts.chunks(10) {
+    for chunk in receipts.chunks(MAX_BATCH_ENTRIES) {
         let entries: Vec<ChangeMessageVisibilityBatchRequestEntry> = chunk
             .iter()
             .enumerate()

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use futures::StreamExt as _;
 use parking_lot::Mutex;
 
-use super::batching::{Entry, MAX_BATCH_BYTES, chunk};
+use super::batching::{Batcher, Entry};
 use super::delete::delete_batch;
 use crate::config::{ReceiveConfig, SystemAttribute};
 use crate::connection::SqsConnection;
@@ -669,9 +669,9 @@ pub(crate) async fn delete_received(
         .collect();
     let never = || false;
     let (tracker_ref, never) = (&tracker, &never);
-    futures::stream::iter(chunk(entries, |_| 0, MAX_BATCH_BYTES))
-        .for_each_concurrent(concurrency.max(1), |chunk| async move {
-            delete_batch(queue, tracker_ref, chunk, never, || {
+    futures::stream::iter(Batcher::sqs().split(entries, |_| 0))
+        .for_each_concurrent(concurrency.max(1), |call| async move {
+            delete_batch(queue, tracker_ref, call, never, || {
                 Outcome::success(Vec::new())
             })
             .await;

@@ -12,7 +12,7 @@ use connector_sdk::{
 use futures::StreamExt as _;
 
 use super::batching::{
-    Action, BatchAnswer, Entry, EntryFailure, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES,
+    Action, BatchAnswer, ByKey, Entry, EntryFailure, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES,
     cancelled_outcome, entry_index, send_with_retries,
 };
 use crate::config::SendConfig;
@@ -95,6 +95,17 @@ const OUTPUT: &[PropertyInfo] = &[
 
 /// The entries of one SendMessageBatch (or one SendMessage) call.
 type Call<'a> = Vec<Entry<Arc<Prepared<'a>>>>;
+
+/// A document's queue: its URL and its rules.
+type Target = (Arc<str>, QueueInfo);
+
+/// Where an execution's documents go.
+struct Targets {
+    /// Per document, its queue; `None` when the document already has its result.
+    targets: Vec<Option<Target>>,
+    /// The queues, by URL.
+    queues: HashMap<Arc<str>, Queue>,
+}
 
 /// The body of document `index`, checked to be text when it was prepared.
 fn body_of(batch: &Batch, index: usize) -> &str {
@@ -227,6 +238,72 @@ impl SendOperation {
             added.push((props::SEQUENCE_NUMBER.to_owned(), sequence.to_owned()));
         }
         Outcome::success_with_input(added)
+    }
+
+    /// Where each document goes and that queue's rules: names resolved and limits read once per
+    /// queue. A document whose queue is missing or cannot be resolved gets its result here.
+    async fn targets(
+        &self,
+        connection: &SqsConnection,
+        batch: &Batch,
+    ) -> Result<Targets, ConnectorError> {
+        let static_queue = match (&self.config.queue, self.config.dynamic_queue) {
+            (Some(queue), false) => Some(connection.queue(queue).await?),
+            _ => None,
+        };
+        let mut targets = Vec::with_capacity(batch.len());
+        let mut infos: HashMap<String, Result<Target, Outcome>> = HashMap::new();
+        let mut queues: HashMap<Arc<str>, Queue> = HashMap::new();
+        for (index, document) in batch.documents().iter().enumerate() {
+            let queue = match &static_queue {
+                Some(queue) => queue.clone(),
+                None => match document
+                    .property(props::QUEUE)
+                    .map(str::trim)
+                    .filter(|q| !q.is_empty())
+                {
+                    None => {
+                        batch.application_error(
+                            index,
+                            "MissingQueue",
+                            format!(
+                                "document {} has no {} property, which Dynamic queue needs",
+                                batch.input_index(index),
+                                props::QUEUE
+                            ),
+                        );
+                        targets.push(None);
+                        continue;
+                    }
+                    Some(queue) => match connection.queue(queue).await {
+                        Ok(queue) => queue,
+                        Err(err) => {
+                            batch.record(index, Outcome::from_error(&err));
+                            targets.push(None);
+                            continue;
+                        }
+                    },
+                },
+            };
+            if !infos.contains_key(&queue.url) {
+                let url: Arc<str> = Arc::from(queue.url.as_str());
+                let info = connection
+                    .queue_info(&queue)
+                    .await
+                    .map(|info| (url.clone(), info))
+                    .map_err(|e| Outcome::from_error(&e));
+                infos.insert(queue.url.clone(), info);
+                queues.insert(url, queue.clone());
+            }
+            match &infos[&queue.url] {
+                Ok(target) => targets.push(Some(target.clone())),
+                Err(outcome) => {
+                    batch.record(index, outcome.clone());
+                    targets.push(None);
+                }
+            }
+        }
+        Ok(Targets { targets, queues })
     }
 
     async fn send_batch(
@@ -402,112 +479,29 @@ impl Operation for SendOperation {
         connection: &SqsConnection,
         batch: &Batch,
     ) -> Result<(), ConnectorError> {
-        let static_queue = match (&self.config.queue, self.config.dynamic_queue) {
-            (Some(queue), false) => Some(connection.queue(queue).await?),
-            _ => None,
-        };
-        // Where each document goes and that queue's rules: names resolved and limits read once.
-        let mut targets: Vec<Option<(Arc<str>, QueueInfo)>> = Vec::with_capacity(batch.len());
-        let mut infos: HashMap<String, Result<(Arc<str>, QueueInfo), Outcome>> = HashMap::new();
-        let mut queues: HashMap<Arc<str>, Queue> = HashMap::new();
-        for (index, document) in batch.documents().iter().enumerate() {
-            let queue = match &static_queue {
-                Some(queue) => queue.clone(),
-                None => match document
-                    .property(props::QUEUE)
-                    .map(str::trim)
-                    .filter(|q| !q.is_empty())
-                {
-                    None => {
-                        batch.application_error(
-                            index,
-                            "MissingQueue",
-                            format!(
-                                "document {} has no {} property, which Dynamic queue needs",
-                                batch.input_index(index),
-                                props::QUEUE
-                            ),
-                        );
-                        targets.push(None);
-                        continue;
-                    }
-                    Some(queue) => match connection.queue(queue).await {
-                        Ok(queue) => queue,
-                        Err(err) => {
-                            batch.record(index, Outcome::from_error(&err));
-                            targets.push(None);
-                            continue;
-                        }
-                    },
-                },
-            };
-            if !infos.contains_key(&queue.url) {
-                let url: Arc<str> = Arc::from(queue.url.as_str());
-                let info = connection
-                    .queue_info(&queue)
-                    .await
-                    .map(|info| (url.clone(), info))
-                    .map_err(|e| Outcome::from_error(&e));
-                infos.insert(queue.url.clone(), info);
-                queues.insert(url, queue.clone());
-            }
-            match &infos[&queue.url] {
-                Ok(target) => targets.push(Some(target.clone())),
-                Err(outcome) => {
-                    batch.record(index, outcome.clone());
-                    targets.push(None);
-                }
-            }
-        }
-
+        let Targets { targets, queues } = self.targets(connection, batch).await?;
         // Documents are checked and grouped lazily, as calls go out: while the first calls are in
         // flight, the next documents are being prepared.
+        let prepared = targets.iter().enumerate().filter_map(|(index, target)| {
+            let (url, info) = target.as_ref()?;
+            match self.prepare(&batch.documents()[index], info, url) {
+                Ok(item) => {
+                    let size = item.size;
+                    let item = Arc::new(item);
+                    Some((url.clone(), Entry { index, item }, size))
+                }
+                Err(rejection) => {
+                    reject(batch, index, rejection);
+                    None
+                }
+            }
+        });
         let max_entries = if self.config.batch {
             MAX_BATCH_ENTRIES
         } else {
             1
         };
-        let mut open: HashMap<Arc<str>, (Call, usize)> = HashMap::new();
-        let mut ready: Vec<(Arc<str>, Call)> = Vec::new();
-        let mut next = 0;
-        let calls = std::iter::from_fn(|| {
-            loop {
-                if let Some(call) = ready.pop() {
-                    return Some(call);
-                }
-                if next == targets.len() {
-                    let url = open.keys().next().cloned()?;
-                    let (entries, _) = open.remove(&url)?;
-                    return Some((url, entries));
-                }
-                let index = next;
-                next += 1;
-                let Some((url, info)) = &targets[index] else {
-                    continue;
-                };
-                let item = match self.prepare(&batch.documents()[index], info, url) {
-                    Ok(item) => item,
-                    Err(rejection) => {
-                        reject(batch, index, rejection);
-                        continue;
-                    }
-                };
-                let slot = open.entry(url.clone()).or_default();
-                if !slot.0.is_empty() && slot.1 + item.size > MAX_BATCH_BYTES {
-                    ready.push((url.clone(), std::mem::take(&mut slot.0)));
-                    slot.1 = 0;
-                }
-                slot.1 += item.size;
-                slot.0.push(Entry {
-                    index,
-                    item: Arc::new(item),
-                });
-                if slot.0.len() == max_entries {
-                    ready.push((url.clone(), std::mem::take(&mut slot.0)));
-                    slot.1 = 0;
-                }
-            }
-        });
+        let calls = ByKey::new(prepared, max_entries, MAX_BATCH_BYTES);
         let concurrency = self.config.max_concurrent_requests.max(1) as usize;
         let cancelled = || ctx.cancellation.is_cancelled();
         let cancelled = &cancelled;

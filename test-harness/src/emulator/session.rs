@@ -124,12 +124,50 @@ struct Parameters {
 }
 
 /// Runs the checks of spec §5 (steps 2-19; the route, step 1, is the server's) against `config`
-/// with the server clock at `now` (Unix seconds).
+/// with the server clock at `now` (Unix seconds), phase by phase: the first check that fails
+/// gives the answer.
 pub fn create_session(
     config: &Config,
     request: &IncomingRequest<'_>,
     now: i64,
 ) -> Result<Granted, ApiError> {
+    let signed = check_headers(config, request, now)?;
+    let verified = verify_signature(request, &signed)?;
+    let trusted = verify_trust_path(config, request, &signed, &verified, now)?;
+    grant(config, &signed, &verified.leaf, &trusted, now)
+}
+
+/// What the headers say, checked (steps 2-6): the Authorization header and the date it names.
+struct Signed<'r> {
+    auth: Authorization,
+    /// `X-Amz-Date`, checked to be in the format and within the clock skew.
+    amz_date: &'r str,
+}
+
+/// The certificates sent (step 7), the leaf's signature verified (steps 8-11).
+struct Verified {
+    leaf: Cert,
+    chain: Vec<Cert>,
+    /// The query string's parameters, which the signature covers.
+    query: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// What the request asks for (step 16), in a trust anchor its certificates lead to (12-15).
+struct Trusted {
+    anchor: Arn,
+    profile: Arn,
+    role: Arn,
+    params: Parameters,
+}
+
+/// Steps 2-6: the required headers are there, once each; the Authorization header parses and
+/// signs what it must; the date is in the format, within the clock skew and that of the scope;
+/// the scope is this region's Roles Anywhere.
+fn check_headers<'r>(
+    config: &Config,
+    request: &'r IncomingRequest<'_>,
+    now: i64,
+) -> Result<Signed<'r>, ApiError> {
     // 2. Required headers.
     for (name, shown) in [
         ("authorization", "Authorization"),
@@ -156,7 +194,20 @@ pub fn create_session(
     })?;
 
     // 4. SignedHeaders.
-    let names = &auth.signed_headers;
+    check_signed_headers(request, &auth.signed_headers)?;
+
+    // 5. Date.
+    let amz_date = single(request, "x-amz-date", "X-Amz-Date")?;
+    check_date(config, &auth, amz_date, now)?;
+
+    // 6. Scope.
+    check_scope(config, &auth)?;
+    Ok(Signed { auth, amz_date })
+}
+
+/// Step 4: the signed header names are lowercase, sorted, unique, include what must be signed,
+/// and are all in the request.
+fn check_signed_headers(request: &IncomingRequest<'_>, names: &[String]) -> Result<(), ApiError> {
     if names
         .iter()
         .any(|n| n.bytes().any(|b| b.is_ascii_uppercase()))
@@ -187,9 +238,16 @@ pub fn create_session(
             "signed header {missing} is not in the request"
         )));
     }
+    Ok(())
+}
 
-    // 5. Date.
-    let amz_date = single(request, "x-amz-date", "X-Amz-Date")?;
+/// Step 5: `X-Amz-Date` is in the format, within the clock skew of `now`, and on the scope's day.
+fn check_date(
+    config: &Config,
+    auth: &Authorization,
+    amz_date: &str,
+    now: i64,
+) -> Result<(), ApiError> {
     let signed_at = parse_amz_date(amz_date).ok_or_else(|| {
         ApiError::denied(format!(
             "X-Amz-Date must be in ISO-8601 basic format (yyyyMMdd'T'HHmmss'Z'), got '{amz_date}'."
@@ -219,8 +277,11 @@ pub fn create_session(
             &amz_date[..8]
         )));
     }
+    Ok(())
+}
 
-    // 6. Scope.
+/// Step 6: the credential scope is this emulator's region, Roles Anywhere, and `aws4_request`.
+fn check_scope(config: &Config, auth: &Authorization) -> Result<(), ApiError> {
     if auth.region != config.region {
         return Err(ApiError::new(
             403,
@@ -245,8 +306,72 @@ pub fn create_session(
             auth.terminator
         )));
     }
+    Ok(())
+}
 
+/// Steps 7-11: the certificates decode; the leaf is the one the Authorization header names, its
+/// key fits the algorithm, and it made the signature over the canonical request.
+fn verify_signature(
+    request: &IncomingRequest<'_>,
+    signed: &Signed<'_>,
+) -> Result<Verified, ApiError> {
+    let auth = &signed.auth;
     // 7. Certificates.
+    let (leaf, chain) = certificates(request)?;
+
+    // 8. Serial.
+    if leaf.serial_negative {
+        return Err(ApiError::denied(
+            "The X-Amz-X509 certificate has a negative serial number",
+        ));
+    }
+    if auth.serial != leaf.serial_decimal {
+        return Err(ApiError::new(
+            403,
+            ACCESS_DENIED,
+            "The serial number in Credential does not match the X-Amz-X509 certificate",
+            format!(
+                "Credential names serial {}, the certificate's is {}",
+                auth.serial, leaf.serial_decimal
+            ),
+        ));
+    }
+
+    // 9. Key type against the algorithm.
+    check_key(&leaf.key, auth.algorithm)?;
+
+    // 10. Recompute.
+    let query = match request.query {
+        None => Vec::new(),
+        Some(raw) => sigv4::parse_query(raw)
+            .ok_or_else(|| ApiError::validation("The query string has a broken percent-escape"))?,
+    };
+    let canonical_query = sigv4::canonical_query(&query);
+    let canonical_headers: Vec<(String, String)> = auth
+        .signed_headers
+        .iter()
+        .map(|name| {
+            let value = request
+                .values(name)
+                .iter()
+                .map(|v| sigv4::trimall(v))
+                .collect::<Vec<_>>()
+                .join(",");
+            (name.clone(), value)
+        })
+        .collect();
+    let canonical = sigv4::canonical_request(&canonical_query, &canonical_headers, request.body);
+    let string_to_sign =
+        sigv4::string_to_sign(auth.algorithm, signed.amz_date, &auth.scope(), &canonical);
+    let digest = Sha256::digest(string_to_sign.as_bytes());
+
+    // 11. Verify.
+    verify(&leaf.key, &digest, &auth.signature).map_err(ApiError::invalid_signature)?;
+    Ok(Verified { leaf, chain, query })
+}
+
+/// Step 7: the leaf (`X-Amz-X509`) and the chain (`X-Amz-X509-Chain`, at most `MAX_CHAIN`).
+fn certificates(request: &IncomingRequest<'_>) -> Result<(Cert, Vec<Cert>), ApiError> {
     let leaf_b64 = single(request, "x-amz-x509", "X-Amz-X509")?;
     let leaf = decode_cert(leaf_b64).map_err(|why| {
         ApiError::new(
@@ -282,27 +407,12 @@ pub fn create_session(
             chain.push(cert);
         }
     }
+    Ok((leaf, chain))
+}
 
-    // 8. Serial.
-    if leaf.serial_negative {
-        return Err(ApiError::denied(
-            "The X-Amz-X509 certificate has a negative serial number",
-        ));
-    }
-    if auth.serial != leaf.serial_decimal {
-        return Err(ApiError::new(
-            403,
-            ACCESS_DENIED,
-            "The serial number in Credential does not match the X-Amz-X509 certificate",
-            format!(
-                "Credential names serial {}, the certificate's is {}",
-                auth.serial, leaf.serial_decimal
-            ),
-        ));
-    }
-
-    // 9. Key type against the algorithm.
-    let key_fits = match (&leaf.key, auth.algorithm) {
+/// Step 9: the leaf's key is supported and of the kind the algorithm names.
+fn check_key(key: &PublicKey, algorithm: Algorithm) -> Result<(), ApiError> {
+    let key_fits = match (key, algorithm) {
         (PublicKey::Rsa(_, bits), _) if *bits < MIN_RSA_BITS => {
             return Err(ApiError::denied(format!(
                 "Unsupported key in X-Amz-X509: RSA-{bits} (at least {MIN_RSA_BITS} bits are required)"
@@ -318,66 +428,58 @@ pub fn create_session(
         _ => false,
     };
     if !key_fits {
-        let kind = match leaf.key {
+        let kind = match key {
             PublicKey::Rsa(..) => "RSA",
             _ => "EC",
         };
         return Err(ApiError::denied(format!(
             "Algorithm {} does not match the {kind} key of the X-Amz-X509 certificate",
-            auth.algorithm.name()
+            algorithm.name()
         )));
     }
+    Ok(())
+}
 
-    // 10. Recompute.
-    let query_pairs = match request.query {
-        None => Vec::new(),
-        Some(raw) => sigv4::parse_query(raw)
-            .ok_or_else(|| ApiError::validation("The query string has a broken percent-escape"))?,
-    };
-    let canonical_query = sigv4::canonical_query(&query_pairs);
-    let canonical_headers: Vec<(String, String)> = names
-        .iter()
-        .map(|name| {
-            let value = request
-                .values(name)
-                .iter()
-                .map(|v| sigv4::trimall(v))
-                .collect::<Vec<_>>()
-                .join(",");
-            (name.clone(), value)
-        })
-        .collect();
-    let canonical = sigv4::canonical_request(&canonical_query, &canonical_headers, request.body);
-    let string_to_sign = sigv4::string_to_sign(auth.algorithm, amz_date, &auth.scope(), &canonical);
-    let digest = Sha256::digest(string_to_sign.as_bytes());
-
-    // 11. Verify.
-    let verified = match &leaf.key {
+/// Step 11: whether `signature` is `key`'s over `digest`, and if not, why.
+fn verify(key: &PublicKey, digest: &[u8], signature: &[u8]) -> Result<(), &'static str> {
+    match key {
         PublicKey::Rsa(key, _) => key
-            .pkcs1v15_verify_prehash::<Sha256>(&digest, &auth.signature)
+            .pkcs1v15_verify_prehash::<Sha256>(digest, signature)
             .map_err(|_| "the RSA signature does not verify"),
-        PublicKey::P256(key) => p256::ecdsa::Signature::from_der(&auth.signature)
+        PublicKey::P256(key) => p256::ecdsa::Signature::from_der(signature)
             .map_err(|_| "the signature is not a DER-encoded ECDSA signature")
             .and_then(|sig| {
-                key.verify_prehash(&digest, &sig)
+                key.verify_prehash(digest, &sig)
                     .map_err(|_| "the ECDSA signature does not verify")
             }),
-        PublicKey::P384(key) => p384::ecdsa::Signature::from_der(&auth.signature)
+        PublicKey::P384(key) => p384::ecdsa::Signature::from_der(signature)
             .map_err(|_| "the signature is not a DER-encoded ECDSA signature")
             .and_then(|sig| {
-                key.verify_prehash(&digest, &sig)
+                key.verify_prehash(digest, &sig)
                     .map_err(|_| "the ECDSA signature does not verify")
             }),
         PublicKey::Unsupported(_) => Err("unsupported key"),
-    };
-    verified.map_err(ApiError::invalid_signature)?;
+    }
+}
 
+/// Steps 12-16 (first part): the leaf is a valid end-entity certificate; the parameters name a
+/// trust anchor, a profile and a role; the trust anchor is known and enabled, and the
+/// certificates lead to it. Step 15, revocation: no CRLs are configured in the emulator, so
+/// nothing is revoked.
+fn verify_trust_path(
+    config: &Config,
+    request: &IncomingRequest<'_>,
+    signed: &Signed<'_>,
+    verified: &Verified,
+    now: i64,
+) -> Result<Trusted, ApiError> {
+    let leaf = &verified.leaf;
     // 12. Leaf constraints. 13. Validity of the leaf (the path's certificates: with 14).
     leaf.check_leaf().map_err(ApiError::untrusted)?;
     leaf.valid_at(now).map_err(ApiError::untrusted)?;
 
     // 16 (first part). The trust anchor must be known before a path to it can be built.
-    let params = parameters(&query_pairs, request.body)?;
+    let params = parameters(&verified.query, request.body)?;
     let anchor_text = required(&params.trust_anchor_arn, "trustAnchorArn")?;
     let profile_text = required(&params.profile_arn, "profileArn")?;
     let role_text = required(&params.role_arn, "roleArn")?;
@@ -390,7 +492,7 @@ pub fn create_session(
     let role_arn = Arn::parse(role_text)
         .filter(Arn::is_role)
         .ok_or_else(|| ApiError::validation(format!("Invalid roleArn: '{role_text}'")))?;
-    let anchor = find_anchor(config, &anchor_arn, &auth.region)?;
+    let anchor = find_anchor(config, &anchor_arn, &signed.auth.region)?;
     if !anchor.enabled {
         return Err(ApiError::denied(format!(
             "Trust anchor {anchor_text} is disabled"
@@ -398,15 +500,38 @@ pub fn create_session(
     }
 
     // 14. Path to the trust anchor (with the validity of every certificate on it, 13).
-    certs::build_path(&leaf, &chain, &anchor.certificates, now).map_err(ApiError::untrusted)?;
+    certs::build_path(leaf, &verified.chain, &anchor.certificates, now)
+        .map_err(ApiError::untrusted)?;
+    Ok(Trusted {
+        anchor: anchor_arn,
+        profile: profile_arn,
+        role: role_arn,
+        params,
+    })
+}
 
-    // 15. Revocation: no CRLs are configured in the emulator, so nothing is revoked.
-
+/// Steps 16 (rest) to 19: the profile is known, enabled and allows the role; the duration and
+/// the session name are acceptable; the credentials.
+fn grant(
+    config: &Config,
+    signed: &Signed<'_>,
+    leaf: &Cert,
+    trusted: &Trusted,
+    now: i64,
+) -> Result<Granted, ApiError> {
+    let Trusted {
+        anchor: anchor_arn,
+        profile: profile_arn,
+        role: role_arn,
+        params,
+    } = trusted;
+    let (anchor_text, role_text) = (anchor_arn.text.as_str(), role_arn.text.as_str());
     // 16 (rest). Profile and role.
-    let profile = find_profile(config, &profile_arn, &auth.region)?;
+    let profile = find_profile(config, profile_arn, &signed.auth.region)?;
     if !profile.enabled {
         return Err(ApiError::denied(format!(
-            "Profile {profile_text} is disabled"
+            "Profile {} is disabled",
+            profile_arn.text
         )));
     }
     if !profile.role_arns.iter().any(|r| r == role_text) {
@@ -439,7 +564,7 @@ pub fn create_session(
     let lifetime = config.credential_lifetime_seconds.unwrap_or(duration);
     let expiration = format_rfc3339(now + lifetime);
     let session_name = session_name.unwrap_or_else(|| leaf.serial_hex.clone());
-    let source_identity = source_identity(&leaf);
+    let source_identity = source_identity(leaf);
     let account = &role_arn.account;
     let role_id = credentials::role_id(role_text);
     let body = json!({

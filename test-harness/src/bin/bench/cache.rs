@@ -17,7 +17,8 @@ use serde_json::json;
 use sqs_connector::auth::cache::{CacheSettings, CredentialCache, Loader, TemporaryCredentials};
 use test_harness::emulator::{Config, ServeOptions, serve};
 
-use crate::raw;
+use crate::report::{self, Report, Row, Unit};
+use crate::{Args, raw, say};
 
 /// Nanoseconds per operation of the three loops, in one run.
 #[derive(Debug, Clone, Copy)]
@@ -236,4 +237,59 @@ pub async fn cold_cache(
         refused: after.rejected - before.rejected,
         seconds,
     })
+}
+
+/// The cost of a cache hit against plain lookups, `repetitions` runs of each loop.
+pub fn hits(args: &Args, report: &mut Report) -> Result<(), String> {
+    say(format!(
+        "credential cache hit: {} iterations x {} runs",
+        args.cache_iterations, args.repetitions
+    ));
+    let mut costs = Vec::new();
+    for _ in 0..args.repetitions {
+        let cost = hit_costs(args.cache_iterations)?;
+        say(format!(
+            "  get {:.1} ns, get by id {:.1} ns, map {:.1} ns, clone {:.1} ns",
+            cost.cache_get, cost.lookup_get, cost.map_lookup, cost.arc_clone
+        ));
+        costs.push(cost);
+    }
+    let work = format!("{} lookups", report::thousands(args.cache_iterations));
+    report.add(Row::new(
+        "Credential cache",
+        "map",
+        "Baseline: `HashMap<ComponentId, Credentials>` lookup under a `parking_lot::Mutex`, plus the clone",
+        &work,
+        Unit::NanosPerOp,
+        costs.iter().map(|c| c.map_lookup).collect(),
+        None,
+    ));
+    report.add(Row::new(
+        "Credential cache",
+        "cache-hit",
+        "`CacheHandle::cached` on a warm entry (cache hit): what each SQS call of a connection pays",
+        &work,
+        Unit::NanosPerOp,
+        costs.iter().map(|c| c.cache_get).collect(),
+        Some("map"),
+    ));
+    report.add(Row::new(
+        "Credential cache",
+        "cache-hit-by-id",
+        "`CredentialCache::get` by component id (the handle looked up in the locked map first)",
+        &work,
+        Unit::NanosPerOp,
+        costs.iter().map(|c| c.lookup_get).collect(),
+        Some("map"),
+    ));
+    report.add(Row::new(
+        "Credential cache",
+        "arc-clone",
+        "For scale: `Credentials::clone` alone (one `Arc` clone and drop)",
+        &work,
+        Unit::NanosPerOp,
+        costs.iter().map(|c| c.arc_clone).collect(),
+        Some("map"),
+    ));
+    Ok(())
 }

@@ -6,8 +6,9 @@
 
 use std::time::Instant;
 
+use crate::contenders::{Bench, DrainBy, RECEIVE_CALLS_IN_FLIGHT, RECEIVE_PER_CALL, SendBy};
 use crate::report::{self, Delayed, Row};
-use crate::{Bench, DrainBy, SendBy, connector, raw, say};
+use crate::{connector, raw, say};
 
 /// Calls timed to measure a round trip (the median is kept).
 const ROUND_TRIP_CALLS: usize = 9;
@@ -114,7 +115,7 @@ impl Bench<'_> {
         let mut sends = sends.into_iter();
         let mut drains = drains.into_iter();
         let chunking = format!("{chunk} documents per execute call, {in_flight} in flight");
-        let per_drain = (c / crate::RECEIVE_CALLS_IN_FLIGHT).max(1);
+        let per_drain = (c / RECEIVE_CALLS_IN_FLIGHT).max(1);
         let shape = self.listen_shape();
         let rows = vec![
             Row::rates(
@@ -167,8 +168,7 @@ impl Bench<'_> {
                 "drain-plugin",
                 &format!(
                     "Connector RECEIVE through the plugin (executions of maxMessages {}, {} in flight, maxConcurrentRequests {per_drain} each, deleteAfterRead)",
-                    crate::RECEIVE_PER_CALL,
-                    crate::RECEIVE_CALLS_IN_FLIGHT
+                    RECEIVE_PER_CALL, RECEIVE_CALLS_IN_FLIGHT
                 ),
                 &n,
                 drains.next().unwrap_or_default(),
