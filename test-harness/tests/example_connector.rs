@@ -15,16 +15,22 @@ fn harness() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_test-harness"))
 }
 
-/// The example plugin: `<target>/debug/examples/file-connector`, next to the harness's folder.
+/// The example plugin: `<target>/debug/examples/file-connector`, found from this test binary
+/// (`<target>/debug/deps/example_connector-…`), so it is the one this build made.
 fn plugin() -> PathBuf {
-    let path = harness()
-        .with_file_name("examples")
+    let test_binary = std::env::current_exe().expect("the test binary's own path");
+    let profile_dir = test_binary
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in <target>/<profile>/deps");
+    let path = profile_dir
+        .join("examples")
         .join(format!("file-connector{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
         "{} is missing: it is connector-sdk's example file-connector; build it with \
          `cargo build --workspace --all-targets`, or run the tests with `cargo test --workspace` \
-         (which builds every example)",
+         (which builds every member's examples)",
         path.display()
     );
     path
@@ -156,6 +162,11 @@ fn a_process_writes_documents_one_bad_name_fails_alone_and_read_takes_the_others
     let work = tempfile::tempdir().unwrap();
     let inbox = work.path().join("inbox");
     std::fs::create_dir(&inbox).unwrap();
+    // What READ's pattern `*.txt` must pass over: another name, a hidden file, a directory.
+    std::fs::write(inbox.join("notes.md"), "not a .txt").unwrap();
+    std::fs::write(inbox.join(".hidden.txt"), "hidden").unwrap();
+    std::fs::create_dir(inbox.join("sub.txt")).unwrap();
+    let untouched = [".hidden.txt", "notes.md", "sub.txt"];
     let components = work.path().join("components");
     write_json(
         &components.join("conn-files.json"),
@@ -264,8 +275,8 @@ fn a_process_writes_documents_one_bad_name_fails_alone_and_read_takes_the_others
     );
     assert_eq!(
         files_in(&inbox),
-        Vec::<String>::new(),
-        "READ with deleteAfterRead left files"
+        untouched,
+        "READ with deleteAfterRead left files, or took one it should not have"
     );
 }
 
