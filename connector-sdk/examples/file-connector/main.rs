@@ -14,6 +14,8 @@
 //! prints the descriptor. Build it with `cargo build --workspace --all-targets` (it lands in
 //! `target/debug/examples/file-connector`) and drive it with the harness:
 //! `test-harness test-connection --connection FILE --plugin target/debug/examples/file-connector`.
+//! `test-harness/tests/example_connector.rs` does that and runs WRITE and READ; the unit tests
+//! of the name rules run with `cargo test -p connector-sdk --example file-connector`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
