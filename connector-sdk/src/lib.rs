@@ -472,8 +472,8 @@
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let connector = connector();
 //!     // The descriptor a host renders its forms from.
-//!     let field = &connector.descriptor()["connection"]["fields"]["properties"]["directory"];
-//!     assert_eq!(field["title"], "Directory");
+//!     let fields = connector.descriptor().connection.fields.schema();
+//!     assert_eq!(fields["properties"]["directory"]["title"], "Directory");
 //!
 //!     let dir = tempfile::tempdir()?;
 //!     let fields = serde_json::json!({"directory": dir.path()});
