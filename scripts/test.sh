@@ -11,9 +11,10 @@ ensure_browser
 say "building the workspace"
 cargo build --workspace --all-targets --quiet
 start_moto
-say "checking formatting and lints"
+say "checking formatting, lints and the API docs"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 say "running the tests"
 set +e
 # In CI the fuzzers start from one fixed seed, so that a run's result does not depend on the draw

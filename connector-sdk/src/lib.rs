@@ -703,6 +703,10 @@
 //!
 //! This crate knows nothing about any particular service.
 
+// STYLE: library code takes the time from the injected clock and does not panic on a value
+// it did not check (tests may unwrap: clippy.toml allows it there).
+#![warn(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
+
 pub mod bytes;
 pub mod cache;
 pub mod component;

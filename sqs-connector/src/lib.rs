@@ -4,6 +4,10 @@
 //! [`connector`] returns the connector a host drives through the plugin protocol; the executable
 //! `sqs-connector serve` does exactly that.
 
+// STYLE: library code takes the time from the injected clock and does not panic on a value
+// it did not check (tests may unwrap: clippy.toml allows it there).
+#![warn(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
+
 pub mod auth;
 pub mod client;
 pub mod config;

@@ -1,5 +1,9 @@
 //! `sqs-connector`: the Amazon SQS connector as a plugin executable.
 
+// STYLE: library code takes the time from the injected clock and does not panic on a value
+// it did not check (tests may unwrap: clippy.toml allows it there).
+#![warn(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;

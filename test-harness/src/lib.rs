@@ -2,6 +2,9 @@
 //! component files, validates them against the connector's descriptor, and drives the connector
 //! through its plugin process.
 
+// STYLE: code that is not a test does not panic on a value it did not check.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod components;
 pub mod descriptors;
 pub mod emulator;

@@ -417,7 +417,12 @@ pub async fn listen_with(plugin: &PluginProcess, process: &Process, options: &Li
                     break;
                 }
             }
-            stopped = async { stop_call.as_mut().expect("a stop call").await }, if stop_call.is_some() && !stopped_by_host => {
+            stopped = async {
+                match stop_call.as_mut() {
+                    Some(call) => call.await,
+                    None => std::future::pending().await,
+                }
+            }, if stop_call.is_some() && !stopped_by_host => {
                 stopped_by_host = true;
                 over = true;
                 if let Err(err) = stopped {

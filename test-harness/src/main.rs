@@ -1,5 +1,8 @@
 //! `test-harness`: a host runtime for the connectors of this repository.
 
+// STYLE: code that is not a test does not panic on a value it did not check.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -65,7 +65,7 @@ pub fn slow_call_note(call: &SlowCall) -> String {
 }
 
 /// Where the plugin's log (the JSON lines it writes on stderr) goes. The host always keeps its
-/// last lines in memory ([`PluginProcess::stderr_lines`]); the level is the plugin's
+/// last lines in memory ([`PluginProcess::logs`]); the level is the plugin's
 /// `CONNECTOR_LOG`, which it inherits from the harness's environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum PluginLog {

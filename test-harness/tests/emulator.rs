@@ -5,9 +5,9 @@
 //! that shares no code with the emulator or the connector.
 
 mod emulator {
-    pub mod common;
-    pub mod http;
-    pub mod signer;
+    pub(crate) mod common;
+    pub(crate) mod http;
+    pub(crate) mod signer;
 
     mod binary;
     mod config;

@@ -10,12 +10,12 @@ use connector_sdk::{
 use serde::Deserialize;
 
 /// The key of the directory field, as components and messages name it.
-pub const DIRECTORY_FIELD: &str = "directory";
+pub(crate) const DIRECTORY_FIELD: &str = "directory";
 
 /// The connection's fields.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct DirectoryConfig {
+pub(crate) struct DirectoryConfig {
     /// The directory files are written to and read from: an absolute path on the machine the
     /// plugin runs on (`/var/spool/orders`).
     #[schemars(title = "Directory", length(min = 1, max = 4096))]
@@ -29,7 +29,7 @@ pub struct DirectoryConfig {
 
 /// A directory, checked to be an absolute path; nothing on disk is touched until it is used.
 #[derive(Debug)]
-pub struct Directory {
+pub(crate) struct Directory {
     /// The directory's path.
     pub path: PathBuf,
     /// Whether to create it when it is missing.
@@ -38,7 +38,7 @@ pub struct Directory {
 
 impl Directory {
     /// Creates the directory when it is missing and the connection says so.
-    pub async fn ensure_exists(&self) -> std::io::Result<()> {
+    pub(crate) async fn ensure_exists(&self) -> std::io::Result<()> {
         match self.create_missing {
             true => tokio::fs::create_dir_all(&self.path).await,
             false => Ok(()),
@@ -46,7 +46,7 @@ impl Directory {
     }
 
     /// What messages call the directory: `Directory (directory) /var/spool/orders`.
-    pub fn named(&self) -> String {
+    pub(crate) fn named(&self) -> String {
         format!("Directory ({DIRECTORY_FIELD}) {}", self.path.display())
     }
 }

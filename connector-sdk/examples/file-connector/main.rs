@@ -17,6 +17,9 @@
 //! `test-harness/tests/example_connector.rs` does that and runs WRITE and READ; the unit tests
 //! of the name rules run with `cargo test -p connector-sdk --example file-connector`.
 
+// STYLE: code that is not a test does not panic on a value it did not check.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::ExitCode;
 use std::sync::Arc;
 

@@ -10,7 +10,7 @@ const MAX_NAME_BYTES: usize = 255;
 ///
 /// A name is one plain component: no separator, no `..`, and not hidden (READ skips hidden
 /// files, which is also where WRITE keeps a file while it is being written).
-pub fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let problem = if name.is_empty() {
         "it is empty"
     } else if name.contains(['/', '\\']) {
@@ -30,7 +30,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// A suffix no other call in any process gives: the time, the process id and a counter.
-pub fn unique_suffix(now: SystemTime) -> String {
+pub(crate) fn unique_suffix(now: SystemTime) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let micros = now
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -40,7 +40,7 @@ pub fn unique_suffix(now: SystemTime) -> String {
 }
 
 /// Whether `name` matches `pattern`, where `*` matches any run of characters and `?` one.
-pub fn matches(pattern: &str, name: &str) -> bool {
+pub(crate) fn matches(pattern: &str, name: &str) -> bool {
     let pattern: Vec<char> = pattern.chars().collect();
     let name: Vec<char> = name.chars().collect();
     // Where the last `*` was and the name position it is currently made to cover up to.

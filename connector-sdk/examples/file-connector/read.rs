@@ -25,7 +25,7 @@ fn default_max_files() -> usize {
 /// READ's options.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ReadConfig {
+pub(crate) struct ReadConfig {
     /// Which files to read, by name: `*` matches any run of characters and `?` one character
     /// (`*.json`). Hidden files (starting with `.`) and subdirectories are never read.
     #[schemars(title = "File name pattern", length(min = 1, max = 255))]
@@ -42,7 +42,7 @@ pub struct ReadConfig {
 }
 
 /// READ, built from its options.
-pub struct Read {
+pub(crate) struct Read {
     config: ReadConfig,
 }
 

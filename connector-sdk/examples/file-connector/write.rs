@@ -17,7 +17,7 @@ use crate::{FILE_NAME, FILE_PATH};
 /// What WRITE does when the directory already holds a file of the document's name.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum IfExists {
+pub(crate) enum IfExists {
     /// Refuse the document (an application error `FileExists`); the file is left as it was.
     #[default]
     Fail,
@@ -28,7 +28,7 @@ pub enum IfExists {
 /// WRITE's options.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct WriteConfig {
+pub(crate) struct WriteConfig {
     /// When a file of the document's name exists: FAIL refuses the document, OVERWRITE replaces
     /// the file.
     #[schemars(title = "If the file exists", extend("x-widget" = "select"))]
@@ -46,7 +46,7 @@ pub struct WriteConfig {
 }
 
 /// WRITE, built from its options.
-pub struct Write {
+pub(crate) struct Write {
     config: WriteConfig,
 }
 

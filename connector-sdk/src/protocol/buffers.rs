@@ -15,7 +15,7 @@ const KEPT_BUFFER_BYTES: usize = 64 << 20;
 /// room, else the largest kept one (grown once to `size`), else a new one. A large line thus
 /// lands in a large buffer instead of growing a small one by doubling, page by fresh page.
 /// `usize::MAX` asks for the largest kept buffer, for a line of unknown length.
-pub fn take(size: usize) -> Vec<u8> {
+pub(super) fn take(size: usize) -> Vec<u8> {
     let mut buffer = {
         let mut kept = KEPT.lock();
         let fitting = kept
@@ -35,7 +35,7 @@ pub fn take(size: usize) -> Vec<u8> {
 
 /// Keeps `buffer` for a later [`take`] (or frees it when enough are kept or it is very large),
 /// wiped either way (see [`wipe`]).
-pub fn give_back(mut buffer: Vec<u8>) {
+pub(super) fn give_back(mut buffer: Vec<u8>) {
     wipe(&mut buffer);
     if buffer.capacity() == 0 || buffer.capacity() > KEPT_BUFFER_BYTES {
         return;
@@ -51,7 +51,7 @@ pub fn give_back(mut buffer: Vec<u8>) {
 /// text does not linger in a kept buffer or in freed memory. (A buffer that grew while a line
 /// was read left the copy it grew from to the allocator: lines are read into buffers that
 /// already have the room as far as possible, see [`take`].)
-pub fn wipe(buffer: &mut Vec<u8>) {
+pub(super) fn wipe(buffer: &mut Vec<u8>) {
     zero(buffer);
     buffer.clear();
 }

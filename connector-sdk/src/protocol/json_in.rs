@@ -347,7 +347,7 @@ impl<'a> Reader<'a> {
 /// The numeric id at the head of a line that starts as this SDK writes JSON-RPC lines
 /// (`{"jsonrpc":"2.0","id":N`), and the rest of the line; read from the first bytes, so a line of
 /// megabytes need not be parsed to route it.
-pub fn head_id(line: &[u8]) -> Option<(u64, &[u8])> {
+pub(super) fn head_id(line: &[u8]) -> Option<(u64, &[u8])> {
     let rest = line.strip_prefix(br#"{"jsonrpc":"2.0","id":"#)?;
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     let id = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
@@ -356,7 +356,7 @@ pub fn head_id(line: &[u8]) -> Option<(u64, &[u8])> {
 
 /// The result of a response line `{"jsonrpc":"2.0","id":N,"result":{"results":[…]}}` as a
 /// plugin writes it; `None` for anything else (an error response included).
-pub fn execute_response(line: &str) -> Option<ExecuteResult> {
+pub(super) fn execute_response(line: &str) -> Option<ExecuteResult> {
     let mut reader = Reader { text: line, at: 0 };
     reader.expect("{\"jsonrpc\":\"2.0\",\"id\":")?;
     reader.index()?;
@@ -368,7 +368,7 @@ pub fn execute_response(line: &str) -> Option<ExecuteResult> {
 
 /// The id and params of a request line `{"jsonrpc":"2.0","id":N,"method":"execute",
 /// "params":{…}}` as a host writes it; `None` for anything else.
-pub fn execute_request(line: &str) -> Option<(u64, IncomingExecuteParams)> {
+pub(super) fn execute_request(line: &str) -> Option<(u64, IncomingExecuteParams)> {
     let mut reader = Reader { text: line, at: 0 };
     reader.expect("{\"jsonrpc\":\"2.0\",\"id\":")?;
     let id = u64::try_from(reader.index()?).ok()?;

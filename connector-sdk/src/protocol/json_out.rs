@@ -59,7 +59,7 @@ fn push_byte(out: &mut Vec<u8>, byte: u8) {
 /// Eight bytes at a time: each word is copied whole and, when it holds a byte to escape, cut
 /// back to that byte, which is written escaped. Bodies that are JSON have a quote every few
 /// bytes; copying the runs between escapes (a `memcpy` call for every few bytes) costs more.
-pub fn push_str(out: &mut Vec<u8>, text: &str) {
+pub(super) fn push_str(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
@@ -84,7 +84,7 @@ pub fn push_str(out: &mut Vec<u8>, text: &str) {
 
 /// Appends a document: `{"data":…,"properties":{…}}`, or `dataBase64` for a body that is not
 /// UTF-8 text.
-pub fn push_document(out: &mut Vec<u8>, document: &Document) {
+pub(super) fn push_document(out: &mut Vec<u8>, document: &Document) {
     match std::str::from_utf8(&document.data) {
         Ok(text) => {
             out.extend_from_slice(b"{\"data\":");
@@ -152,7 +152,7 @@ fn document_size_hint(document: &Document) -> usize {
 
 /// About how many bytes [`push_execute_result`] writes for `result`: a buffer this size is taken
 /// for it, so a large response is not grown by doubling.
-pub fn execute_result_size_hint(result: &ExecuteResult) -> usize {
+pub(super) fn execute_result_size_hint(result: &ExecuteResult) -> usize {
     result
         .results
         .iter()
@@ -165,7 +165,7 @@ pub fn execute_result_size_hint(result: &ExecuteResult) -> usize {
 }
 
 /// About how many bytes [`push_execute_params`] writes for `params`.
-pub fn execute_params_size_hint(params: &ExecuteParamsRef<'_>) -> usize {
+pub(super) fn execute_params_size_hint(params: &ExecuteParamsRef<'_>) -> usize {
     params
         .documents
         .iter()
@@ -175,7 +175,7 @@ pub fn execute_params_size_hint(params: &ExecuteParamsRef<'_>) -> usize {
 }
 
 /// Appends an `execute` result: `{"results":[…]}`.
-pub fn push_execute_result(out: &mut Vec<u8>, result: &ExecuteResult) {
+pub(super) fn push_execute_result(out: &mut Vec<u8>, result: &ExecuteResult) {
     out.extend_from_slice(b"{\"results\":[");
     for (n, result) in result.results.iter().enumerate() {
         if n > 0 {
@@ -187,7 +187,7 @@ pub fn push_execute_result(out: &mut Vec<u8>, result: &ExecuteResult) {
 }
 
 /// Appends `execute` params; the components (small) go through `serde_json`.
-pub fn push_execute_params(
+pub(super) fn push_execute_params(
     out: &mut Vec<u8>,
     params: &ExecuteParamsRef<'_>,
 ) -> Result<(), serde_json::Error> {
@@ -206,7 +206,7 @@ pub fn push_execute_params(
 }
 
 /// About how many bytes [`push_listen_batch_params`] writes for `params`.
-pub fn listen_batch_params_size_hint(params: &ListenBatchParams) -> usize {
+pub(super) fn listen_batch_params_size_hint(params: &ListenBatchParams) -> usize {
     params
         .documents
         .iter()
@@ -218,7 +218,7 @@ pub fn listen_batch_params_size_hint(params: &ListenBatchParams) -> usize {
 }
 
 /// Appends `listen/batch` params: `{"listenerId":…,"batchId":…,"documents":[…]}`.
-pub fn push_listen_batch_params(out: &mut Vec<u8>, params: &ListenBatchParams) {
+pub(super) fn push_listen_batch_params(out: &mut Vec<u8>, params: &ListenBatchParams) {
     out.extend_from_slice(b"{\"listenerId\":");
     push_str(out, &params.listener_id);
     out.extend_from_slice(b",\"batchId\":");

@@ -5,14 +5,14 @@ use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 
 /// How many bytes of a line that is too long are kept, to read its id from.
-pub const HEAD_KEPT: usize = 512;
+pub(super) const HEAD_KEPT: usize = 512;
 
 /// How much of a discarded line is read at a time.
 const DISCARD_PIECE: u64 = 64 << 10;
 
 /// What [`read_line`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineRead {
+pub(super) enum LineRead {
     /// The input ended; nothing was read.
     End,
     /// A whole line is in the buffer, its `\n` included (none when the input ended without one).
@@ -25,7 +25,7 @@ pub enum LineRead {
 /// Appends the next line to `buffer` (empty when called) when it holds at most `limit` bytes
 /// besides its `\n`. A longer line is read no further than `limit + 1` bytes, of which the first
 /// [`HEAD_KEPT`] are kept.
-pub async fn read_line<R: AsyncBufRead + Unpin + ?Sized>(
+pub(super) async fn read_line<R: AsyncBufRead + Unpin + ?Sized>(
     reader: &mut R,
     buffer: &mut Vec<u8>,
     limit: usize,
@@ -44,7 +44,7 @@ pub async fn read_line<R: AsyncBufRead + Unpin + ?Sized>(
 
 /// Reads the rest of the current line (up to its `\n` or the end of the input) and forgets it,
 /// a piece at a time; returns how many bytes it read.
-pub async fn discard_line<R: AsyncBufRead + Unpin + ?Sized>(
+pub(super) async fn discard_line<R: AsyncBufRead + Unpin + ?Sized>(
     reader: &mut R,
 ) -> std::io::Result<u64> {
     let mut piece = Vec::with_capacity(DISCARD_PIECE as usize);
@@ -66,12 +66,12 @@ pub async fn discard_line<R: AsyncBufRead + Unpin + ?Sized>(
 /// `"id"` member when the head shows it whole, whatever members come before it; `None` when it
 /// does not (the id comes later, the head is cut inside it, or the line is no JSON object).
 #[cfg(test)]
-pub fn head_request_id(head: &[u8]) -> Option<Value> {
+pub(super) fn head_request_id(head: &[u8]) -> Option<Value> {
     head_request_id_text(head).and_then(|text| serde_json::from_str(text).ok())
 }
 
 /// [`head_request_id`] as the id's JSON text, as written (an integer of any size exactly).
-pub fn head_request_id_text(head: &[u8]) -> Option<&str> {
+pub(super) fn head_request_id_text(head: &[u8]) -> Option<&str> {
     let mut scan = Scan { bytes: head, at: 0 };
     scan.byte(b'{')?;
     loop {

@@ -1,6 +1,10 @@
 //! The connection component's fields (`../spec/connector.md`): pure data, validated against the
 //! descriptor before they get here.
 
+// The doc comments of these fields are the descriptions users read in the descriptor, where
+// `<region>` or `<Name>` is a placeholder, not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
+
 use std::borrow::Cow;
 
 use connector_sdk::Secret;

@@ -1,5 +1,9 @@
 //! The options of each operation (`../spec/connector.md`): pure data.
 
+// The doc comments of these fields are the descriptions users read in the descriptor, where
+// `<region>` or `<Name>` is a placeholder, not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

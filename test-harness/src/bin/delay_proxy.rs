@@ -10,6 +10,9 @@
 //! `delay` does not). Blocking threads, not a runtime: `thread::sleep` has microsecond
 //! precision, Tokio's timer a millisecond.
 
+// STYLE: code that is not a test does not panic on a value it did not check.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::ExitCode;

@@ -4,7 +4,7 @@
 
 /// `raw` as cell text: whitespace runs (newlines too) become one space, `|` is escaped, and
 /// outside code spans `\`, `&` and `<` are escaped. Backtick code spans are kept as code.
-pub fn text(raw: &str) -> String {
+pub(super) fn text(raw: &str) -> String {
     let flat = one_line(raw);
     let chars: Vec<char> = flat.chars().collect();
     let mut out = String::with_capacity(flat.len());
@@ -41,7 +41,7 @@ pub fn text(raw: &str) -> String {
 }
 
 /// `value` as a code span for a cell: a fence longer than any backtick run in it, `|` escaped.
-pub fn code(value: &str) -> String {
+pub(super) fn code(value: &str) -> String {
     let flat = one_line(value);
     if flat.is_empty() {
         // An empty code span cannot be written; show the empty string as JSON does.
@@ -76,7 +76,7 @@ pub fn code(value: &str) -> String {
 }
 
 /// A table row of the given cells (each already made safe with [`text`] or [`code`]).
-pub fn row<S: AsRef<str>>(cells: &[S]) -> String {
+pub(super) fn row<S: AsRef<str>>(cells: &[S]) -> String {
     let mut line = String::from("|");
     for cell in cells {
         let cell = cell.as_ref();
@@ -92,7 +92,7 @@ pub fn row<S: AsRef<str>>(cells: &[S]) -> String {
 }
 
 /// A table's header row and its delimiter row.
-pub fn header(titles: &[&str]) -> String {
+pub(super) fn header(titles: &[&str]) -> String {
     let delimiter = vec!["---"; titles.len()];
     format!("{}\n{}", row(titles), row(&delimiter))
 }

@@ -7,13 +7,13 @@ use serde_json::{Map, Value};
 use super::cell;
 
 /// How many allowed values are listed in the type cell; longer lists go below the table.
-pub const INLINE_VALUES: usize = 8;
+pub(super) const INLINE_VALUES: usize = 8;
 
 /// How deep `$ref`s and nested variants are followed (a cycle stops here).
 const MAX_DEPTH: usize = 8;
 
 /// A property of an object schema, with `$ref`s resolved and a "may be null" variant folded in.
-pub struct Field<'a> {
+pub(super) struct Field<'a> {
     /// The property's key.
     pub key: &'a str,
     /// The property's schema, flattened.
@@ -24,7 +24,7 @@ pub struct Field<'a> {
 
 /// An allowed value and its label (from `x-enum-labels` or a variant's `title`).
 #[derive(Clone, PartialEq)]
-pub struct Choice {
+pub(super) struct Choice {
     /// The value, as JSON.
     pub value: Value,
     /// What a form shows for it.
@@ -32,7 +32,7 @@ pub struct Choice {
 }
 
 /// The properties of an object schema, ordered by `x-order` (fields without it last), then key.
-pub fn fields(root: &Value) -> Vec<Field<'_>> {
+pub(super) fn fields(root: &Value) -> Vec<Field<'_>> {
     let Some(properties) = root.get("properties").and_then(Value::as_object) else {
         return Vec::new();
     };
@@ -138,7 +138,7 @@ fn types(schema: &Map<String, Value>) -> Vec<&str> {
 
 /// The values a schema allows, when it lists them (`enum`, `const`, or variants that are all
 /// constants), without `null`.
-pub fn choices(root: &Value, schema: &Map<String, Value>) -> Option<Vec<Choice>> {
+pub(super) fn choices(root: &Value, schema: &Map<String, Value>) -> Option<Vec<Choice>> {
     choices_at(root, schema, 0)
 }
 
@@ -199,7 +199,7 @@ fn choices_at(root: &Value, schema: &Map<String, Value>, depth: usize) -> Option
 
 /// The cell of a field's type: its JSON type, or the values it allows (a long list is named
 /// here and listed below the table).
-pub fn kind(root: &Value, field: &Field<'_>) -> String {
+pub(super) fn kind(root: &Value, field: &Field<'_>) -> String {
     let mut text = describe(root, &field.schema, 0);
     if field.nullable && text != "any" {
         text.push_str(" or null");
@@ -265,7 +265,7 @@ fn allowed(choices: &[Choice]) -> String {
 }
 
 /// An allowed value as a cell: the value as code, then its label.
-pub fn choice(choice: &Choice) -> String {
+pub(super) fn choice(choice: &Choice) -> String {
     match &choice.label {
         Some(label) => format!("{} ({})", value(&choice.value), cell::text(label)),
         None => value(&choice.value),
@@ -273,7 +273,7 @@ pub fn choice(choice: &Choice) -> String {
 }
 
 /// The long list of values of a field (or of its list's items), for below the table.
-pub fn long_choices(root: &Value, field: &Field<'_>) -> Option<Vec<Choice>> {
+pub(super) fn long_choices(root: &Value, field: &Field<'_>) -> Option<Vec<Choice>> {
     let choices = choices(root, &field.schema).or_else(|| {
         let items = field
             .schema
@@ -286,7 +286,7 @@ pub fn long_choices(root: &Value, field: &Field<'_>) -> Option<Vec<Choice>> {
 }
 
 /// A JSON value as code: a string as it is, anything else as compact JSON.
-pub fn value(value: &Value) -> String {
+pub(super) fn value(value: &Value) -> String {
     match value {
         Value::String(s) => cell::code(s),
         other => cell::code(&other.to_string()),
@@ -294,12 +294,12 @@ pub fn value(value: &Value) -> String {
 }
 
 /// The cell of a field's default value (empty when it has none).
-pub fn default(field: &Field<'_>) -> String {
+pub(super) fn default(field: &Field<'_>) -> String {
     field.schema.get("default").map(value).unwrap_or_default()
 }
 
 /// The cell of a field's rule: its range, length, pattern or item count.
-pub fn rule(root: &Value, field: &Field<'_>) -> String {
+pub(super) fn rule(root: &Value, field: &Field<'_>) -> String {
     rules(root, &field.schema, 0).join("; ")
 }
 
@@ -396,7 +396,7 @@ fn count(schema: &Map<String, Value>, min: &str, max: &str, unit: &str) -> Optio
 }
 
 /// The cell of a field's secrecy: "yes" when a host must mask it.
-pub fn secret(field: &Field<'_>) -> &'static str {
+pub(super) fn secret(field: &Field<'_>) -> &'static str {
     let marked = |key: &str| field.schema.get(key) == Some(&Value::Bool(true));
     if marked("x-secret") || marked("writeOnly") {
         "yes"
@@ -406,7 +406,7 @@ pub fn secret(field: &Field<'_>) -> &'static str {
 }
 
 /// A field's label (its `title`) as a cell.
-pub fn label(field: &Field<'_>) -> String {
+pub(super) fn label(field: &Field<'_>) -> String {
     field
         .schema
         .get("title")
@@ -416,7 +416,7 @@ pub fn label(field: &Field<'_>) -> String {
 }
 
 /// A field's help text (its `description`) as a cell.
-pub fn description(field: &Field<'_>) -> String {
+pub(super) fn description(field: &Field<'_>) -> String {
     field
         .schema
         .get("description")

@@ -29,7 +29,7 @@ impl Condition {
 
 /// The cell saying whether `key` is required (always, or under which conditions) and, when the
 /// form hides it otherwise, when it is shown.
-pub fn cell(root: &Value, key: &str, schema: &Map<String, Value>) -> String {
+pub(super) fn cell(root: &Value, key: &str, schema: &Map<String, Value>) -> String {
     let always = names(root.get("required")).contains(&key);
     let mut when = Vec::new();
     let mut unless = Vec::new();

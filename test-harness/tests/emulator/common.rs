@@ -9,53 +9,53 @@ use test_harness::emulator::{Config, EmulatorHandle, ServeOptions, serve};
 use x509_parser::prelude::FromDer;
 
 /// The region of every vector.
-pub const REGION: &str = "eu-central-1";
+pub(crate) const REGION: &str = "eu-central-1";
 /// The pinned server clock of the tests, and the vectors' time.
-pub const NOW: &str = "2026-11-26T00:00:00Z";
+pub(crate) const NOW: &str = "2026-11-26T00:00:00Z";
 /// [`NOW`] as `X-Amz-Date`.
-pub const NOW_AMZ: &str = "20261126T000000Z";
+pub(crate) const NOW_AMZ: &str = "20261126T000000Z";
 /// The vectors' trust anchor: the shared fixtures' self-signed certificates and root CA.
-pub const ANCHOR: &str = "arn:aws:rolesanywhere:eu-central-1:123456789012:trust-anchor/a1b2c3d4-0000-4000-8000-000000000001";
+pub(crate) const ANCHOR: &str = "arn:aws:rolesanywhere:eu-central-1:123456789012:trust-anchor/a1b2c3d4-0000-4000-8000-000000000001";
 /// The vectors' profile (accepts roleSessionName, 3600 s).
-pub const PROFILE: &str =
+pub(crate) const PROFILE: &str =
     "arn:aws:rolesanywhere:eu-central-1:123456789012:profile/a1b2c3d4-0000-4000-8000-000000000002";
 /// The vectors' role.
-pub const ROLE: &str = "arn:aws:iam::123456789012:role/rolesanywhere-test";
+pub(crate) const ROLE: &str = "arn:aws:iam::123456789012:role/rolesanywhere-test";
 /// Trust anchor: the generated test CA (fixtures/emulator/ca-cert.pem).
-pub const ANCHOR_TEST_CA: &str = "arn:aws:rolesanywhere:eu-central-1:123456789012:trust-anchor/a1b2c3d4-0000-4000-8000-000000000003";
+pub(crate) const ANCHOR_TEST_CA: &str = "arn:aws:rolesanywhere:eu-central-1:123456789012:trust-anchor/a1b2c3d4-0000-4000-8000-000000000003";
 /// Trust anchor: the root of the line of six CAs.
-pub const ANCHOR_DEEP_ROOT: &str = "arn:aws:rolesanywhere:eu-central-1:123456789012:trust-anchor/a1b2c3d4-0000-4000-8000-000000000004";
+pub(crate) const ANCHOR_DEEP_ROOT: &str = "arn:aws:rolesanywhere:eu-central-1:123456789012:trust-anchor/a1b2c3d4-0000-4000-8000-000000000004";
 /// Trust anchor: the second CA of that line (an intermediate as anchor).
-pub const ANCHOR_DEEP_INT2: &str = "arn:aws:rolesanywhere:eu-central-1:123456789012:trust-anchor/a1b2c3d4-0000-4000-8000-000000000005";
+pub(crate) const ANCHOR_DEEP_INT2: &str = "arn:aws:rolesanywhere:eu-central-1:123456789012:trust-anchor/a1b2c3d4-0000-4000-8000-000000000005";
 /// A disabled trust anchor (trusts the RSA self-signed certificate).
-pub const ANCHOR_DISABLED: &str = "arn:aws:rolesanywhere:eu-central-1:123456789012:trust-anchor/a1b2c3d4-0000-4000-8000-000000000006";
+pub(crate) const ANCHOR_DISABLED: &str = "arn:aws:rolesanywhere:eu-central-1:123456789012:trust-anchor/a1b2c3d4-0000-4000-8000-000000000006";
 /// A profile that refuses roleSessionName.
-pub const PROFILE_NO_SESSION_NAME: &str =
+pub(crate) const PROFILE_NO_SESSION_NAME: &str =
     "arn:aws:rolesanywhere:eu-central-1:123456789012:profile/a1b2c3d4-0000-4000-8000-000000000007";
 /// A disabled profile.
-pub const PROFILE_DISABLED: &str =
+pub(crate) const PROFILE_DISABLED: &str =
     "arn:aws:rolesanywhere:eu-central-1:123456789012:profile/a1b2c3d4-0000-4000-8000-000000000008";
 /// A profile granting at most 900 s.
-pub const PROFILE_SHORT: &str =
+pub(crate) const PROFILE_SHORT: &str =
     "arn:aws:rolesanywhere:eu-central-1:123456789012:profile/a1b2c3d4-0000-4000-8000-000000000009";
 
 /// `test-harness/fixtures`.
-pub fn fixtures() -> PathBuf {
+pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
 /// A file of the shared fixtures: `fixtures/rolesanywhere/keys/<name>`.
-pub fn key(name: &str) -> PathBuf {
+pub(crate) fn key(name: &str) -> PathBuf {
     fixtures().join("rolesanywhere/keys").join(name)
 }
 
 /// A file generated for the emulator tests: `fixtures/emulator/<name>`.
-pub fn emu(name: &str) -> PathBuf {
+pub(crate) fn emu(name: &str) -> PathBuf {
     fixtures().join("emulator").join(name)
 }
 
 /// Every certificate of a PEM file, DER.
-pub fn cert_ders(path: &Path) -> Vec<Vec<u8>> {
+pub(crate) fn cert_ders(path: &Path) -> Vec<Vec<u8>> {
     let pem = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     x509_parser::pem::Pem::iter_from_buffer(&pem)
         .map(|b| b.expect("PEM"))
@@ -65,18 +65,18 @@ pub fn cert_ders(path: &Path) -> Vec<Vec<u8>> {
 }
 
 /// The first certificate of a PEM file, DER.
-pub fn cert_der(path: &Path) -> Vec<u8> {
+pub(crate) fn cert_der(path: &Path) -> Vec<u8> {
     cert_ders(path).into_iter().next().expect("a certificate")
 }
 
 /// A certificate's serial number in decimal.
-pub fn serial_decimal(der: &[u8]) -> String {
+pub(crate) fn serial_decimal(der: &[u8]) -> String {
     let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der).expect("certificate");
     cert.tbs_certificate.serial.to_str_radix(10)
 }
 
 /// A compact form-A body.
-pub fn body(anchor: &str, profile: &str, role: &str, duration: Option<i64>) -> Vec<u8> {
+pub(crate) fn body(anchor: &str, profile: &str, role: &str, duration: Option<i64>) -> Vec<u8> {
     let mut value = serde_json::Map::new();
     if let Some(d) = duration {
         value.insert("durationSeconds".into(), json!(d));
@@ -88,7 +88,7 @@ pub fn body(anchor: &str, profile: &str, role: &str, duration: Option<i64>) -> V
 }
 
 /// The tests' configuration: clock pinned to [`NOW`], every anchor and profile above.
-pub fn test_config() -> Value {
+pub(crate) fn test_config() -> Value {
     json!({
         "region": REGION,
         "now": NOW,
@@ -114,7 +114,7 @@ pub fn test_config() -> Value {
 }
 
 /// Starts the emulator in-process on loopback with `config` (paths relative to `fixtures/`).
-pub async fn start(config: Value) -> (SocketAddr, EmulatorHandle) {
+pub(crate) async fn start(config: Value) -> (SocketAddr, EmulatorHandle) {
     let config = Config::from_json(config, &fixtures()).expect("valid configuration");
     serve(config, ServeOptions::default())
         .await
@@ -122,7 +122,7 @@ pub async fn start(config: Value) -> (SocketAddr, EmulatorHandle) {
 }
 
 /// Starts the emulator with [`test_config`].
-pub async fn start_default() -> (SocketAddr, EmulatorHandle) {
+pub(crate) async fn start_default() -> (SocketAddr, EmulatorHandle) {
     start(test_config()).await
 }
 
@@ -130,29 +130,29 @@ use super::http::{self, Response};
 use super::signer::{Request, Spec};
 
 /// RSA-2048 self-signed (serial 0x800123...).
-pub fn rsa_spec() -> Spec {
+pub(crate) fn rsa_spec() -> Spec {
     Spec::new(&key("rsa2048-key.pem"), &key("rsa2048-selfsigned-cert.pem"))
 }
 
 /// P-256 self-signed (serial 4096).
-pub fn p256_spec() -> Spec {
+pub(crate) fn p256_spec() -> Spec {
     Spec::new(&key("p256-key.pem"), &key("p256-selfsigned-cert.pem"))
 }
 
 /// P-384 self-signed (serial 1).
-pub fn p384_spec() -> Spec {
+pub(crate) fn p384_spec() -> Spec {
     Spec::new(&key("p384-key.pem"), &key("p384-selfsigned-cert.pem"))
 }
 
 /// The P-256 leaf under the shared intermediate, with the intermediate as its chain.
-pub fn chain_spec() -> Spec {
+pub(crate) fn chain_spec() -> Spec {
     let mut spec = Spec::new(&key("p256-key.pem"), &key("leaf-p256-chain-cert.pem"));
     spec.chain = vec![cert_der(&key("intermediate-ca-cert.pem"))];
     spec
 }
 
 /// A generated leaf (fixtures/emulator/<cert>) under the generated test CA's anchor.
-pub fn emu_spec(cert: &str) -> Spec {
+pub(crate) fn emu_spec(cert: &str) -> Spec {
     let mut spec = Spec::new(&emu("leaf-key.pem"), &emu(cert));
     spec.body = body(ANCHOR_TEST_CA, PROFILE, ROLE, Some(3600));
     spec
@@ -160,7 +160,7 @@ pub fn emu_spec(cert: &str) -> Spec {
 
 /// Sends and asserts an error answer: status, `x-amzn-ErrorType`, `__type`, the exact message,
 /// and a fragment of the emulator's reason.
-pub async fn expect_error(
+pub(crate) async fn expect_error(
     addr: SocketAddr,
     request: &Request,
     status: u16,
@@ -204,7 +204,7 @@ pub async fn expect_error(
 }
 
 /// Sends and asserts a 201 with a credential set; returns the body.
-pub async fn expect_granted(addr: SocketAddr, request: &Request) -> Value {
+pub(crate) async fn expect_granted(addr: SocketAddr, request: &Request) -> Value {
     let response = http::send(addr, request).await;
     assert_eq!(
         response.status,

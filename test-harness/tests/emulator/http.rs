@@ -10,7 +10,7 @@ use super::signer::Request;
 
 /// A received response.
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     /// Status code.
     pub status: u16,
     /// Headers, names lowercase.
@@ -21,7 +21,7 @@ pub struct Response {
 
 impl Response {
     /// A header's value.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == &name.to_ascii_lowercase())
@@ -29,7 +29,7 @@ impl Response {
     }
 
     /// The body as JSON.
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(
                 "body is not JSON ({e}): {}",
@@ -39,7 +39,7 @@ impl Response {
     }
 
     /// The `message` of an error body.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         self.json()["message"]
             .as_str()
             .unwrap_or_default()
@@ -47,7 +47,7 @@ impl Response {
     }
 
     /// The emulator's detailed reason.
-    pub fn reason(&self) -> String {
+    pub(crate) fn reason(&self) -> String {
         self.header("x-emulator-reason")
             .unwrap_or_default()
             .to_owned()
@@ -55,7 +55,7 @@ impl Response {
 }
 
 /// The bytes of `request` on the wire: Content-Length added unless chunked or already present.
-pub fn wire(request: &Request) -> Vec<u8> {
+pub(crate) fn wire(request: &Request) -> Vec<u8> {
     let mut out = format!("POST {} HTTP/1.1\r\n", request.target).into_bytes();
     for (name, value) in &request.headers {
         out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
@@ -79,12 +79,12 @@ pub fn wire(request: &Request) -> Vec<u8> {
 }
 
 /// Sends a request to the emulator over plain HTTP.
-pub async fn send(addr: SocketAddr, request: &Request) -> Response {
+pub(crate) async fn send(addr: SocketAddr, request: &Request) -> Response {
     send_raw(addr, &wire(request)).await
 }
 
 /// Sends raw bytes over plain HTTP; reads one response.
-pub async fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Response {
+pub(crate) async fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Response {
     let mut stream = TcpStream::connect(addr)
         .await
         .expect("connects to the emulator");
@@ -92,7 +92,7 @@ pub async fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Response {
 }
 
 /// `GET path` over plain HTTP.
-pub async fn get(addr: SocketAddr, path: &str) -> Response {
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> Response {
     send_raw(
         addr,
         format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes(),
@@ -101,7 +101,10 @@ pub async fn get(addr: SocketAddr, path: &str) -> Response {
 }
 
 /// Writes `bytes` and reads one response from any stream (plain or TLS).
-pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> Response {
+pub(crate) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    bytes: &[u8],
+) -> Response {
     stream.write_all(bytes).await.expect("writes the request");
     stream.flush().await.expect("flushes");
     let mut seen = Vec::new();

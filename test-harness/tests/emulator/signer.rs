@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256, Sha384};
 use super::common::{self, NOW_AMZ};
 
 /// A signing key from the fixtures.
-pub enum Key {
+pub(crate) enum Key {
     /// RSA (PKCS#1 v1.5, SHA-256).
     Rsa(Box<rsa::PrivateKey>),
     /// P-256.
@@ -22,7 +22,7 @@ pub enum Key {
 
 impl Key {
     /// Reads the first private key block of a PEM file (PKCS#1, SEC1 or PKCS#8).
-    pub fn from_pem_file(path: &std::path::Path) -> Self {
+    pub(crate) fn from_pem_file(path: &std::path::Path) -> Self {
         let pem = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for block in x509_parser::pem::Pem::iter_from_buffer(&pem) {
             let block = block.expect("PEM");
@@ -72,7 +72,7 @@ impl Key {
 
 /// The digest an ECDSA signature is made over (the spec says SHA-256 for every curve).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum EcDigest {
+pub(crate) enum EcDigest {
     /// SHA-256 (correct).
     Sha256,
     /// SHA-384 (wrong, what a naive P-384 signer would do).
@@ -80,7 +80,7 @@ pub enum EcDigest {
 }
 
 /// Everything that goes into a signed request; `new` gives a correct form-A request.
-pub struct Spec {
+pub(crate) struct Spec {
     /// The signing key.
     pub key: Key,
     /// The leaf certificate, DER.
@@ -117,7 +117,7 @@ pub struct Spec {
 
 /// A request ready to send.
 #[derive(Clone, Debug)]
-pub struct Request {
+pub(crate) struct Request {
     /// `/sessions` plus the query string.
     pub target: String,
     /// Headers in sending order.
@@ -130,7 +130,7 @@ pub struct Request {
 
 impl Request {
     /// Replaces the value of a header (case-insensitive name); panics when absent.
-    pub fn set_header(&mut self, name: &str, value: &str) {
+    pub(crate) fn set_header(&mut self, name: &str, value: &str) {
         let header = self
             .headers
             .iter_mut()
@@ -140,12 +140,12 @@ impl Request {
     }
 
     /// Removes a header (case-insensitive name).
-    pub fn remove_header(&mut self, name: &str) {
+    pub(crate) fn remove_header(&mut self, name: &str) {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 
     /// The value of a header.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -153,7 +153,7 @@ impl Request {
     }
 
     /// Changes the last hex digit of the signature (keeps a DER ECDSA signature well-formed).
-    pub fn flip_signature_digit(&mut self) {
+    pub(crate) fn flip_signature_digit(&mut self) {
         let auth = self
             .header("authorization")
             .expect("authorization")
@@ -167,7 +167,7 @@ impl Request {
 
 impl Spec {
     /// A correct form-A request for the key and certificate files, at the pinned test time.
-    pub fn new(key_file: &std::path::Path, cert_file: &std::path::Path) -> Self {
+    pub(crate) fn new(key_file: &std::path::Path, cert_file: &std::path::Path) -> Self {
         Self {
             key: Key::from_pem_file(key_file),
             cert: common::cert_der(cert_file),
@@ -189,7 +189,7 @@ impl Spec {
     }
 
     /// Signs: builds the canonical request, the string to sign and the Authorization header.
-    pub fn sign(&self) -> Request {
+    pub(crate) fn sign(&self) -> Request {
         let b64 = |der: &[u8]| base64::engine::general_purpose::STANDARD.encode(der);
         let mut headers: Vec<(String, String)> = vec![("Host".into(), self.host.clone())];
         if let Some(ct) = &self.content_type {
@@ -308,7 +308,7 @@ impl Spec {
 }
 
 /// RFC 3986 percent-encoding: unreserved characters kept, everything else `%XX`.
-pub fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -321,7 +321,7 @@ pub fn encode(text: &str) -> String {
 }
 
 /// Trims the value and collapses runs of spaces to one (spec §2.5).
-pub fn trimall(value: &str) -> String {
+pub(crate) fn trimall(value: &str) -> String {
     value
         .split(' ')
         .filter(|w| !w.is_empty())

@@ -31,7 +31,7 @@ fn program(env: &str, default: &str) -> PathBuf {
 }
 
 /// A headless Chromium session (and the chromedriver serving it), closed when dropped.
-pub struct Browser {
+pub(crate) struct Browser {
     pub client: Client,
     driver: tokio::process::Child,
     /// The process group of chromedriver and the Chromium it starts, ended on drop when the
@@ -43,7 +43,7 @@ pub struct Browser {
 
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a fresh profile, `width` pixels wide.
-    pub async fn start(width: u32, height: u32) -> Browser {
+    pub(crate) async fn start(width: u32, height: u32) -> Browser {
         let permit = ONE_BROWSER.acquire().await.expect("the browser semaphore");
         let chromium = program("STUDIO_CHROMIUM", "/usr/bin/chromium");
         let chromedriver = program("STUDIO_CHROMEDRIVER", "/usr/bin/chromedriver");
@@ -110,7 +110,7 @@ impl Browser {
     }
 
     /// Opens the studio and waits until its forms are made.
-    pub async fn open(&self, url: &str) {
+    pub(crate) async fn open(&self, url: &str) {
         self.client
             .goto(url)
             .await
@@ -123,7 +123,7 @@ impl Browser {
     }
 
     /// The element with this id.
-    pub async fn id(&self, id: &str) -> Element {
+    pub(crate) async fn id(&self, id: &str) -> Element {
         self.client
             .find(Locator::Id(id))
             .await
@@ -131,7 +131,7 @@ impl Browser {
     }
 
     /// Clears the input `id` and types `text` into it.
-    pub async fn type_into(&self, id: &str, text: &str) {
+    pub(crate) async fn type_into(&self, id: &str, text: &str) {
         let element = self.id(id).await;
         element.clear().await.unwrap();
         if !text.is_empty() {
@@ -140,7 +140,7 @@ impl Browser {
     }
 
     /// Sets a long text (a PEM, JSON Lines) in a text area as pasting does, with an input event.
-    pub async fn paste(&self, id: &str, text: &str) {
+    pub(crate) async fn paste(&self, id: &str, text: &str) {
         self.script(
             "const e = document.getElementById(arguments[0]); e.value = arguments[1]; \
              e.dispatchEvent(new Event('input', {bubbles: true}));",
@@ -150,7 +150,7 @@ impl Browser {
     }
 
     /// Chooses a file in the file input `id`, as a person picking it does.
-    pub async fn choose_file(&self, id: &str, path: &Path) {
+    pub(crate) async fn choose_file(&self, id: &str, path: &Path) {
         let path = path.canonicalize().expect("the file to choose");
         self.id(id)
             .await
@@ -160,37 +160,37 @@ impl Browser {
     }
 
     /// Selects the option with `value` in the select `id`.
-    pub async fn select(&self, id: &str, value: &str) {
+    pub(crate) async fn select(&self, id: &str, value: &str) {
         self.id(id).await.select_by_value(value).await.unwrap();
     }
 
     /// Clicks the element `id`.
-    pub async fn click(&self, id: &str) {
+    pub(crate) async fn click(&self, id: &str) {
         self.id(id).await.click().await.unwrap();
     }
 
     /// The visible text of the element `id`.
-    pub async fn text(&self, id: &str) -> String {
+    pub(crate) async fn text(&self, id: &str) -> String {
         self.id(id).await.text().await.unwrap()
     }
 
     /// An element's property (`value`, `checked`) as text.
-    pub async fn prop(&self, id: &str, name: &str) -> Option<String> {
+    pub(crate) async fn prop(&self, id: &str, name: &str) -> Option<String> {
         self.id(id).await.prop(name).await.unwrap()
     }
 
     /// An element's attribute.
-    pub async fn attr(&self, id: &str, name: &str) -> Option<String> {
+    pub(crate) async fn attr(&self, id: &str, name: &str) -> Option<String> {
         self.id(id).await.attr(name).await.unwrap()
     }
 
     /// Whether the element `id` is shown.
-    pub async fn shown(&self, id: &str) -> bool {
+    pub(crate) async fn shown(&self, id: &str) -> bool {
         self.id(id).await.is_displayed().await.unwrap()
     }
 
     /// Runs a script in the page; its result.
-    pub async fn script(&self, script: &str, args: Vec<Value>) -> Value {
+    pub(crate) async fn script(&self, script: &str, args: Vec<Value>) -> Value {
         self.client
             .execute(script, args)
             .await
@@ -199,7 +199,7 @@ impl Browser {
 
     /// Waits until a JavaScript expression is true; panics after 30 s with the page's status
     /// lines.
-    pub async fn wait_for(&self, what: &str, expression: &str) {
+    pub(crate) async fn wait_for(&self, what: &str, expression: &str) {
         let deadline = Instant::now() + WAIT;
         let script = format!("return !!({expression});");
         loop {
@@ -223,13 +223,13 @@ impl Browser {
     }
 
     /// The page's HTML as it is now.
-    pub async fn html(&self) -> String {
+    pub(crate) async fn html(&self) -> String {
         self.client.source().await.unwrap()
     }
 
     /// With `STUDIO_SCREENSHOTS=1`, writes a screenshot of the page to `docs/studio/NAME.png`,
     /// scrolled so that the element `top` is at the top of the window.
-    pub async fn screenshot(&self, name: &str, top: &str) {
+    pub(crate) async fn screenshot(&self, name: &str, top: &str) {
         if std::env::var("STUDIO_SCREENSHOTS").as_deref() != Ok("1") {
             return;
         }
@@ -246,7 +246,7 @@ impl Browser {
     }
 
     /// Closes the session and stops chromedriver.
-    pub async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill().await;
         self.group = None;

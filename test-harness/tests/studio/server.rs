@@ -12,7 +12,7 @@ use crate::support::secret_scan::SecretScan;
 use crate::support::{harness, plugin, register_suite_secrets};
 
 /// A running studio; stopped (and its output scanned) when dropped.
-pub struct Studio {
+pub(crate) struct Studio {
     child: Child,
     /// Its base URL (`http://127.0.0.1:PORT`).
     pub url: String,
@@ -23,7 +23,7 @@ pub struct Studio {
 
 impl Studio {
     /// Starts the studio over `components`; waits for its `listening on` line.
-    pub fn start(components: &Path) -> Self {
+    pub(crate) fn start(components: &Path) -> Self {
         register_suite_secrets();
         let logs = tempfile::tempdir().expect("a folder for the studio's output");
         let stdout = std::fs::File::create(logs.path().join("stdout")).unwrap();
@@ -82,7 +82,7 @@ impl Studio {
     }
 
     /// What the studio printed so far (stdout, then stderr).
-    pub fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         let read =
             |name: &str| std::fs::read_to_string(self.logs.path().join(name)).unwrap_or_default();
         format!("{}{}", read("stdout"), read("stderr"))
@@ -90,7 +90,7 @@ impl Studio {
 
     /// Scans the studio's stdout and stderr and its plugin's transcript for every secret of the
     /// suite; panics naming the secret (never showing it) on a hit.
-    pub fn assert_no_secret_written(&self) {
+    pub(crate) fn assert_no_secret_written(&self) {
         let scan = SecretScan::new();
         for (name, stream) in [
             ("stdout", "the studio's stdout"),
@@ -104,7 +104,7 @@ impl Studio {
     }
 
     /// An HTTP request to the studio with its own Host header; (status, body).
-    pub fn request(
+    pub(crate) fn request(
         &self,
         method: &str,
         path: &str,
@@ -120,7 +120,7 @@ impl Studio {
     }
 
     /// A JSON request; (status, answer as JSON).
-    pub fn json(
+    pub(crate) fn json(
         &self,
         method: &str,
         path: &str,
@@ -145,7 +145,7 @@ impl Drop for Studio {
 }
 
 /// A plain HTTP/1.1 request to 127.0.0.1:`port` with exactly these headers; (status, body).
-pub fn raw_request(
+pub(crate) fn raw_request(
     port: u16,
     method: &str,
     path: &str,

@@ -5,7 +5,7 @@
 
 /// The property names an operation declares under `key` (`inputProperties` or
 /// `outputProperties`), as written (`sqs.attribute.<Name>` included).
-pub fn declared(operation_type: &str, key: &str) -> Vec<String> {
+pub(crate) fn declared(operation_type: &str, key: &str) -> Vec<String> {
     let connector = sqs_connector::connector();
     let descriptor = serde_json::to_value(connector.descriptor()).expect("the descriptor as JSON");
     let operations = descriptor["operations"]
@@ -25,7 +25,7 @@ pub fn declared(operation_type: &str, key: &str) -> Vec<String> {
 }
 
 /// Whether `property` is among `declared`, where `prefix.<Name>` stands for any name.
-pub fn is_declared(property: &str, declared: &[String]) -> bool {
+pub(crate) fn is_declared(property: &str, declared: &[String]) -> bool {
     declared.iter().any(|d| match d.strip_suffix("<Name>") {
         Some(prefix) => property.starts_with(prefix) && property.len() > prefix.len(),
         None => d == property,
@@ -34,7 +34,7 @@ pub fn is_declared(property: &str, declared: &[String]) -> bool {
 
 /// Panics naming each property of `documents` that `operation_type` does not declare under
 /// `outputProperties`, except those the input documents already carried (`carried`).
-pub fn assert_outputs_declared<'a>(
+pub(crate) fn assert_outputs_declared<'a>(
     operation_type: &str,
     documents: impl IntoIterator<Item = &'a connector_sdk::Document>,
     carried: &[&str],
@@ -51,7 +51,7 @@ pub fn assert_outputs_declared<'a>(
 }
 
 /// Panics when `operation_type` does not declare `property` under `inputProperties`.
-pub fn assert_input_declared(operation_type: &str, property: &str) {
+pub(crate) fn assert_input_declared(operation_type: &str, property: &str) {
     let declared = declared(operation_type, "inputProperties");
     assert!(
         is_declared(property, &declared),

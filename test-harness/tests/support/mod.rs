@@ -3,9 +3,9 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-pub mod declared;
-pub mod roles_anywhere;
-pub mod secret_scan;
+pub(crate) mod declared;
+pub(crate) mod roles_anywhere;
+pub(crate) mod secret_scan;
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 /// The moto server started by `scripts/test.sh`. Missing is a failure, never a skip.
-pub fn sqs_endpoint() -> String {
+pub(crate) fn sqs_endpoint() -> String {
     std::env::var("SQS_TEST_ENDPOINT").unwrap_or_else(|_| {
         panic!(
             "SQS_TEST_ENDPOINT is not set: run the tests with ./scripts/test.sh, which installs and \
@@ -27,7 +27,7 @@ pub fn sqs_endpoint() -> String {
 }
 
 /// The harness binary under test.
-pub fn harness() -> PathBuf {
+pub(crate) fn harness() -> PathBuf {
     // Another build of the harness (say, of an earlier commit), to show a test fails there.
     if let Ok(path) = std::env::var("TEST_HARNESS_UNDER_TEST") {
         return PathBuf::from(path);
@@ -36,7 +36,7 @@ pub fn harness() -> PathBuf {
 }
 
 /// The plugin binary, built next to the harness by `cargo build --workspace`.
-pub fn plugin() -> PathBuf {
+pub(crate) fn plugin() -> PathBuf {
     // Another build of the plugin (say, of an earlier commit), to show a test fails there.
     if let Ok(path) = std::env::var("TEST_PLUGIN_UNDER_TEST") {
         return PathBuf::from(path);
@@ -52,7 +52,7 @@ pub fn plugin() -> PathBuf {
 
 /// A connection component with access keys, pointed at `endpoint`; `secret` (when it is long
 /// enough to tell from ordinary text) is a secret of every scan from now on.
-pub fn access_key_component(id: &str, endpoint: &str, secret: &str) -> serde_json::Value {
+pub(crate) fn access_key_component(id: &str, endpoint: &str, secret: &str) -> serde_json::Value {
     if secret.len() >= secret_scan::MIN_SECRET_LEN {
         secret_scan::register(&format!("the access-key secret of {id}"), secret);
     }
@@ -71,12 +71,12 @@ pub fn access_key_component(id: &str, endpoint: &str, secret: &str) -> serde_jso
 }
 
 /// The secret of the access-key components for moto.
-pub const MOTO_SECRET: &str = "moto-accepts-any-secret";
+pub(crate) const MOTO_SECRET: &str = "moto-accepts-any-secret";
 
 /// Registers the secrets every test of the suite may hand a plugin (once per test binary): the
 /// moto secret, the quickstart's secret, every fixture private key and their passphrase. Tests
 /// register their own with [`secret_scan::register`].
-pub fn register_suite_secrets() {
+pub(crate) fn register_suite_secrets() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         secret_scan::register("the moto access-key secret", MOTO_SECRET);
@@ -109,12 +109,12 @@ pub fn register_suite_secrets() {
 /// `test_harness::plugin::TRANSCRIPT_ENV`) and the plugin logging at debug level; scans the
 /// transcript and the harness's own stdout and stderr for every secret of the suite and panics
 /// on a hit (naming the secret, never showing it). Returns the output.
-pub fn scanned_output(command: &mut std::process::Command) -> Output {
+pub(crate) fn scanned_output(command: &mut std::process::Command) -> Output {
     scanned_run(command, "debug").output
 }
 
 /// What a harness command wrote, scanned for secrets (see [`scanned_run`]).
-pub struct Scanned {
+pub(crate) struct Scanned {
     /// Its exit status, stdout and stderr.
     pub output: Output,
     /// The transcript of its plugin: every line it wrote, `stdout: ...` or `stderr: ...`.
@@ -123,7 +123,7 @@ pub struct Scanned {
 
 /// [`scanned_output`] with the plugin logging at `level` (the harness's `CONNECTOR_LOG`, which
 /// its plugin inherits); also returns the plugin's transcript.
-pub fn scanned_run(command: &mut std::process::Command, level: &str) -> Scanned {
+pub(crate) fn scanned_run(command: &mut std::process::Command, level: &str) -> Scanned {
     register_suite_secrets();
     let dir = tempfile::tempdir().expect("a folder for the transcript");
     let transcript = dir.path().join("plugin-transcript.txt");
@@ -146,7 +146,7 @@ pub fn scanned_run(command: &mut std::process::Command, level: &str) -> Scanned 
 
 /// Runs the harness with arguments (the plugin scanned, see [`scanned_output`]); returns its
 /// output.
-pub fn run_harness(args: &[&str]) -> Output {
+pub(crate) fn run_harness(args: &[&str]) -> Output {
     scanned_output(
         std::process::Command::new(harness())
             .args(args)
@@ -156,7 +156,7 @@ pub fn run_harness(args: &[&str]) -> Output {
 }
 
 /// Text of stdout and stderr together.
-pub fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -166,7 +166,7 @@ pub fn text(output: &Output) -> String {
 
 /// A loopback HTTP server that answers every request with the given status, headers and body.
 /// Returns its base URL.
-pub async fn stub_http(status: u16, headers: Vec<(String, String)>, body: String) -> String {
+pub(crate) async fn stub_http(status: u16, headers: Vec<(String, String)>, body: String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -217,7 +217,7 @@ pub async fn stub_http(status: u16, headers: Vec<(String, String)>, body: String
 }
 
 /// A loopback TCP server that accepts connections and never answers. Returns its base URL.
-pub async fn silent_server() -> String {
+pub(crate) async fn silent_server() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -230,7 +230,7 @@ pub async fn silent_server() -> String {
 }
 
 /// A port on loopback where nothing listens.
-pub fn closed_port() -> u16 {
+pub(crate) fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
@@ -241,7 +241,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// An SQS client of the test's own, pointed at the moto server, to set up queues and to look at
 /// what the server holds afterwards.
-pub fn sqs_client() -> aws_sdk_sqs::Client {
+pub(crate) fn sqs_client() -> aws_sdk_sqs::Client {
     let config = aws_sdk_sqs::Config::builder()
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
         .region(aws_sdk_sqs::config::Region::new("us-east-1"))
@@ -258,7 +258,7 @@ pub fn sqs_client() -> aws_sdk_sqs::Client {
 }
 
 /// A queue name no other test uses.
-pub fn unique_queue(prefix: &str) -> String {
+pub(crate) fn unique_queue(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
@@ -273,7 +273,7 @@ pub fn unique_queue(prefix: &str) -> String {
 }
 
 /// Creates a queue with attributes; returns its URL.
-pub async fn create_queue(name: &str, attributes: &[(&str, &str)]) -> String {
+pub(crate) async fn create_queue(name: &str, attributes: &[(&str, &str)]) -> String {
     let mut request = sqs_client().create_queue().queue_name(name);
     for (key, value) in attributes {
         request = request.attributes(aws_sdk_sqs::types::QueueAttributeName::from(*key), *value);
@@ -289,7 +289,7 @@ pub async fn create_queue(name: &str, attributes: &[(&str, &str)]) -> String {
 
 /// Every message in a queue right now, read with the test's own client (and made visible again
 /// after `visibility` seconds).
-pub async fn drain_visible(url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types::Message> {
+pub(crate) async fn drain_visible(url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types::Message> {
     let mut all = Vec::new();
     loop {
         let messages = receive_ten(url, visibility).await;
@@ -301,7 +301,7 @@ pub async fn drain_visible(url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types
 }
 
 /// Up to ten messages of a queue, with every attribute, read with the test's own client.
-pub async fn receive_ten(url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types::Message> {
+pub(crate) async fn receive_ten(url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types::Message> {
     sqs_client()
         .receive_message()
         .queue_url(url)
@@ -317,7 +317,7 @@ pub async fn receive_ten(url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types::
 }
 
 /// Puts messages with these bodies on a queue with the test's own client, ten per call.
-pub async fn send_bodies(url: &str, bodies: &[String]) {
+pub(crate) async fn send_bodies(url: &str, bodies: &[String]) {
     for chunk in bodies.chunks(10) {
         let mut request = sqs_client().send_message_batch().queue_url(url);
         for (i, body) in chunk.iter().enumerate() {
@@ -337,7 +337,7 @@ pub async fn send_bodies(url: &str, bodies: &[String]) {
 /// Every message in a queue right now, read with the test's own client and deleted as it is read
 /// (moto's ReceiveMessage slows down with every message it holds in flight, so taking them off
 /// keeps the check fast on queues of hundreds).
-pub async fn take_all(url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+pub(crate) async fn take_all(url: &str) -> Vec<aws_sdk_sqs::types::Message> {
     let mut all = Vec::new();
     loop {
         let messages = receive_ten(url, 300).await;
@@ -360,12 +360,12 @@ pub async fn take_all(url: &str) -> Vec<aws_sdk_sqs::types::Message> {
 }
 
 /// The approximate number of messages (visible and in flight) the queue holds.
-pub async fn queue_depth(url: &str) -> (u64, u64) {
+pub(crate) async fn queue_depth(url: &str) -> (u64, u64) {
     queue_depth_with(&sqs_client(), url).await
 }
 
 /// [`queue_depth`] asked with `client` (signed for another region, say).
-pub async fn queue_depth_with(client: &aws_sdk_sqs::Client, url: &str) -> (u64, u64) {
+pub(crate) async fn queue_depth_with(client: &aws_sdk_sqs::Client, url: &str) -> (u64, u64) {
     use aws_sdk_sqs::types::QueueAttributeName as A;
     let answer = client
         .get_queue_attributes()
@@ -385,14 +385,14 @@ pub async fn queue_depth_with(client: &aws_sdk_sqs::Client, url: &str) -> (u64, 
 
 /// A plugin started for a test, whose every line is scanned for the suite's secrets: dropping it
 /// panics when one was found (see [`secret_scan`]). Derefs to the [`PluginProcess`].
-pub struct ScannedPlugin {
+pub(crate) struct ScannedPlugin {
     process: PluginProcess,
     scan: ScanGuard,
 }
 
 impl ScannedPlugin {
     /// The scan of this plugin's output.
-    pub fn scan(&self) -> &SecretScan {
+    pub(crate) fn scan(&self) -> &SecretScan {
         &self.scan.0
     }
 }
@@ -406,14 +406,14 @@ impl std::ops::Deref for ScannedPlugin {
 }
 
 /// Starts the plugin for a test, logging at debug level, its output scanned for secrets.
-pub async fn start_plugin() -> ScannedPlugin {
+pub(crate) async fn start_plugin() -> ScannedPlugin {
     start_plugin_with(|_| {}).await
 }
 
 /// Starts the plugin for a test with its command changed by `configure` (logging at debug level
 /// unless it says otherwise), its output scanned for secrets. Every test that starts a plugin
 /// goes through here.
-pub async fn start_plugin_with(configure: impl FnOnce(&mut PluginCommand)) -> ScannedPlugin {
+pub(crate) async fn start_plugin_with(configure: impl FnOnce(&mut PluginCommand)) -> ScannedPlugin {
     register_suite_secrets();
     let scan = SecretScan::new();
     let mut command = PluginCommand::new(plugin(), &["serve"]);
@@ -433,7 +433,7 @@ pub async fn start_plugin_with(configure: impl FnOnce(&mut PluginCommand)) -> Sc
 }
 
 /// An operation component.
-pub fn operation(
+pub(crate) fn operation(
     id: &str,
     operation_type: &str,
     fields: serde_json::Value,
@@ -447,12 +447,12 @@ pub fn operation(
 }
 
 /// A connection component for the moto server.
-pub fn moto_connection(id: &str) -> connector_sdk::Component {
+pub(crate) fn moto_connection(id: &str) -> connector_sdk::Component {
     serde_json::from_value(access_key_component(id, &sqs_endpoint(), MOTO_SECRET)).unwrap()
 }
 
 /// Runs an operation over documents through the plugin.
-pub async fn execute(
+pub(crate) async fn execute(
     plugin: &connector_sdk::protocol::PluginProcess,
     connection: &connector_sdk::Component,
     operation: &connector_sdk::Component,
@@ -478,13 +478,13 @@ pub async fn execute(
 
 /// A loopback proxy in front of `upstream` that replaces the MD5OfBody of every ReceiveMessage
 /// answer with zeros (same length, so Content-Length stays right). Returns its base URL.
-pub async fn md5_corrupting_proxy(upstream: String) -> String {
+pub(crate) async fn md5_corrupting_proxy(upstream: String) -> String {
     proxy(upstream, true).await.0
 }
 
 /// A loopback proxy in front of `upstream` that records every request (its head, a blank line,
 /// its body). Returns its base URL and the requests.
-pub async fn recording_proxy(
+pub(crate) async fn recording_proxy(
     upstream: String,
 ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     proxy(upstream, false).await
@@ -493,7 +493,7 @@ pub async fn recording_proxy(
 /// A loopback proxy in front of `upstream` that records every request (its head: request line
 /// and headers, a blank line, its body), and with `corrupt` zeroes the MD5OfBody of
 /// ReceiveMessage answers.
-pub async fn proxy(
+pub(crate) async fn proxy(
     upstream: String,
     corrupt: bool,
 ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {

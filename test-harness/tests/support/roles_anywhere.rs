@@ -11,17 +11,17 @@ use test_harness::emulator::{Config, EmulatorHandle, ServeOptions, serve};
 use super::{execute, operation};
 
 /// The profile of the fixture emulator config.
-pub const PROFILE: &str =
+pub(crate) const PROFILE: &str =
     "arn:aws:rolesanywhere:eu-central-1:123456789012:profile/a1b2c3d4-0000-4000-8000-000000000002";
 /// The role the fixture profile allows.
-pub const ROLE: &str = "arn:aws:iam::123456789012:role/rolesanywhere-test";
+pub(crate) const ROLE: &str = "arn:aws:iam::123456789012:role/rolesanywhere-test";
 /// The fixture trust anchor.
-pub const ANCHOR: &str = "arn:aws:rolesanywhere:eu-central-1:123456789012:trust-anchor/a1b2c3d4-0000-4000-8000-000000000001";
+pub(crate) const ANCHOR: &str = "arn:aws:rolesanywhere:eu-central-1:123456789012:trust-anchor/a1b2c3d4-0000-4000-8000-000000000001";
 /// The passphrase of the fixtures' encrypted keys.
-pub const PASSPHRASE: &str = "password";
+pub(crate) const PASSPHRASE: &str = "password";
 
 /// The text of a fixture key or certificate.
-pub fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/rolesanywhere/keys")
         .join(name);
@@ -29,7 +29,7 @@ pub fn fixture(name: &str) -> String {
 }
 
 /// The emulator with the fixture config, issuing credentials for `lifetime` seconds when set.
-pub async fn emulator(lifetime: Option<i64>) -> EmulatorHandle {
+pub(crate) async fn emulator(lifetime: Option<i64>) -> EmulatorHandle {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/emulator/config.json");
     let mut config = Config::load(&path).expect("emulator config");
     config.credential_lifetime_seconds = lifetime;
@@ -60,7 +60,7 @@ pub async fn emulator(lifetime: Option<i64>) -> EmulatorHandle {
 }
 
 /// A Roles Anywhere connection: the P-256 leaf with its intermediate, the encrypted PKCS#8 key.
-pub fn ra_fields(emulator_url: &str, sqs: &str) -> Value {
+pub(crate) fn ra_fields(emulator_url: &str, sqs: &str) -> Value {
     json!({
         "authenticationType": "ROLES_ANYWHERE",
         "region": "us-east-1",
@@ -79,12 +79,12 @@ pub fn ra_fields(emulator_url: &str, sqs: &str) -> Value {
     })
 }
 
-pub fn ra_connection(id: &str, fields: Value) -> Component {
+pub(crate) fn ra_connection(id: &str, fields: Value) -> Component {
     Component::connection(id, "amazon-sqs", fields.as_object().unwrap().clone())
 }
 
 /// SENDs one document to `queue` through the plugin; its result.
-pub async fn send_one(
+pub(crate) async fn send_one(
     plugin: &PluginProcess,
     connection: &Component,
     queue: &str,

@@ -14,16 +14,16 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use connector_sdk::protocol::{LineObserver, Stream};
 
 /// Secrets shorter than this are not scanned for (they would match ordinary text).
-pub const MIN_SECRET_LEN: usize = 8;
+pub(crate) const MIN_SECRET_LEN: usize = 8;
 
 /// Body lines of a PEM block at least this long are secrets of their own.
-pub const MIN_PEM_LINE_LEN: usize = 16;
+pub(crate) const MIN_PEM_LINE_LEN: usize = 16;
 
 /// How many characters of context a hit keeps on each side of the secret.
 const CONTEXT: usize = 40;
 
 /// Gives the secrets issued so far by something running in the test (label, value).
-pub type SecretSource = Box<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
+pub(crate) type SecretSource = Box<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
 
 #[derive(Default)]
 struct Registry {
@@ -56,7 +56,7 @@ fn variants(value: &str) -> Vec<String> {
 
 /// Registers a secret for every scan of this test binary, under `label` (what a hit names; never
 /// the value). Too short a value is refused: it would match ordinary text.
-pub fn register(label: &str, value: &str) {
+pub(crate) fn register(label: &str, value: &str) {
     assert!(
         value.len() >= MIN_SECRET_LEN,
         "the secret {label} is shorter than {MIN_SECRET_LEN} characters: the scan cannot tell it \
@@ -74,7 +74,7 @@ pub fn register(label: &str, value: &str) {
 
 /// Registers a secret that is also an ordinary word, with the texts in which it is not the
 /// secret (`"x-widget":"password"` for the passphrase `password`): those are skipped.
-pub fn register_with_benign(label: &str, value: &str, benign: &[&str]) {
+pub(crate) fn register_with_benign(label: &str, value: &str, benign: &[&str]) {
     register(label, value);
     let mut registry = registry().lock().unwrap_or_else(PoisonError::into_inner);
     let mut all = registry.benign.as_ref().clone();
@@ -84,7 +84,7 @@ pub fn register_with_benign(label: &str, value: &str, benign: &[&str]) {
 
 /// Registers a PEM block (a private key) as a secret: each line of its base64 body of at least
 /// [`MIN_PEM_LINE_LEN`] characters (the whole block, escaped or not, holds them all).
-pub fn register_pem(label: &str, pem: &str) {
+pub(crate) fn register_pem(label: &str, pem: &str) {
     for (n, line) in pem
         .lines()
         .map(str::trim)
@@ -98,7 +98,7 @@ pub fn register_pem(label: &str, pem: &str) {
 }
 
 /// Registers a source of secrets issued while the tests run; it is asked on every line scanned.
-pub fn register_source(source: SecretSource) {
+pub(crate) fn register_source(source: SecretSource) {
     registry()
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -129,7 +129,7 @@ fn known() -> Known {
 
 /// One secret found in what a plugin (or the harness) wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hit {
+pub(crate) struct Hit {
     /// The secret's label.
     pub label: String,
     /// Where: `stdout`, `stderr`, or what the caller named.
@@ -171,7 +171,7 @@ fn context(masked: &str, label: &str) -> String {
 
 /// The scan of one plugin's (or one harness run's) output. Clones share the hits.
 #[derive(Clone, Default)]
-pub struct SecretScan {
+pub(crate) struct SecretScan {
     hits: Arc<Mutex<Vec<Hit>>>,
     /// Lines scanned, to show the scan saw the output at all.
     lines: Arc<std::sync::atomic::AtomicU64>,
@@ -179,12 +179,12 @@ pub struct SecretScan {
 
 impl SecretScan {
     /// A scan with no hits yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Scans one line written on `stream` for every known secret; records each secret found.
-    pub fn scan_line(&self, stream: &str, line: &[u8]) {
+    pub(crate) fn scan_line(&self, stream: &str, line: &[u8]) {
         self.lines
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut text = String::from_utf8_lossy(line);
@@ -215,25 +215,25 @@ impl SecretScan {
     }
 
     /// Scans a whole text (several lines) written on `stream`.
-    pub fn scan_text(&self, stream: &str, text: &[u8]) {
+    pub(crate) fn scan_text(&self, stream: &str, text: &[u8]) {
         for line in text.split(|b| *b == b'\n') {
             self.scan_line(stream, line);
         }
     }
 
     /// An observer for [`connector_sdk::protocol::PluginCommand::observer`] that scans every line.
-    pub fn observer(&self) -> LineObserver {
+    pub(crate) fn observer(&self) -> LineObserver {
         let scan = self.clone();
         Arc::new(move |stream: Stream, line: &[u8]| scan.scan_line(&stream.to_string(), line))
     }
 
     /// How many lines were scanned.
-    pub fn lines_scanned(&self) -> u64 {
+    pub(crate) fn lines_scanned(&self) -> u64 {
         self.lines.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The hits so far.
-    pub fn hits(&self) -> Vec<Hit> {
+    pub(crate) fn hits(&self) -> Vec<Hit> {
         self.hits
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -241,12 +241,12 @@ impl SecretScan {
     }
 
     /// Takes the hits so far (for tests of the scan itself, which then check them).
-    pub fn take_hits(&self) -> Vec<Hit> {
+    pub(crate) fn take_hits(&self) -> Vec<Hit> {
         std::mem::take(&mut *self.hits.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Panics when a secret was found, naming each by label, stream and masked context.
-    pub fn assert_clean(&self) {
+    pub(crate) fn assert_clean(&self) {
         let hits = self.hits();
         if hits.is_empty() {
             return;
@@ -264,7 +264,7 @@ impl SecretScan {
 }
 
 /// A scan that checks itself when dropped (unless the thread is panicking already).
-pub struct ScanGuard(pub SecretScan);
+pub(crate) struct ScanGuard(pub SecretScan);
 
 impl Drop for ScanGuard {
     fn drop(&mut self) {

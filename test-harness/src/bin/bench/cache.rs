@@ -22,7 +22,7 @@ use crate::{Args, raw, say};
 
 /// Nanoseconds per operation of the three loops, in one run.
 #[derive(Debug, Clone, Copy)]
-pub struct HitCosts {
+pub(crate) struct HitCosts {
     /// `CacheHandle::cached` on a warm entry: what a connection pays per SQS call.
     pub cache_get: f64,
     /// `CredentialCache::get` by component id on a warm entry (finds the handle first).
@@ -48,7 +48,7 @@ fn per_op(started: Instant, iterations: u64) -> f64 {
 }
 
 /// Runs the three loops of `iterations` each on a current-thread runtime.
-pub fn hit_costs(iterations: u64) -> Result<HitCosts, String> {
+pub(crate) fn hit_costs(iterations: u64) -> Result<HitCosts, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -132,7 +132,7 @@ async fn execute_owned(
 
 /// What the cold-cache run found.
 #[derive(Debug, Clone, Copy)]
-pub struct ColdRun {
+pub(crate) struct ColdRun {
     /// Concurrent executions started.
     pub executions: usize,
     /// CreateSession calls the emulator accepted.
@@ -150,7 +150,7 @@ const ANCHOR: &str = "arn:aws:rolesanywhere:eu-central-1:123456789012:trust-anch
 
 /// `executions` SEND executions of one document each, all at once, through a fresh plugin
 /// process on a Roles Anywhere connection nobody used yet; counts the CreateSession calls.
-pub async fn cold_cache(
+pub(crate) async fn cold_cache(
     plugin_path: &Path,
     emulator_config: &Path,
     endpoint: &str,
@@ -240,7 +240,7 @@ pub async fn cold_cache(
 }
 
 /// The cost of a cache hit against plain lookups, `repetitions` runs of each loop.
-pub fn hits(args: &Args, report: &mut Report) -> Result<(), String> {
+pub(crate) fn hits(args: &Args, report: &mut Report) -> Result<(), String> {
     say(format!(
         "credential cache hit: {} iterations x {} runs",
         args.cache_iterations, args.repetitions

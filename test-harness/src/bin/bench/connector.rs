@@ -21,7 +21,7 @@ use crate::raw::{ACCESS_KEY, REGION, SECRET_KEY};
 
 /// Where the connector runs.
 #[derive(Clone, Copy)]
-pub enum Host<'a> {
+pub(crate) enum Host<'a> {
     /// `sqs-connector serve`, driven over JSON-RPC.
     Plugin(&'a PluginProcess),
     /// The same connector built in this process.
@@ -36,12 +36,12 @@ fn fields(value: Value) -> Map<String, Value> {
 }
 
 /// The access-keys connection every connector contender uses.
-pub fn connection(endpoint: &str) -> Component {
+pub(crate) fn connection(endpoint: &str) -> Component {
     connection_named("bench-conn-keys", endpoint)
 }
 
 /// The same connection under another id (a host keeps one built client per connection id).
-pub fn connection_named(id: &str, endpoint: &str) -> Component {
+pub(crate) fn connection_named(id: &str, endpoint: &str) -> Component {
     Component::connection(
         id,
         sqs_connector::CONNECTOR_ID,
@@ -56,7 +56,7 @@ pub fn connection_named(id: &str, endpoint: &str) -> Component {
 }
 
 /// A SEND operation to `queue_url` with 16 requests in flight.
-pub fn send_operation(id: &str, queue_url: &str, concurrency: usize) -> Component {
+pub(crate) fn send_operation(id: &str, queue_url: &str, concurrency: usize) -> Component {
     Component::operation(
         id,
         sqs_connector::CONNECTOR_ID,
@@ -67,13 +67,13 @@ pub fn send_operation(id: &str, queue_url: &str, concurrency: usize) -> Componen
 
 /// A RECEIVE of every message available, deleting what it read, with `concurrency` reads in
 /// flight (the raw drain's worker count).
-pub fn receive_operation(id: &str, queue_url: &str, concurrency: usize) -> Component {
+pub(crate) fn receive_operation(id: &str, queue_url: &str, concurrency: usize) -> Component {
     receive_operation_of(id, queue_url, concurrency, -1)
 }
 
 /// A RECEIVE of at most `max_messages` per execution (-1: every message available), deleting
 /// what it read, with `concurrency` reads in flight.
-pub fn receive_operation_of(
+pub(crate) fn receive_operation_of(
     id: &str,
     queue_url: &str,
     concurrency: usize,
@@ -94,7 +94,7 @@ pub fn receive_operation_of(
 
 /// How the LISTEN contender listens.
 #[derive(Debug, Clone, Copy)]
-pub struct ListenShape {
+pub(crate) struct ListenShape {
     /// Receive loops (the raw drain's workers).
     pub pollers: usize,
     /// Batches that may wait for their answer at once.
@@ -105,7 +105,7 @@ pub struct ListenShape {
 
 /// A LISTEN on `queue_url`: batches of 10, a 60 s visibility timeout kept up by the heartbeat,
 /// AT_LEAST_ONCE (a message is deleted once its batch was answered SUCCESS).
-pub fn listen_operation(id: &str, queue_url: &str, shape: ListenShape) -> Component {
+pub(crate) fn listen_operation(id: &str, queue_url: &str, shape: ListenShape) -> Component {
     Component::operation(
         id,
         sqs_connector::CONNECTOR_ID,
@@ -170,7 +170,7 @@ impl ListenHandler for InstantProcess {
 /// LISTEN through the plugin until `wanted` documents were answered, then a drained
 /// `listen/stop`, whose answer comes once every answered message was deleted. Returns how many
 /// documents were answered in all (more than `wanted` if any came twice).
-pub async fn listen_drain(
+pub(crate) async fn listen_drain(
     plugin: &PluginProcess,
     listener_id: &str,
     connection: &Component,
@@ -214,7 +214,7 @@ impl Host<'_> {
     /// One execute call on documents the host owns, as a runtime owns the documents a step
     /// passes on: through the plugin they are serialized where they are (and dropped after the call);
     /// in process `Connector::execute` takes them (SEND's outputs are the same documents).
-    pub async fn execute(
+    pub(crate) async fn execute(
         &self,
         execution_id: &str,
         connection: &Component,
@@ -285,7 +285,7 @@ async fn send_part(
 
 /// The documents of a SEND cut into execute calls of `chunk` documents, owned by the host (made
 /// before a measurement starts, as a runtime has its documents before a step runs).
-pub fn execute_calls(documents: &[Document], chunk: usize) -> Vec<Vec<Document>> {
+pub(crate) fn execute_calls(documents: &[Document], chunk: usize) -> Vec<Vec<Document>> {
     documents
         .chunks(chunk.max(1))
         .map(<[Document]>::to_vec)
@@ -294,7 +294,7 @@ pub fn execute_calls(documents: &[Document], chunk: usize) -> Vec<Vec<Document>>
 
 /// SEND of the documents of `calls` (see [`execute_calls`]), `in_flight` execute calls at once.
 /// Fails unless every document got a SUCCESS.
-pub async fn send(
+pub(crate) async fn send(
     host: Host<'_>,
     connection: &Component,
     operation: &Component,
@@ -311,7 +311,7 @@ pub async fn send(
 
 /// RECEIVE with delete: one execute with one trigger document. Returns how many messages came
 /// back; fails unless the result is a SUCCESS.
-pub async fn receive(
+pub(crate) async fn receive(
     host: Host<'_>,
     connection: &Component,
     operation: &Component,
@@ -333,7 +333,7 @@ pub async fn receive(
 /// RECEIVE with delete in executions of the operation's `per_call` messages, `in_flight`
 /// executions at once, until `wanted` messages came back or an execution found none. Returns how
 /// many messages came back.
-pub async fn receive_all(
+pub(crate) async fn receive_all(
     host: Host<'_>,
     connection: &Component,
     operation: &Component,

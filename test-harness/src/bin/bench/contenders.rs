@@ -17,7 +17,7 @@ use crate::report::Sample;
 use crate::{Args, cpu, raw, say};
 
 /// What every contender shares.
-pub struct Bench<'a> {
+pub(crate) struct Bench<'a> {
     pub args: &'a Args,
     pub client: aws_sdk_sqs::Client,
     pub messages: Vec<Message>,
@@ -35,13 +35,13 @@ pub struct Bench<'a> {
 }
 
 /// Messages per RECEIVE execution in the drains.
-pub const RECEIVE_PER_CALL: usize = 2_000;
+pub(crate) const RECEIVE_PER_CALL: usize = 2_000;
 /// RECEIVE executions in flight in the drains.
-pub const RECEIVE_CALLS_IN_FLIGHT: usize = 2;
+pub(crate) const RECEIVE_CALLS_IN_FLIGHT: usize = 2;
 
 /// The SEND contenders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendBy {
+pub(crate) enum SendBy {
     RawBest,
     Plugin,
     OtherPlugin,
@@ -52,7 +52,7 @@ pub enum SendBy {
 
 /// The RECEIVE-with-delete contenders, and LISTEN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DrainBy {
+pub(crate) enum DrainBy {
     RawBest,
     Plugin,
     OtherPlugin,
@@ -64,12 +64,12 @@ pub enum DrainBy {
 
 impl Bench<'_> {
     /// Messages per SEND and per drain.
-    pub fn n(&self) -> usize {
+    pub(crate) fn n(&self) -> usize {
         self.args.messages
     }
 
     /// A fresh queue, named after `tag`; returns its URL.
-    pub async fn queue(&self, tag: &str) -> Result<String, String> {
+    pub(crate) async fn queue(&self, tag: &str) -> Result<String, String> {
         let n = self.queues.fetch_add(1, Ordering::Relaxed);
         raw::create_queue(
             &self.client,
@@ -79,14 +79,14 @@ impl Bench<'_> {
     }
 
     /// The SEND operation to `queue`, with the SEND requests in flight.
-    pub fn send_operation(&self, queue: &str) -> Component {
+    pub(crate) fn send_operation(&self, queue: &str) -> Component {
         let n = self.queues.load(Ordering::Relaxed);
         connector::send_operation(&format!("bench-op-send-{n}"), queue, self.send_requests)
     }
 
     /// The RECEIVE of every message of `queue`, deleting what it read, `concurrency` reads in
     /// flight.
-    pub fn receive_operation(&self, queue: &str) -> Component {
+    pub(crate) fn receive_operation(&self, queue: &str) -> Component {
         let n = self.queues.load(Ordering::Relaxed);
         connector::receive_operation(
             &format!("bench-op-receive-{n}"),
@@ -97,7 +97,7 @@ impl Bench<'_> {
 
     /// The RECEIVE of the drains: RECEIVE_PER_CALL messages per execution, the raw drain's
     /// workers shared between the executions in flight.
-    pub fn drain_operation(&self, queue: &str) -> Component {
+    pub(crate) fn drain_operation(&self, queue: &str) -> Component {
         let n = self.queues.load(Ordering::Relaxed);
         connector::receive_operation_of(
             &format!("bench-op-drain-{n}"),
@@ -108,18 +108,18 @@ impl Bench<'_> {
     }
 
     /// The `--compare-plugin` build's host (its contender is measured only when there is one).
-    pub fn other_host(&self) -> Host<'_> {
+    pub(crate) fn other_host(&self) -> Host<'_> {
         Host::Plugin(self.other_plugin())
     }
 
     /// The `--compare-plugin` build's process (the plugin's when there is none).
-    pub fn other_plugin(&self) -> &PluginProcess {
+    pub(crate) fn other_plugin(&self) -> &PluginProcess {
         self.other_plugin.as_ref().unwrap_or(&self.plugin)
     }
 
     /// The LISTEN contender's shape: the raw drain's workers as pollers, twice as many batches
     /// waiting at most (so a poller seldom waits for a place).
-    pub fn listen_shape(&self) -> connector::ListenShape {
+    pub(crate) fn listen_shape(&self) -> connector::ListenShape {
         let pollers = self.args.concurrency.clamp(1, 16);
         connector::ListenShape {
             pollers,
@@ -130,7 +130,7 @@ impl Bench<'_> {
 
     /// LISTEN through `plugin` until every message of `queue` was answered and the drained stop
     /// came back; returns how many documents were answered.
-    pub async fn listen(
+    pub(crate) async fn listen(
         &self,
         plugin: &PluginProcess,
         queue: &str,
@@ -143,7 +143,7 @@ impl Bench<'_> {
     }
 
     /// The process id of the server measured against, if known.
-    pub fn server(&self) -> Option<u32> {
+    pub(crate) fn server(&self) -> Option<u32> {
         self.server_pid
     }
 
@@ -151,7 +151,7 @@ impl Bench<'_> {
     /// printed with its `name`; the samples of each, in the order of `runs`. Even rounds run the
     /// contenders in reverse order: a contender measured right after another tends to do better
     /// or worse for it (seen in A/B runs of two plugin builds), and alternating evens that out.
-    pub async fn rounds<T: Copy>(
+    pub(crate) async fn rounds<T: Copy>(
         &self,
         title: &str,
         runs: &[T],
@@ -182,7 +182,7 @@ impl Bench<'_> {
     /// same on the `--compare-plugin` build, measured right after it when there is that build:
     /// their figures are printed, and their samples left out of those returned (one list per
     /// contender).
-    pub async fn rounds_with_other<T: Copy + PartialEq + std::fmt::Debug>(
+    pub(crate) async fn rounds_with_other<T: Copy + PartialEq + std::fmt::Debug>(
         &self,
         title: &str,
         contenders: &[T],
@@ -213,7 +213,7 @@ impl Bench<'_> {
     }
 
     /// Times `work` on `count` messages, with the CPU each process used meanwhile.
-    pub async fn timed<F>(&self, count: usize, work: F) -> Result<Sample, String>
+    pub(crate) async fn timed<F>(&self, count: usize, work: F) -> Result<Sample, String>
     where
         F: Future<Output = Result<(), String>>,
     {
@@ -231,7 +231,7 @@ impl Bench<'_> {
 
     /// Opens every client's connections and fills the caches (queue URLs and limits, built
     /// connections) once, untimed.
-    pub async fn warm_up(&self) -> Result<(), String> {
+    pub(crate) async fn warm_up(&self) -> Result<(), String> {
         say("warming up every contender");
         let c = self.args.concurrency;
         let warm = self.queue("warmup").await?;

@@ -9,7 +9,7 @@ const TICKS: f64 = 100.0;
 
 /// CPU seconds used so far.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Cpu {
+pub(crate) struct Cpu {
     /// This process (the bench: host side, raw SDK, in-process connector).
     pub bench: f64,
     /// Children that exited and were waited for (the boto3 script).
@@ -39,7 +39,7 @@ fn stat(path: &Path) -> Option<(f64, f64, u32, String)> {
 }
 
 /// A snapshot now; `server` is the SQS server's pid when known.
-pub fn snapshot(server: Option<u32>) -> Cpu {
+pub(crate) fn snapshot(server: Option<u32>) -> Cpu {
     let me = std::process::id();
     let (bench, exited_children) = stat(Path::new("/proc/self/stat"))
         .map(|(own, children, _, _)| (own, children))
@@ -75,13 +75,13 @@ pub fn snapshot(server: Option<u32>) -> Cpu {
 }
 
 /// The CPU seconds process `pid` has used so far, if it runs.
-pub fn process_seconds(pid: u32) -> Option<f64> {
+pub(crate) fn process_seconds(pid: u32) -> Option<f64> {
     stat(&Path::new("/proc").join(pid.to_string()).join("stat")).map(|(own, ..)| own)
 }
 
 impl Cpu {
     /// What was used between `earlier` and `self`.
-    pub fn since(&self, earlier: &Cpu) -> Cpu {
+    pub(crate) fn since(&self, earlier: &Cpu) -> Cpu {
         Cpu {
             bench: self.bench - earlier.bench,
             exited_children: self.exited_children - earlier.exited_children,

@@ -15,7 +15,7 @@ const ROUND_TRIP_CALLS: usize = 9;
 
 /// The median wall time of a ListQueues call, in milliseconds: the round trip with the
 /// server's handling of a small request.
-pub async fn round_trip_ms(client: &aws_sdk_sqs::Client) -> Result<f64, String> {
+pub(crate) async fn round_trip_ms(client: &aws_sdk_sqs::Client) -> Result<f64, String> {
     let mut times = Vec::with_capacity(ROUND_TRIP_CALLS);
     for _ in 0..ROUND_TRIP_CALLS {
         let started = Instant::now();
@@ -32,7 +32,7 @@ pub async fn round_trip_ms(client: &aws_sdk_sqs::Client) -> Result<f64, String> 
 
 impl Bench<'_> {
     /// Every `--delayed` endpoint in turn, after the loopback figures (which chose the chunking).
-    pub async fn delayed_all(&mut self, report: &mut report::Report) -> Result<(), String> {
+    pub(crate) async fn delayed_all(&mut self, report: &mut report::Report) -> Result<(), String> {
         let loopback_ms = round_trip_ms(&self.client).await?;
         for (rtt, endpoint) in self.args.delayed.clone() {
             self.client = raw::client(&endpoint);

@@ -7,7 +7,7 @@ use crate::report::{self, Report, Row, Sample};
 use crate::{cpu, raw};
 
 /// Fails unless a drain returned `wanted` messages.
-pub fn drained(contender: DrainBy, wanted: usize, got: usize) -> Result<(), String> {
+pub(crate) fn drained(contender: DrainBy, wanted: usize, got: usize) -> Result<(), String> {
     if got == wanted {
         Ok(())
     } else {
@@ -19,7 +19,7 @@ pub fn drained(contender: DrainBy, wanted: usize, got: usize) -> Result<(), Stri
 
 impl Bench<'_> {
     /// One drain by `contender` of a queue filled with the messages, checked to end empty.
-    pub async fn drain_once(&self, contender: DrainBy) -> Result<Sample, String> {
+    pub(crate) async fn drain_once(&self, contender: DrainBy) -> Result<Sample, String> {
         let n = self.n();
         let queue = self.queue("drain").await?;
         let c = self.args.concurrency;
@@ -91,7 +91,7 @@ impl Bench<'_> {
     }
 
     /// [`Bench::rounds_with_other`] of the drain contenders and LISTEN; their rows in `report`.
-    pub async fn drains(&self, report: &mut Report) -> Result<(), String> {
+    pub(crate) async fn drains(&self, report: &mut Report) -> Result<(), String> {
         let contenders = [
             DrainBy::RawBest,
             DrainBy::Plugin,

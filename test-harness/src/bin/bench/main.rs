@@ -17,6 +17,9 @@
 //! Every figure is the median of several runs, contenders interleaved, each run on a fresh queue
 //! whose message count is checked; it writes `BENCHMARKS.md`.
 
+// STYLE: code that is not a test does not panic on a value it did not check.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 mod cache;
 mod connector;
 mod contenders;

@@ -11,7 +11,7 @@ use serde_json::json;
 
 /// One message: a body and its attributes as (name, type, value).
 #[derive(Debug, Clone)]
-pub struct Message {
+pub(crate) struct Message {
     /// The JSON body.
     pub body: String,
     /// The message attributes: name, data type (`String` or `Number`), value.
@@ -60,7 +60,7 @@ const NOTES: &[&str] = &[
 ];
 
 /// `count` messages, the same for every call with the same count.
-pub fn generate(count: usize) -> Vec<Message> {
+pub(crate) fn generate(count: usize) -> Vec<Message> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     (0..count)
         .map(|n| {
@@ -115,7 +115,7 @@ pub fn generate(count: usize) -> Vec<Message> {
 
 impl Message {
     /// The document a host hands the connector for this message.
-    pub fn document(&self) -> Document {
+    pub(crate) fn document(&self) -> Document {
         let mut document = Document::new(self.body.clone());
         for (name, data_type, value) in &self.attributes {
             document
@@ -131,7 +131,7 @@ impl Message {
     }
 
     /// The attributes as the SDK takes them.
-    pub fn sdk_attributes(&self) -> HashMap<String, MessageAttributeValue> {
+    pub(crate) fn sdk_attributes(&self) -> HashMap<String, MessageAttributeValue> {
         self.attributes
             .iter()
             .filter_map(|(name, data_type, value)| {
@@ -146,7 +146,7 @@ impl Message {
     }
 
     /// Body and attribute bytes, as SQS counts a message's size.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.body.len()
             + self
                 .attributes
@@ -158,7 +158,7 @@ impl Message {
 
 /// Writes the messages as JSON lines (`{"body": …, "attributes": {name: [type, value]}}`) for the
 /// boto3 contender.
-pub fn write_jsonl(path: &Path, messages: &[Message]) -> std::io::Result<()> {
+pub(crate) fn write_jsonl(path: &Path, messages: &[Message]) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     for message in messages {
         let attributes: serde_json::Map<String, serde_json::Value> = message
@@ -176,7 +176,7 @@ pub fn write_jsonl(path: &Path, messages: &[Message]) -> std::io::Result<()> {
 }
 
 /// (smallest, mean, largest) body size in bytes, and the same for the whole message.
-pub fn sizes(messages: &[Message]) -> ((usize, usize, usize), (usize, usize, usize)) {
+pub(crate) fn sizes(messages: &[Message]) -> ((usize, usize, usize), (usize, usize, usize)) {
     let stats = |sizes: Vec<usize>| {
         let min = sizes.iter().copied().min().unwrap_or(0);
         let max = sizes.iter().copied().max().unwrap_or(0);

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 /// How to run the script.
 #[derive(Debug, Clone)]
-pub struct Boto3 {
+pub(crate) struct Boto3 {
     /// The Python interpreter (`.venv/bin/python`).
     pub python: PathBuf,
     /// The script.
@@ -22,7 +22,7 @@ pub struct Boto3 {
 
 /// What the script printed.
 #[derive(Debug, Clone, Copy, Deserialize)]
-pub struct Timing {
+pub(crate) struct Timing {
     /// Seconds its loop took.
     pub seconds: f64,
     /// Messages it sent or deleted.
@@ -33,7 +33,12 @@ pub struct Timing {
 
 impl Boto3 {
     /// Runs `mode` (`send` or `drain`) on `queue_url` for `count` messages.
-    pub async fn run(&self, mode: &str, queue_url: &str, count: usize) -> Result<Timing, String> {
+    pub(crate) async fn run(
+        &self,
+        mode: &str,
+        queue_url: &str,
+        count: usize,
+    ) -> Result<Timing, String> {
         let output = tokio::process::Command::new(&self.python)
             .arg(&self.script)
             .arg(mode)

@@ -18,18 +18,18 @@ use aws_sdk_sqs::types::{
 use crate::messages::Message;
 
 /// The region every contender signs for.
-pub const REGION: &str = "us-east-1";
+pub(crate) const REGION: &str = "us-east-1";
 /// The static access key every contender uses (fauxqs accepts any).
-pub const ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+pub(crate) const ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 /// The static secret key.
-pub const SECRET_KEY: &str = "bench-secret-key";
+pub(crate) const SECRET_KEY: &str = "bench-secret-key";
 
 fn failed(what: &str, err: impl std::error::Error) -> String {
     format!("{what}: {}", DisplayErrorContext(err))
 }
 
 /// A client with the connector's settings, pointed at `endpoint`.
-pub fn client(endpoint: &str) -> Client {
+pub(crate) fn client(endpoint: &str) -> Client {
     let config = aws_sdk_sqs::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
@@ -50,7 +50,7 @@ pub fn client(endpoint: &str) -> Client {
 }
 
 /// Creates a queue; a 10-minute visibility timeout keeps a slow drain from seeing redeliveries.
-pub async fn create_queue(client: &Client, name: &str) -> Result<String, String> {
+pub(crate) async fn create_queue(client: &Client, name: &str) -> Result<String, String> {
     let answer = client
         .create_queue()
         .queue_name(name)
@@ -65,12 +65,12 @@ pub async fn create_queue(client: &Client, name: &str) -> Result<String, String>
 }
 
 /// Deletes a queue (best effort: the figures are already taken).
-pub async fn delete_queue(client: &Client, url: &str) {
+pub(crate) async fn delete_queue(client: &Client, url: &str) {
     let _ = client.delete_queue().queue_url(url).send().await;
 }
 
 /// (visible, in flight) messages of a queue.
-pub async fn count(client: &Client, url: &str) -> Result<(u64, u64), String> {
+pub(crate) async fn count(client: &Client, url: &str) -> Result<(u64, u64), String> {
     let answer = client
         .get_queue_attributes()
         .queue_url(url)
@@ -93,7 +93,7 @@ pub async fn count(client: &Client, url: &str) -> Result<(u64, u64), String> {
 }
 
 /// Fails unless the queue holds exactly `visible` visible messages and none in flight.
-pub async fn expect_count(client: &Client, url: &str, visible: u64) -> Result<(), String> {
+pub(crate) async fn expect_count(client: &Client, url: &str, visible: u64) -> Result<(), String> {
     let (found, in_flight) = count(client, url).await?;
     if found != visible || in_flight != 0 {
         return Err(format!(
@@ -106,7 +106,7 @@ pub async fn expect_count(client: &Client, url: &str, visible: u64) -> Result<()
 /// Waits until the queue holds no message, visible or in flight (the plugin's RECEIVE deletes
 /// what it read after its answer was written); then checks that with [`expect_count`]. Polls
 /// every 2 ms for at most 60 s.
-pub async fn wait_empty(client: &Client, url: &str) -> Result<(), String> {
+pub(crate) async fn wait_empty(client: &Client, url: &str) -> Result<(), String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while count(client, url).await? != (0, 0) && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -146,7 +146,7 @@ async fn send_batch(client: &Client, url: &str, chunk: &[Message]) -> Result<(),
 }
 
 /// The best the SDK does: SendMessageBatch of 10, `concurrency` calls in flight.
-pub async fn send_batches(
+pub(crate) async fn send_batches(
     client: &Client,
     url: &str,
     messages: &[Message],
@@ -162,7 +162,7 @@ pub async fn send_batches(
 }
 
 /// One SendMessage after the other.
-pub async fn send_sequential(
+pub(crate) async fn send_sequential(
     client: &Client,
     url: &str,
     messages: &[Message],
@@ -232,7 +232,7 @@ async fn drain_worker(client: &Client, url: &str, deleted: &AtomicUsize) -> Resu
 /// The best drain: `workers` loops of ReceiveMessage (10, every attribute, no wait) and
 /// DeleteMessageBatch; a worker stops after two empty answers in a row. Returns how many
 /// messages were deleted.
-pub async fn drain(client: &Client, url: &str, workers: usize) -> Result<usize, String> {
+pub(crate) async fn drain(client: &Client, url: &str, workers: usize) -> Result<usize, String> {
     let deleted = AtomicUsize::new(0);
     let workers = workers.max(1);
     crate::limited(

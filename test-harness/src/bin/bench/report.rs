@@ -9,7 +9,7 @@ use crate::messages::{self, Message};
 
 /// One timed run of a throughput contender.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Wall time.
     pub seconds: f64,
     /// Messages handled.
@@ -20,7 +20,7 @@ pub struct Sample {
 
 impl Sample {
     /// Messages per second.
-    pub fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.messages as f64 / self.seconds.max(f64::MIN_POSITIVE)
     }
 
@@ -29,7 +29,7 @@ impl Sample {
     }
 
     /// The run in one line for the progress output: throughput and CPU per message.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let cpu = &self.cpu;
         format!(
             "{:.0} msg/s; CPU µs/msg: bench {:.1}, plugin {:.1}, boto3 {:.1}, server {:.1}",
@@ -44,7 +44,7 @@ impl Sample {
 
 /// What a figure counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
+pub(crate) enum Unit {
     /// Messages per second: higher is better.
     MsgPerSec,
     /// Nanoseconds per operation: lower is better.
@@ -53,7 +53,7 @@ pub enum Unit {
 
 /// One figure: the runs of one contender.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     /// The table section.
     pub section: &'static str,
     /// A key other rows name as their baseline.
@@ -84,7 +84,7 @@ fn median(values: &[f64]) -> f64 {
 
 impl Row {
     /// A row of plain figures.
-    pub fn new(
+    pub(crate) fn new(
         section: &'static str,
         key: &'static str,
         label: &str,
@@ -106,7 +106,7 @@ impl Row {
     }
 
     /// A throughput row from its runs.
-    pub fn rates(
+    pub(crate) fn rates(
         section: &'static str,
         key: &'static str,
         label: &str,
@@ -128,7 +128,7 @@ impl Row {
     }
 
     /// The median of the runs.
-    pub fn median(&self) -> f64 {
+    pub(crate) fn median(&self) -> f64 {
         median(&self.runs)
     }
 
@@ -159,7 +159,7 @@ impl Row {
 }
 
 /// `12345` as `12,345`.
-pub fn thousands(value: u64) -> String {
+pub(crate) fn thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -173,7 +173,7 @@ pub fn thousands(value: u64) -> String {
 
 /// The latency-bound figures at one round trip.
 #[derive(Debug)]
-pub struct Delayed {
+pub(crate) struct Delayed {
     /// The round trip asked for, in milliseconds.
     pub rtt_ms: u32,
     /// The median ListQueues call against the delayed server, in milliseconds.
@@ -202,7 +202,7 @@ fn ratio_in(rows: &[Row], row: &Row) -> String {
 
 /// Everything a run found.
 #[derive(Debug)]
-pub struct Report {
+pub(crate) struct Report {
     info: Vec<(String, String)>,
     rows: Vec<Row>,
     /// Plugin SEND per chunking: (documents per call, calls in flight, runs).
@@ -258,7 +258,7 @@ fn locked_version(package: &str) -> String {
 
 impl Report {
     /// An empty report for these messages and facts.
-    pub fn new(info: Vec<(String, String)>, messages: &[Message]) -> Self {
+    pub(crate) fn new(info: Vec<(String, String)>, messages: &[Message]) -> Self {
         let (body_sizes, message_sizes) = messages::sizes(messages);
         let counts = messages.iter().map(|m| m.attributes.len());
         Self {
@@ -279,12 +279,12 @@ impl Report {
     }
 
     /// Adds a figure.
-    pub fn add(&mut self, row: Row) {
+    pub(crate) fn add(&mut self, row: Row) {
         self.rows.push(row);
     }
 
     /// The row with this key.
-    pub fn row(&self, key: &str) -> Option<&Row> {
+    pub(crate) fn row(&self, key: &str) -> Option<&Row> {
         self.rows.iter().find(|r| r.key == key)
     }
 
@@ -375,7 +375,7 @@ impl Report {
     }
 
     /// The report as Markdown.
-    pub fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         let mut md = String::new();
         let now = time::OffsetDateTime::now_utc();
         let date = now
@@ -654,7 +654,7 @@ impl Report {
     }
 
     /// A short plain-text summary for the terminal.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut out = String::from("\nResults (median; ratio to baseline):\n");
         for row in &self.rows {
             let _ = writeln!(

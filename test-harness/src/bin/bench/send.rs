@@ -9,7 +9,7 @@ use crate::{cpu, raw, say};
 impl Bench<'_> {
     /// Plugin SENDs of every document per chunking, `repetitions` runs each (interleaved);
     /// returns the chunking with the best median.
-    pub async fn sweep(&self, report: &mut Report) -> Result<(usize, usize), String> {
+    pub(crate) async fn sweep(&self, report: &mut Report) -> Result<(usize, usize), String> {
         let mut options: Vec<(usize, usize)> = Vec::new();
         for &size in &self.args.chunk_sizes {
             options.push((size, 1));
@@ -41,7 +41,7 @@ impl Bench<'_> {
 
     /// One SEND of the messages by `contender` on a fresh queue (with `chunk` documents per
     /// execute call, `in_flight` at once, for the connector), checked by the queue's count.
-    pub async fn send_once(
+    pub(crate) async fn send_once(
         &self,
         contender: SendBy,
         chunk: usize,
@@ -100,7 +100,7 @@ impl Bench<'_> {
     }
 
     /// [`Bench::rounds_with_other`] of the SEND contenders; their rows in `report`.
-    pub async fn sends(
+    pub(crate) async fn sends(
         &self,
         report: &mut Report,
         chunk: usize,
