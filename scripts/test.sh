@@ -11,10 +11,11 @@ ensure_browser
 say "building the workspace"
 cargo build --workspace --all-targets --quiet
 start_moto
-say "checking formatting, lints and the API docs"
+say "checking formatting, lints, the API docs and the SDK's public API listing"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+./scripts/api.sh --check
 say "running the tests"
 set +e
 # In CI the fuzzers start from one fixed seed, so that a run's result does not depend on the draw
