@@ -9,10 +9,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 mode="${1:---check}"
 listing="connector-sdk/API.txt"
-RUSTC_BOOTSTRAP=1 cargo rustdoc --quiet -p connector-sdk --lib -- -Z unstable-options --output-format json
+RUSTC_BOOTSTRAP=1 cargo rustdoc --quiet -p connector-sdk --lib --features host -- -Z unstable-options --output-format json
 current="$(mktemp)"
 trap 'rm -f "$current"' EXIT
 python3 scripts/public_api.py target/doc/connector_sdk.json > "$current"
+# A connector builds the SDK without the host's side (the `host` feature).
+if cargo tree -p sqs-connector -e features -i connector-sdk --prefix none | grep -q 'connector-sdk feature "host"'; then
+  echo "error: sqs-connector builds connector-sdk with the feature \"host\"; a connector must not need the host's side" >&2
+  exit 1
+fi
 case "$mode" in
   --write)
     cp "$current" "$listing"

@@ -16,9 +16,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::input::{IncomingExecuteParams, why};
+#[cfg(feature = "host")]
 use super::types::ExecuteResult;
 use crate::component::Component;
-use crate::document::{Document, DocumentResult, InputDocument, ResultStatus};
+use crate::document::{Document, InputDocument};
+#[cfg(feature = "host")]
+use crate::document::{DocumentResult, ResultStatus};
 
 use super::json_out::first_escape;
 
@@ -264,6 +267,7 @@ impl<'a> Reader<'a> {
         }))
     }
 
+    #[cfg(feature = "host")]
     /// A document that can be read whole (an output, which the plugin wrote).
     fn document(&mut self) -> Option<Document> {
         match self.input_document()? {
@@ -272,6 +276,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[cfg(feature = "host")]
     fn documents(&mut self) -> Option<Vec<Document>> {
         self.expect("[")?;
         self.items("]", Self::document)
@@ -282,6 +287,7 @@ impl<'a> Reader<'a> {
         self.items("]", Self::input_document)
     }
 
+    #[cfg(feature = "host")]
     fn result(&mut self) -> Option<DocumentResult> {
         self.expect("{\"index\":")?;
         let index = self.index()?;
@@ -354,6 +360,7 @@ pub(super) fn head_id(line: &[u8]) -> Option<(u64, &[u8])> {
     Some((id, &rest[digits..]))
 }
 
+#[cfg(feature = "host")]
 /// The result of a response line `{"jsonrpc":"2.0","id":N,"result":{"results":[…]}}` as a
 /// plugin writes it; `None` for anything else (an error response included).
 pub(super) fn execute_response(line: &str) -> Option<ExecuteResult> {

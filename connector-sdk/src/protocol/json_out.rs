@@ -7,7 +7,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::types::{ExecuteParamsRef, ExecuteResult, ListenBatchParams};
+#[cfg(feature = "host")]
+use super::types::ExecuteParamsRef;
+use super::types::{ExecuteResult, ListenBatchParams};
 use crate::document::{Document, DocumentResult, ResultStatus};
 
 /// Where the first byte JSON must escape (`"`, `\` or a control character) is among eight bytes
@@ -164,6 +166,7 @@ pub(super) fn execute_result_size_hint(result: &ExecuteResult) -> usize {
         + 64
 }
 
+#[cfg(feature = "host")]
 /// About how many bytes [`push_execute_params`] writes for `params`.
 pub(super) fn execute_params_size_hint(params: &ExecuteParamsRef<'_>) -> usize {
     params
@@ -186,6 +189,7 @@ pub(super) fn push_execute_result(out: &mut Vec<u8>, result: &ExecuteResult) {
     out.extend_from_slice(b"]}");
 }
 
+#[cfg(feature = "host")]
 /// Appends `execute` params; the components (small) go through `serde_json`.
 pub(super) fn push_execute_params(
     out: &mut Vec<u8>,

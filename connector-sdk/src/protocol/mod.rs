@@ -4,6 +4,7 @@
 //! as a plugin ([`serve_with`] with other [`ServeOptions`]); [`PluginProcess`] is the host's side.
 
 mod buffers;
+#[cfg(feature = "host")]
 mod client;
 #[cfg(test)]
 mod fuzz;
@@ -15,6 +16,7 @@ mod listeners;
 mod server;
 pub mod types;
 
+#[cfg(feature = "host")]
 pub use client::{
     ClientError, LineObserver, ListenHandler, PluginCommand, PluginProcess, SlowCall,
     SlowCallHandler, Stream,
