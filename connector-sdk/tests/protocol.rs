@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use connector_sdk::protocol::{
     ClientError, ExecuteParams, ExecuteResult, INVALID_FIELDS, INVALID_PARAMS, INVALID_REQUEST,
-    Limits, METHOD_NOT_FOUND, Outcome as RpcOutcome, PARSE_ERROR, PluginCommand, PluginProcess,
-    RpcError, SlowCall, Stream, UNSUPPORTED_VERSION,
+    Limits, METHOD_NOT_FOUND, PARSE_ERROR, PluginCommand, PluginProcess, RpcError, RpcOutcome,
+    SlowCall, Stream, UNSUPPORTED_VERSION,
 };
 use connector_sdk::{Document, FieldError, ObjectType, ResultStatus, StepStatus, TestStep};
 use serde_json::{Value, json};

@@ -45,37 +45,10 @@ pub mod method {
     pub const CANCEL_REQUEST: &str = "$/cancelRequest";
 }
 
-/// A request line.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Request {
-    /// Always `"2.0"`.
-    pub jsonrpc: String,
-    /// The id the response will carry; absent for a notification.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<Value>,
-    /// The method name.
-    pub method: String,
-    /// The parameters.
-    #[serde(default)]
-    pub params: Value,
-}
-
-impl Request {
-    /// A request with a numeric id.
-    pub fn new(id: u64, method: &str, params: Value) -> Self {
-        Self {
-            jsonrpc: "2.0".into(),
-            id: Some(json!(id)),
-            method: method.into(),
-            params,
-        }
-    }
-}
-
 /// Either the result or the error of a response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Outcome {
+pub enum RpcOutcome {
     /// The method's result (may be `null`).
     Result(Value),
     /// Why the request could not be served.
@@ -91,7 +64,7 @@ pub struct Response {
     pub id: Value,
     /// The result or the error.
     #[serde(flatten)]
-    pub outcome: Outcome,
+    pub outcome: RpcOutcome,
 }
 
 impl Response {
@@ -100,7 +73,7 @@ impl Response {
         Self {
             jsonrpc: "2.0".into(),
             id,
-            outcome: Outcome::Result(result),
+            outcome: RpcOutcome::Result(result),
         }
     }
 
@@ -109,7 +82,7 @@ impl Response {
         Self {
             jsonrpc: "2.0".into(),
             id,
-            outcome: Outcome::Error(error),
+            outcome: RpcOutcome::Error(error),
         }
     }
 }
@@ -133,11 +106,11 @@ impl RawResponse {
     /// The same response with its result parsed.
     pub fn into_response(self) -> Response {
         let outcome = match (self.error, self.result) {
-            (Some(error), _) => Outcome::Error(error),
+            (Some(error), _) => RpcOutcome::Error(error),
             (None, Some(raw)) => {
-                Outcome::Result(serde_json::from_str(raw.get()).unwrap_or(Value::Null))
+                RpcOutcome::Result(serde_json::from_str(raw.get()).unwrap_or(Value::Null))
             }
-            (None, None) => Outcome::Result(Value::Null),
+            (None, None) => RpcOutcome::Result(Value::Null),
         };
         Response {
             jsonrpc: "2.0".into(),

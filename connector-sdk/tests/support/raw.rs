@@ -5,7 +5,7 @@
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use connector_sdk::protocol::{Outcome as RpcOutcome, Response, RpcError};
+use connector_sdk::protocol::{Response, RpcError, RpcOutcome};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
