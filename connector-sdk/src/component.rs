@@ -108,8 +108,9 @@ impl Drop for Component {
     }
 }
 
-/// Overwrites every string in `value` with zeros.
-pub(crate) fn wipe(value: &mut Value) {
+/// Overwrites every string in `value` with zeros: for a host's own copies of component fields,
+/// which may hold secrets (a [`Component`] wipes its fields itself when dropped).
+pub fn wipe(value: &mut Value) {
     match value {
         Value::String(text) => text.zeroize(),
         Value::Array(items) => items.iter_mut().for_each(wipe),

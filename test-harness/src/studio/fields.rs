@@ -17,7 +17,7 @@ use std::path::Path;
 use connector_sdk::{Component, ComponentId, ComponentKind, Descriptor, FieldError};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// How many drafts the vault keeps values for; the oldest is forgotten first.
 const MAX_DRAFTS: usize = 64;
@@ -58,15 +58,7 @@ impl Drop for Draft {
     }
 }
 
-/// Overwrites every string in `value` with zeros.
-pub(crate) fn wipe(value: &mut Value) {
-    match value {
-        Value::String(text) => text.zeroize(),
-        Value::Array(items) => items.iter_mut().for_each(wipe),
-        Value::Object(members) => members.values_mut().for_each(wipe),
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
-}
+pub(crate) use connector_sdk::component::wipe;
 
 /// The secret values the page handed over, by draft id and field key. Never serialized; its
 /// `Debug` shows counts only.
