@@ -39,30 +39,20 @@ bench=$?
 set -e
 passed=$(grep -Eo '[0-9]+ passed' "$RUN_DIR/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$RUN_DIR/cargo-test.log" | awk '{s+=$1} END {print s+0}')
-if [ "$server" -eq 0 ]; then
-  passed=$((passed + 1))
-  echo "sqs server: passed"
-else
-  failed=$((failed + 1))
-  echo "sqs server: FAILED (exit $server); its output:"
-  cat "$RUN_DIR/sqs-server-test.log"
-fi
-if [ "$quickstart" -eq 0 ]; then
-  passed=$((passed + 1))
-  echo "quickstart: passed"
-else
-  failed=$((failed + 1))
-  echo "quickstart: FAILED (exit $quickstart); its output:"
-  cat "$RUN_DIR/quickstart.log"
-fi
-if [ "$bench" -eq 0 ]; then
-  passed=$((passed + 1))
-  echo "bench --quick: passed"
-else
-  failed=$((failed + 1))
-  echo "bench --quick: FAILED (exit $bench); its output:"
-  cat "$RUN_DIR/bench-quick.log"
-fi
+# Counts a check that is not a cargo test as one test, and shows its output when it failed.
+tally() { # name exit-code log
+  if [ "$2" -eq 0 ]; then
+    passed=$((passed + 1))
+    echo "$1: passed"
+  else
+    failed=$((failed + 1))
+    echo "$1: FAILED (exit $2); its output:"
+    cat "$3"
+  fi
+}
+tally "sqs server" "$server" "$RUN_DIR/sqs-server-test.log"
+tally "quickstart" "$quickstart" "$RUN_DIR/quickstart.log"
+tally "bench --quick" "$bench" "$RUN_DIR/bench-quick.log"
 echo "${passed} passed, ${failed} failed"
 if [ "$status" -ne 0 ]; then exit "$status"; fi
 if [ "$server" -ne 0 ]; then exit "$server"; fi

@@ -589,6 +589,35 @@ fn a_pem_block_in_the_wrong_field_is_named_by_its_label_only() {
     }
 }
 
+/// Found by `fuzz_component_validation_against_the_descriptor` (seed 1238347873490046287): an
+/// unknown operation type was quoted whole in its error.
+#[test]
+fn an_unknown_operation_type_is_quoted_shortened() {
+    let connector = sqs_connector::connector();
+    let operation_type = "SEND\u{fc}".repeat(1000);
+    let component = Component::operation("op", "amazon-sqs", &operation_type, Map::new());
+    let errors = connector
+        .validate_operation(&component)
+        .expect_err("no such operation type");
+    let error = &errors[0];
+    assert_eq!(error.field, "operationType");
+    assert!(
+        error.message.chars().count() < 200,
+        "the message quotes the type whole: {} characters",
+        error.message.chars().count()
+    );
+    assert!(
+        error.message.contains("(5000 characters)"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("DELETE, LISTEN, RECEIVE, SEND"),
+        "{}",
+        error.message
+    );
+}
+
 /// Found by `fuzz_component_validation_against_the_descriptor`: an unknown field's key of 130 KB
 /// took seconds, compared character by character with every known key for a suggestion.
 #[test]

@@ -99,6 +99,20 @@ fn lines(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// A work folder with an empty `inbox` and a `components` folder holding `conn-files.json`, a
+/// connection to that inbox.
+fn workspace() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let work = tempfile::tempdir().unwrap();
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let components = work.path().join("components");
+    write_json(
+        &components.join("conn-files.json"),
+        &connection(&inbox, false),
+    );
+    (work, inbox, components)
+}
+
 #[test]
 fn test_connection_passes_for_a_writable_directory_and_leaves_it_empty() {
     let dir = tempfile::tempdir().unwrap();
@@ -159,19 +173,12 @@ fn test_connection_refuses_a_relative_directory_as_an_invalid_field() {
 
 #[test]
 fn a_process_writes_documents_one_bad_name_fails_alone_and_read_takes_the_others_back() {
-    let work = tempfile::tempdir().unwrap();
-    let inbox = work.path().join("inbox");
-    std::fs::create_dir(&inbox).unwrap();
+    let (work, inbox, components) = workspace();
     // What READ's pattern `*.txt` must pass over: another name, a hidden file, a directory.
     std::fs::write(inbox.join("notes.md"), "not a .txt").unwrap();
     std::fs::write(inbox.join(".hidden.txt"), "hidden").unwrap();
     std::fs::create_dir(inbox.join("sub.txt")).unwrap();
     let untouched = [".hidden.txt", "notes.md", "sub.txt"];
-    let components = work.path().join("components");
-    write_json(
-        &components.join("conn-files.json"),
-        &connection(&inbox, false),
-    );
     write_json(
         &components.join("op-write.json"),
         &json!({"id": "op-write", "connector": "files", "kind": "operation",
@@ -282,15 +289,8 @@ fn a_process_writes_documents_one_bad_name_fails_alone_and_read_takes_the_others
 
 #[test]
 fn writing_a_name_that_exists_fails_that_document_unless_overwrite() {
-    let work = tempfile::tempdir().unwrap();
-    let inbox = work.path().join("inbox");
-    std::fs::create_dir(&inbox).unwrap();
+    let (work, inbox, components) = workspace();
     std::fs::write(inbox.join("taken.txt"), "old").unwrap();
-    let components = work.path().join("components");
-    write_json(
-        &components.join("conn-files.json"),
-        &connection(&inbox, false),
-    );
     for (id, if_exists) in [("op-keep", "FAIL"), ("op-replace", "OVERWRITE")] {
         write_json(
             &components.join(format!("{id}.json")),
