@@ -18,6 +18,11 @@ if cargo tree -p sqs-connector -e features -i connector-sdk --prefix none | grep
   echo "error: sqs-connector builds connector-sdk with the feature \"host\"; a connector must not need the host's side" >&2
   exit 1
 fi
+# Nor tokio's process and signal support, which only hosts use.
+if cargo tree -p sqs-connector -e normal,build,features -i tokio --prefix none | grep -Eq 'tokio feature "(process|signal)"'; then
+  echo "error: sqs-connector builds tokio with process or signal support, which only hosts need" >&2
+  exit 1
+fi
 case "$mode" in
   --write)
     cp "$current" "$listing"

@@ -3,7 +3,8 @@
 Usage: public_api.py CRATE.json > LISTING
 
 Each line names one thing a user of the crate can reach: a module, a type, a function, a
-constant, a re-export (`use path = source`), a public field or variant, an inherent method, a
+constant (an item of this crate re-exported is listed where it is reached, as if defined
+there; another crate's re-export as `use path = source`), a public field or variant, an inherent method, a
 trait's method, and the traits a type implements (`impl Trait for Type`; auto traits and
 blanket impls are left out). Names only, no signatures: the listing changes when something is
 added, removed, renamed or moved, which is what must be deliberate. scripts/api.sh makes the
@@ -52,22 +53,37 @@ class Listing:
                 continue
             kind, inner = next(iter(child["inner"].items()))
             if kind == "use":
-                target = f"{inner['source']}::*" if inner["is_glob"] else inner["source"]
-                name = "*" if inner["is_glob"] else inner["name"]
-                self.lines.add(f"use {path}::{name} = {target}")
+                self.reexport(inner, path)
                 continue
-            name = child["name"]
-            full = f"{path}::{name}"
-            self.lines.add(f"{KINDS.get(kind, kind)} {full}")
-            if kind == "module":
-                self.walk_module(child_id, full)
-            elif kind in ("struct", "enum", "union"):
-                self.members(child, kind, inner, full)
-            elif kind == "trait":
-                for method_id in inner.get("items", []):
-                    method = self.item(method_id)
-                    if method is not None:
-                        self.lines.add(f"trait-item {full}::{method['name']}")
+            self.entry(child_id, child, f"{path}::{child['name']}")
+
+    def reexport(self, inner, path):
+        """A `pub use`: an item of this crate is listed where it can be reached, as if it were
+        defined there (with its fields, variants, methods and impls); a glob of a module lists
+        the module's public items; another crate's item is listed as a `use` line."""
+        target = self.item(inner.get("id")) if inner.get("id") is not None else None
+        local = target is not None and target.get("crate_id") == 0
+        if not local:
+            source = f"{inner['source']}::*" if inner["is_glob"] else inner["source"]
+            name = "*" if inner["is_glob"] else inner["name"]
+            self.lines.add(f"use {path}::{name} = {source}")
+        elif inner["is_glob"]:
+            self.walk_module(inner["id"], path)
+        else:
+            self.entry(inner["id"], target, f"{path}::{inner['name']}")
+
+    def entry(self, item_id, item, full):
+        kind, inner = next(iter(item["inner"].items()))
+        self.lines.add(f"{KINDS.get(kind, kind)} {full}")
+        if kind == "module":
+            self.walk_module(item_id, full)
+        elif kind in ("struct", "enum", "union"):
+            self.members(item, kind, inner, full)
+        elif kind == "trait":
+            for method_id in inner.get("items", []):
+                method = self.item(method_id)
+                if method is not None:
+                    self.lines.add(f"trait-item {full}::{method['name']}")
 
     def members(self, item, kind, inner, full):
         if kind == "struct":

@@ -53,6 +53,7 @@ pub struct OperationInfo {
 /// The status of one step of Test Connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum StepStatus {
     /// The step worked.
     Passed,
@@ -62,6 +63,18 @@ pub enum StepStatus {
     Warning,
     /// The step did not run because an earlier one failed.
     Skipped,
+}
+
+impl StepStatus {
+    /// The status's name on the wire: `passed`, `failed`, `warning` or `skipped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Passed => "passed",
+            StepStatus::Failed => "failed",
+            StepStatus::Warning => "warning",
+            StepStatus::Skipped => "skipped",
+        }
+    }
 }
 
 /// One named step of Test Connection.

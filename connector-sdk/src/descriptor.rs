@@ -3,7 +3,7 @@
 //!
 //! One typed value serves both sides. The plugin's [`Connector`](crate::Connector) builds it
 //! from its connection and operation types; a host receives it in
-//! [`InitializeResult`](crate::protocol::InitializeResult) (or reads the checked-in file) and
+//! the `initialize` result (`host::PluginProcess::descriptor`, or reads the checked-in file) and
 //! checks components with [`Descriptor::validate`], with the same rules and messages the plugin
 //! applies. Each schema's validator is compiled once, on first use, and shared by clones.
 
@@ -110,8 +110,13 @@ impl FieldSchema {
         &self.schema
     }
 
+    /// Compiles the schema (once): why not, when it is not valid JSON Schema.
+    pub fn compiles(&self) -> Result<(), &str> {
+        self.validator().map(|_| ())
+    }
+
     /// The schema's validator, compiled once; why not when the schema is not valid JSON Schema.
-    pub fn validator(&self) -> Result<&FieldValidator, &str> {
+    pub(crate) fn validator(&self) -> Result<&FieldValidator, &str> {
         self.compiled
             .get_or_init(|| FieldValidator::new(self.schema.clone()))
             .as_ref()

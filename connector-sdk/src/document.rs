@@ -182,7 +182,7 @@ pub struct Outcome {
     pub outputs: Vec<Document>,
     /// When set, the input document itself, with these properties added, is the one output
     /// (it is moved, not copied, once the operation is done).
-    pub input_with: Option<Vec<(String, String)>>,
+    pub(crate) input_with: Option<Vec<(String, String)>>,
 }
 
 impl Outcome {
@@ -224,6 +224,40 @@ impl Outcome {
             message: Some(message.into()),
             outputs: Vec::new(),
             input_with: None,
+        }
+    }
+
+    /// The same outcome with the status code `code`.
+    pub fn with_status_code(self, code: impl Into<String>) -> Self {
+        Self {
+            status_code: Some(code.into()),
+            ..self
+        }
+    }
+
+    /// The same outcome with the message `message`.
+    pub fn with_message(self, message: impl Into<String>) -> Self {
+        Self {
+            message: Some(message.into()),
+            ..self
+        }
+    }
+
+    /// The same outcome with the output documents `outputs`.
+    pub fn with_outputs(self, outputs: Vec<Document>) -> Self {
+        Self { outputs, ..self }
+    }
+
+    /// Adds a property to the input document this outcome outputs (see
+    /// [`success_with_input`](Self::success_with_input)); an outcome that does not output its
+    /// input is left as it is. Returns whether the property was added.
+    pub fn add_to_input(&mut self, name: impl Into<String>, value: impl Into<String>) -> bool {
+        match self.input_with.as_mut() {
+            Some(added) => {
+                added.push((name.into(), value.into()));
+                true
+            }
+            None => false,
         }
     }
 
@@ -411,6 +445,26 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outcome_is_refined_by_its_builders_and_adds_only_to_an_input_it_outputs() {
+        let mut sent = Outcome::success_with_input(vec![("a".into(), "1".into())]);
+        assert!(sent.add_to_input("b", "2"));
+        let sent = sent.with_status_code("AFTER_2").with_message("retried");
+        assert_eq!(sent.status, ResultStatus::Success);
+        assert_eq!(sent.status_code.as_deref(), Some("AFTER_2"));
+        assert_eq!(sent.message.as_deref(), Some("retried"));
+        assert_eq!(
+            sent.input_with,
+            Some(vec![("a".into(), "1".into()), ("b".into(), "2".into())])
+        );
+
+        let mut read = Outcome::failure("stopped early").with_outputs(vec![Document::new("x")]);
+        assert!(!read.add_to_input("b", "2"), "no input to add to");
+        assert_eq!(read.status, ResultStatus::Failure);
+        assert_eq!(read.outputs, vec![Document::new("x")]);
+        assert_eq!(read.input_with, None);
+    }
 
     #[test]
     fn text_bodies_travel_as_data_and_bytes_as_base64() {

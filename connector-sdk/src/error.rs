@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// What went wrong, in the terms a host needs to decide what to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The component's settings are wrong: the user must edit them.
     Config,

@@ -504,8 +504,8 @@
 //!
 //! ## 5. Serve it as a plugin
 //!
-//! A plugin executable serves the protocol on stdin/stdout with [`protocol::serve`]; a host
-//! ([`protocol::PluginProcess`], or the harness: `test-harness test-connection --connection FILE
+//! A plugin executable serves the protocol on stdin/stdout with [`plugin::serve`]; a host
+//! (`host::PluginProcess` with the cargo feature `host`, or the harness: `test-harness test-connection --connection FILE
 //! --plugin PATH` and `test-harness run --process FILE --plugin PATH`) starts it and drives it.
 //!
 //! ```no_run
@@ -687,8 +687,8 @@
 //! #[tokio::main]
 //! async fn main() -> std::io::Result<()> {
 //!     // Logs go to stderr as JSON lines; stdout carries the protocol.
-//!     connector_sdk::logging::init_json_stderr();
-//!     connector_sdk::protocol::serve(Arc::new(connector())).await
+//!     connector_sdk::plugin::init_json_stderr();
+//!     connector_sdk::plugin::serve(Arc::new(connector())).await
 //! }
 //! ```
 //!
@@ -698,8 +698,16 @@
 //! and one [`Operation`] per action, with typed configs whose JSON Schema becomes the descriptor
 //! a host renders forms from. [`Connector`] ties them together: it validates components,
 //! caches what it builds per component id, and guarantees exactly one result per input document.
-//! [`protocol`] carries it across a process boundary: [`protocol::serve`] in the plugin
-//! executable, [`protocol::PluginProcess`] in the host.
+//! The plugin protocol carries it across a process boundary: [`plugin`] is the plugin
+//! executable's side ([`plugin::serve`]), `host` the host's (`host::PluginProcess`, behind the
+//! cargo feature `host`, which connectors do not enable).
+//!
+//! The crate root holds what an author implements and uses: the traits ([`Connection`],
+//! [`Operation`], [`listen::Listener`]), [`Connector`] and its builder, components, documents,
+//! outcomes, errors, [`Secret`] and the clock. Beside it: [`schema`] (form helpers: dropdowns,
+//! the authentication-type switch), [`descriptor`] (the typed descriptor's parts), [`listen`]
+//! (long-running consumers), [`secret`] (scrubbing text), [`bytes`] (a fast byte scan) and
+//! [`plugin`]. The wire format's own types are private.
 //!
 //! This crate knows nothing about any particular service.
 
@@ -708,20 +716,23 @@
 #![warn(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bytes;
-pub mod cache;
-pub mod component;
-pub mod connector;
-pub mod context;
+mod cache;
+mod component;
+mod connector;
+mod context;
 pub mod descriptor;
-pub mod document;
-pub mod error;
+mod document;
+mod error;
+#[cfg(feature = "host")]
+pub mod host;
 pub mod listen;
-pub mod logging;
-pub mod protocol;
-pub mod runtime;
+mod logging;
+pub mod plugin;
+mod protocol;
+mod runtime;
 pub mod schema;
 pub mod secret;
-pub mod validate;
+mod validate;
 
 pub use cache::BoundedCache;
 pub use component::{Component, ComponentId, ComponentKind};
@@ -736,7 +747,8 @@ pub use document::{
 };
 pub use error::{ConnectorError, ErrorKind, FieldError};
 pub use runtime::{
-    Connector, ConnectorBuilder, Deferred, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS,
+    Connector, ConnectorBuilder, ConnectorStats, DEFAULT_CACHE_CAPACITY, Deferred,
+    PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS,
 };
 pub use secret::Secret;
 

@@ -21,9 +21,9 @@ use tokio_util::sync::CancellationToken;
 use crate::connector::{Connection, OperationInfo};
 use crate::document::{Document, ResultStatus};
 use crate::error::ConnectorError;
-use crate::protocol::{
-    BatchResult, ListenBatchParams, ListenBatchResult, ListenStatusParams, ListenerState,
-};
+pub use crate::protocol::{BatchResult, ListenerState};
+use crate::protocol::{ListenBatchParams, ListenBatchResult, ListenStatusParams};
+pub use crate::runtime::RunningListener;
 
 /// A listening operation: runs until stopped, receiving from its source and handing each batch
 /// to the host with [`ListenContext::deliver`].
@@ -54,6 +54,7 @@ pub trait Listener: Send + Sync + Sized + 'static {
 
 /// Why a batch got no per-document answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DeliveryError {
     /// The host answered the batch with an error: release every document.
     #[error("the host refused the batch: {0}")]

@@ -649,7 +649,7 @@ impl Connector {
 
     /// Starts the listener of the operation component `operation` (a listener type) on
     /// `connection`, reaching the host through `host`; it runs in a task of its own until
-    /// stopped (see [`RunningListener`]). An error when the components are invalid or the
+    /// stopped (see [`RunningListener`](crate::listen::RunningListener)). An error when the components are invalid or the
     /// operation is no listener.
     pub async fn start_listener(
         &self,

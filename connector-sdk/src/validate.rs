@@ -8,7 +8,7 @@ use crate::error::FieldError;
 use crate::schema::field_label;
 
 /// Validates the fields of one kind of component against its descriptor schema.
-pub struct FieldValidator {
+pub(crate) struct FieldValidator {
     schema: Value,
     validator: jsonschema::Validator,
 }
@@ -21,19 +21,14 @@ impl std::fmt::Debug for FieldValidator {
 
 impl FieldValidator {
     /// A validator for a descriptor schema. Fails when the schema itself is not valid JSON Schema.
-    pub fn new(schema: Value) -> Result<Self, String> {
+    pub(crate) fn new(schema: Value) -> Result<Self, String> {
         let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
         Ok(Self { schema, validator })
     }
 
-    /// The schema this validator checks against.
-    pub fn schema(&self) -> &Value {
-        &self.schema
-    }
-
     /// The fields as the connector sees them: blank fields (`""` or `null`, what a form sends for
     /// an empty input) removed, and defaults from the schema filled in for absent fields.
-    pub fn prepare(&self, fields: &Map<String, Value>) -> Map<String, Value> {
+    pub(crate) fn prepare(&self, fields: &Map<String, Value>) -> Map<String, Value> {
         let mut prepared: Map<String, Value> = fields
             .iter()
             .filter(|(_, v)| !(v.is_null() || v.as_str() == Some("")))
@@ -52,7 +47,7 @@ impl FieldValidator {
     }
 
     /// Prepares the fields and checks them; returns the prepared fields, or every field error.
-    pub fn validate(
+    pub(crate) fn validate(
         &self,
         fields: &Map<String, Value>,
     ) -> Result<Map<String, Value>, Vec<FieldError>> {

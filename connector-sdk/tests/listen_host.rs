@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connector_sdk::protocol::{
+use connector_sdk::host::{
     BatchResult, ClientError, INVALID_PARAMS, INVALID_REQUEST, ListenBatchParams,
     ListenBatchResult, ListenHandler, ListenParams, ListenStatusParams, ListenerState,
     METHOD_NOT_FOUND, PluginCommand, PluginProcess, RpcError,
@@ -122,7 +122,7 @@ impl ListenHandler for Handler {
                     },
                 })
                 .collect();
-            Ok(ListenBatchResult { results })
+            Ok(ListenBatchResult::new(results))
         }
         .boxed()
     }

@@ -16,10 +16,10 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use connector_sdk::protocol::{
+use connector_sdk::host::{
     ClientError, ExecuteParams, ExecuteResult, INVALID_FIELDS, INVALID_PARAMS, INVALID_REQUEST,
-    Limits, METHOD_NOT_FOUND, PARSE_ERROR, PluginCommand, PluginProcess, RpcError, RpcOutcome,
-    SlowCall, Stream, UNSUPPORTED_VERSION,
+    METHOD_NOT_FOUND, PARSE_ERROR, PluginCommand, PluginProcess, RpcError, RpcOutcome, SlowCall,
+    Stream, UNSUPPORTED_VERSION,
 };
 use connector_sdk::{Document, FieldError, ObjectType, ResultStatus, StepStatus, TestStep};
 use serde_json::{Value, json};
@@ -87,9 +87,9 @@ async fn initialize_returns_the_descriptor_of_the_connector() {
     // The raw result also carries the protocol version; a newer minor version is accepted and
     // answered with the highest version both know.
     let result = process
-        .call_raw(
+        .call_with_timeout::<_, serde_json::Value>(
             "initialize",
-            json!({"protocolVersion": "1.9", "host": {"name": "test", "version": "0"}}),
+            &json!({"protocolVersion": "1.9", "host": {"name": "test", "version": "0"}}),
             PATIENCE,
         )
         .await
@@ -110,9 +110,9 @@ async fn an_unsupported_major_version_is_refused_with_the_versions_spoken() {
     let process = plugin().await;
     let err = rpc_error(
         process
-            .call_raw(
+            .call_with_timeout::<_, serde_json::Value>(
                 "initialize",
-                json!({"protocolVersion": "2.0", "host": {"name": "future-host", "version": "9"}}),
+                &json!({"protocolVersion": "2.0", "host": {"name": "future-host", "version": "9"}}),
                 PATIENCE,
             )
             .await,
@@ -522,7 +522,9 @@ async fn a_request_sent_right_behind_initialize_finds_the_plugin_initialized() {
 async fn an_unknown_method_and_invalid_params_are_json_rpc_errors() {
     let process = plugin().await;
     let err = rpc_error(
-        process.call_raw("frobnicate", json!({}), PATIENCE).await,
+        process
+            .call_with_timeout::<_, serde_json::Value>("frobnicate", &json!({}), PATIENCE)
+            .await,
         METHOD_NOT_FOUND,
     );
     assert!(
@@ -532,13 +534,21 @@ async fn an_unknown_method_and_invalid_params_are_json_rpc_errors() {
     );
     rpc_error(
         process
-            .call_raw("execute", json!({"executionId": 7}), PATIENCE)
+            .call_with_timeout::<_, serde_json::Value>(
+                "execute",
+                &json!({"executionId": 7}),
+                PATIENCE,
+            )
             .await,
         INVALID_PARAMS,
     );
     rpc_error(
         process
-            .call_raw("testConnection", json!({"connection": "conn-1"}), PATIENCE)
+            .call_with_timeout::<_, serde_json::Value>(
+                "testConnection",
+                &json!({"connection": "conn-1"}),
+                PATIENCE,
+            )
             .await,
         INVALID_PARAMS,
     );
@@ -935,7 +945,7 @@ async fn a_document_that_cannot_be_read_gets_its_own_error_and_its_neighbours_ar
             let response = raw.next_response().await;
             let case = format!("{} (reordered: {reordered})", String::from_utf8_lossy(bad));
             assert_eq!(response.id, json!(id), "{case}: got {response:?}");
-            let result: connector_sdk::protocol::ExecuteResult =
+            let result: connector_sdk::host::ExecuteResult =
                 serde_json::from_value(response_result(&response))
                     .unwrap_or_else(|e| panic!("{case}: not an execute result ({e})"));
             assert_one_result_per_document(&result.results, 4);
@@ -1135,7 +1145,7 @@ async fn work_after_delivery_is_told_true_once_the_response_was_written() {
 #[tokio::test]
 async fn initialize_negotiates_1_1_with_limits_and_answers_a_1_0_host_exactly_as_before() {
     let mut raw = RawPlugin::spawn();
-    let result_of = |response: &connector_sdk::protocol::Response| response_result(response);
+    let result_of = |response: &connector_sdk::host::Response| response_result(response);
 
     raw.send(&initialize_request(1, "1.0")).await;
     let result = result_of(&raw.next_response().await);
@@ -1204,12 +1214,10 @@ async fn initialize_negotiates_1_1_with_limits_and_answers_a_1_0_host_exactly_as
     // The host of this SDK asks for 1.1 and keeps what was negotiated.
     let process = plugin().await;
     assert_eq!(process.protocol_version(), "1.1");
+    let limits = process.limits().expect("1.1 limits");
     assert_eq!(
-        process.limits(),
-        Some(Limits {
-            max_line_bytes: 256 << 20,
-            max_requests_in_flight: 64
-        })
+        (limits.max_line_bytes, limits.max_requests_in_flight),
+        (256 << 20, 64)
     );
 }
 
@@ -1411,7 +1419,7 @@ async fn wait_for_log_with(process: &PluginProcess, needles: &[&str]) -> usize {
 }
 
 /// The params of a WAIT execute with its own execution id.
-fn wait_params(execution_id: &str) -> connector_sdk::protocol::ExecuteParams {
+fn wait_params(execution_id: &str) -> connector_sdk::host::ExecuteParams {
     let mut params = execute_params(
         &connection("conn-wait", API_KEY),
         &operation("WAIT", json!({})),
@@ -1562,15 +1570,15 @@ async fn the_host_asks_for_1_1_and_cancels_a_call_that_timed_out_only_when_the_p
     .await
     .expect("the stand-in initializes");
     assert_eq!(process.protocol_version(), "1.1");
+    let limits = process.limits().expect("1.1 limits");
     assert_eq!(
-        process.limits(),
-        Some(Limits {
-            max_line_bytes: 1 << 20,
-            max_requests_in_flight: 4
-        })
+        (limits.max_line_bytes, limits.max_requests_in_flight),
+        (1 << 20, 4)
     );
     let started = Instant::now();
-    let timed_out = process.call_raw("browse", json!({}), short).await;
+    let timed_out = process
+        .call_with_timeout::<_, serde_json::Value>("browse", &json!({}), short)
+        .await;
     // The stand-in never answers: after the grace period it was stopped.
     assert!(
         matches!(&timed_out, Err(ClientError::Timeout { stopped: Some(what), .. }) if what.contains("grace period")),
@@ -1606,7 +1614,9 @@ async fn the_host_asks_for_1_1_and_cancels_a_call_that_timed_out_only_when_the_p
         ("1.0", None)
     );
     let started = Instant::now();
-    let timed_out = process.call_raw("browse", json!({}), short).await;
+    let timed_out = process
+        .call_with_timeout::<_, serde_json::Value>("browse", &json!({}), short)
+        .await;
     // A 1.0 plugin cannot cancel: it is stopped at once, without a grace period.
     assert!(
         matches!(&timed_out, Err(ClientError::Timeout { stopped: Some(what), .. }) if what.contains("1.0")),

@@ -14,7 +14,7 @@ mod fixtures;
 #[path = "support/raw.rs"]
 mod raw;
 
-use connector_sdk::protocol::{ClientError, INVALID_FIELDS};
+use connector_sdk::host::{ClientError, INVALID_FIELDS};
 use connector_sdk::secret::REDACTED;
 use serde_json::json;
 
@@ -56,7 +56,11 @@ async fn a_secret_reaches_neither_the_logs_nor_the_responses_nor_debug_output() 
     let mut responses = Vec::new();
 
     let tested = process
-        .call_raw("testConnection", json!({ "connection": conn }), PATIENCE)
+        .call_with_timeout::<_, serde_json::Value>(
+            "testConnection",
+            &json!({ "connection": conn }),
+            PATIENCE,
+        )
         .await
         .expect("expected testConnection to succeed");
     assert_eq!(tested["ok"], json!(true), "expected ok: true; got {tested}");
@@ -66,9 +70,9 @@ async fn a_secret_reaches_neither_the_logs_nor_the_responses_nor_debug_output() 
     for op in ["ECHO", "FAILING", "PANICKING"] {
         let call = execute_params(&conn, &operation(op, json!({})), documents(2));
         let result = process
-            .call_raw(
+            .call_with_timeout::<_, serde_json::Value>(
                 "execute",
-                serde_json::to_value(&call).expect("params serialize"),
+                &serde_json::to_value(&call).expect("params serialize"),
                 PATIENCE,
             )
             .await
@@ -78,9 +82,9 @@ async fn a_secret_reaches_neither_the_logs_nor_the_responses_nor_debug_output() 
     }
 
     let browsed = process
-        .call_raw(
+        .call_with_timeout::<_, serde_json::Value>(
             "browse",
-            json!({"connection": conn, "operationType": "ECHO"}),
+            &json!({"connection": conn, "operationType": "ECHO"}),
             PATIENCE,
         )
         .await

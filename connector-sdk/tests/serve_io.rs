@@ -20,7 +20,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use connector_sdk::Connector;
-use connector_sdk::protocol::{INVALID_REQUEST, ServeOptions, serve_io, serve_io_with};
+use connector_sdk::host::INVALID_REQUEST;
+use connector_sdk::plugin::{ServeOptions, serve_io, serve_io_with};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream, Lines};
 use tokio::task::JoinHandle;
@@ -387,10 +388,7 @@ async fn served_to_the_end(host: DuplexStream, server: JoinHandle<io::Result<()>
 async fn a_line_longer_than_max_line_bytes_gets_invalid_request_with_its_id_and_the_next_is_served()
 {
     const LIMIT: usize = 64 << 10;
-    let options = ServeOptions {
-        max_line_bytes: LIMIT,
-        ..ServeOptions::default()
-    };
+    let options = ServeOptions::default().with_max_line_bytes(LIMIT);
     let (mut host, mut output, server) =
         serve_limited(echo::connector(), options, 1 << 20, 1 << 20);
     send(&mut host, initialize_1_1(1, None)).await;
@@ -442,10 +440,9 @@ async fn a_line_longer_than_max_line_bytes_gets_invalid_request_with_its_id_and_
 async fn the_line_limit_negotiated_with_a_1_1_host_is_in_force_and_a_1_0_host_gets_the_plugins() {
     const PLUGIN_MAX: usize = 4 << 20;
     const FLOOR: usize = 1 << 20;
-    let options = ServeOptions {
-        max_line_bytes: PLUGIN_MAX,
-        max_requests_in_flight: 8,
-    };
+    let options = ServeOptions::default()
+        .with_max_line_bytes(PLUGIN_MAX)
+        .with_max_requests_in_flight(8);
     let (mut host, mut output, server) =
         serve_limited(echo::connector(), options, 1 << 20, 16 << 20);
 
@@ -493,10 +490,7 @@ async fn gate_started(execution_id: &str) {
 
 #[tokio::test]
 async fn with_max_requests_in_flight_running_the_plugin_reads_no_further_line_until_one_finishes() {
-    let options = ServeOptions {
-        max_requests_in_flight: 2,
-        ..ServeOptions::default()
-    };
+    let options = ServeOptions::default().with_max_requests_in_flight(2);
     let (mut host, mut output, server) =
         serve_limited(echo::connector_with_gate(), options, 1 << 20, 1 << 20);
     send(&mut host, initialize_1_1(1, None)).await;
@@ -547,10 +541,7 @@ async fn with_max_requests_in_flight_running_the_plugin_reads_no_further_line_un
 async fn a_slow_output_holds_back_the_reading_instead_of_queueing_responses() {
     const REQUESTS: usize = 200;
     // One request at a time, so two responses queued at most; an output of 64 bytes.
-    let options = ServeOptions {
-        max_requests_in_flight: 1,
-        ..ServeOptions::default()
-    };
+    let options = ServeOptions::default().with_max_requests_in_flight(1);
     let (mut host, mut output, server) = serve_limited(echo::connector(), options, 4096, 64);
     send(&mut host, initialize_1_1(1, None)).await;
     next_response(&mut output).await;

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
             write_stdout(&text)
         }
         Command::Serve => {
-            connector_sdk::logging::init_json_stderr();
+            connector_sdk::plugin::init_json_stderr();
             // On one core a multi-thread runtime only adds hand-offs between threads.
             let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
             let mut builder = if one_core {
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
                 }
             };
             let connector = Arc::new(sqs_connector::connector());
-            let served = runtime.block_on(connector_sdk::protocol::serve(connector));
+            let served = runtime.block_on(connector_sdk::plugin::serve(connector));
             // A read of stdin cannot be cancelled: when the plugin stops because its stdout broke,
             // the blocking thread reading an open stdin must not keep the process alive.
             runtime.shutdown_background();

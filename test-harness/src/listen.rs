@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use connector_sdk::protocol::{
+use connector_sdk::host::{
     BatchResult, ClientError, INTERNAL, INVALID_FIELDS, LISTEN_OPERATION, ListenBatchParams,
     ListenBatchResult, ListenHandler, ListenParams, ListenStatusParams, ListenerState,
     PluginProcess, RpcError,
@@ -400,7 +400,7 @@ pub async fn listen_with(plugin: &PluginProcess, process: &Process, options: &Li
                     eprintln!("error: cannot write {}: {err}", output_dir.join(RESULTS_FILE).display());
                     all_succeeded = false;
                 }
-                if answer.send(Ok(ListenBatchResult { results: outcome.results })).is_err() {
+                if answer.send(Ok(ListenBatchResult::new(outcome.results))).is_err() {
                     outln!("  (the answer reached no one: the listener had stopped)");
                 }
             }
@@ -471,12 +471,7 @@ fn rate(documents: usize, elapsed: Duration) -> f64 {
 
 /// A `listen/status` as a line: `status: retrying (transient): throttled`.
 fn status_line(status: &ListenStatusParams) -> String {
-    let state = match status.state {
-        ListenerState::Polling => "polling",
-        ListenerState::Retrying => "retrying",
-        ListenerState::Stopped => "stopped",
-    };
-    let mut line = format!("status: {state}");
+    let mut line = format!("status: {}", status.state.as_str());
     if let Some(kind) = &status.kind {
         line.push_str(&format!(" ({kind})"));
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use connector_sdk::protocol::{ClientError, PluginCommand, PluginProcess, SlowCall, Stream};
+use connector_sdk::host::{ClientError, PluginCommand, PluginProcess, SlowCall, Stream};
 
 /// The plugin executable's name.
 pub const PLUGIN_NAME: &str = "sqs-connector";

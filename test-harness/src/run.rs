@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use connector_sdk::protocol::{ClientError, ExecuteParamsRef, PluginProcess};
+use connector_sdk::host::{ClientError, ExecuteParamsRef, PluginProcess};
 use connector_sdk::{Component, Descriptor, Document, DocumentResult, FieldError, ResultStatus};
 use futures::StreamExt as _;
 use serde_json::json;

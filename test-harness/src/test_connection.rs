@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use connector_sdk::protocol::{ClientError, INVALID_FIELDS, TestConnectionResult};
-use connector_sdk::{Component, FieldError, StepStatus, TestStep};
+use connector_sdk::host::{ClientError, INVALID_FIELDS, TestConnectionResult};
+use connector_sdk::{Component, FieldError, TestStep};
 use serde::Serialize;
 
 use crate::errors::ComponentFieldError;
@@ -89,12 +89,7 @@ pub async fn run(
 fn print_steps(component: &str, summary: &TestConnectionSummary) {
     outln!("Test Connection for {component}:");
     for step in &summary.steps {
-        let mark = match step.status {
-            StepStatus::Passed => "PASSED ",
-            StepStatus::Failed => "FAILED ",
-            StepStatus::Warning => "WARNING",
-            StepStatus::Skipped => "SKIPPED",
-        };
+        let mark = format!("{:7}", step.status.as_str().to_uppercase());
         outln!("  [{mark}] {}: {}", step.name, step.message);
     }
     outln!(

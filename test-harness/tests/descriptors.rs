@@ -163,7 +163,12 @@ fn the_descriptor_is_valid_json_schema_and_marks_secrets() {
     let (_, text) = descriptors::generated().remove(0);
     let descriptor: serde_json::Value = serde_json::from_str(&text).unwrap();
     let fields = &descriptor["connection"]["fields"];
-    connector_sdk::validate::FieldValidator::new(fields.clone()).expect("valid JSON Schema");
+    let typed: connector_sdk::Descriptor = serde_json::from_str(&text).unwrap();
+    typed
+        .connection
+        .fields
+        .compiles()
+        .expect("valid JSON Schema");
     for secret in [
         "secretKey",
         "sessionToken",

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connector_sdk::ResultStatus;
-use connector_sdk::protocol::{
+use connector_sdk::host::{
     BatchResult, ListenBatchParams, ListenBatchResult, ListenHandler, ListenParams,
     ListenStatusParams, RpcError,
 };
@@ -87,7 +87,7 @@ impl ListenHandler for Process {
                     }
                 })
                 .collect();
-            Ok(ListenBatchResult { results })
+            Ok(ListenBatchResult::new(results))
         })
     }
 
@@ -111,7 +111,7 @@ fn listen_params(id: &str, queue: &str, fields: serde_json::Value) -> ListenPara
 /// Waits until every body succeeded at least once (at most `seconds`), then stops the listener
 /// with drain.
 async fn stop_once_all_succeeded(
-    plugin: &connector_sdk::protocol::PluginProcess,
+    plugin: &connector_sdk::host::PluginProcess,
     listener_id: &str,
     seen: &Mutex<Seen>,
     bodies: &[String],
@@ -192,7 +192,7 @@ async fn every_message_succeeds_exactly_once_and_failed_ones_come_back() {
 }
 
 /// The plugin's log lines at warning level or above, for a failure's message.
-fn plugin_warnings(plugin: &connector_sdk::protocol::PluginProcess) -> String {
+fn plugin_warnings(plugin: &connector_sdk::host::PluginProcess) -> String {
     plugin
         .logs()
         .into_iter()
@@ -510,14 +510,14 @@ async fn a_deleted_queue_is_reported_as_retrying_and_the_listener_stops_when_tol
         seen.lock()
             .statuses
             .iter()
-            .any(|s| s.state == connector_sdk::protocol::ListenerState::Retrying)
+            .any(|s| s.state == connector_sdk::host::ListenerState::Retrying)
     })
     .await;
     let retrying = seen
         .lock()
         .statuses
         .iter()
-        .find(|s| s.state == connector_sdk::protocol::ListenerState::Retrying)
+        .find(|s| s.state == connector_sdk::host::ListenerState::Retrying)
         .cloned()
         .unwrap();
     assert!(
@@ -532,7 +532,7 @@ async fn a_deleted_queue_is_reported_as_retrying_and_the_listener_stops_when_tol
         seen.lock()
             .statuses
             .iter()
-            .any(|s| s.state == connector_sdk::protocol::ListenerState::Stopped),
+            .any(|s| s.state == connector_sdk::host::ListenerState::Stopped),
         "a stopped status at the end"
     );
 }

@@ -4,7 +4,7 @@
 mod support;
 
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeValue};
-use connector_sdk::protocol::ExecuteParams;
+use connector_sdk::host::ExecuteParams;
 use connector_sdk::{Document, DocumentResult, ResultStatus};
 use serde_json::json;
 use support::*;

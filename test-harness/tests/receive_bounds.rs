@@ -151,7 +151,7 @@ async fn each_fifo_receive_call_has_its_own_attempt_id_unless_the_document_gives
     // Two trigger documents in one execution, twice with the same execution id: four calls.
     for _ in 0..2 {
         let answer = plugin
-            .execute(&connector_sdk::protocol::ExecuteParams {
+            .execute(&connector_sdk::host::ExecuteParams {
                 execution_id: "same-execution".into(),
                 process_name: "test".into(),
                 connection: connection.clone(),

@@ -7,7 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use connector_sdk::protocol::ExecuteParams;
+use connector_sdk::host::ExecuteParams;
 use connector_sdk::{Document, ResultStatus};
 use serde_json::json;
 use support::*;

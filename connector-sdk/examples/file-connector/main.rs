@@ -78,7 +78,7 @@ fn main() -> ExitCode {
 
 /// Serves the plugin protocol until the host shuts the plugin down or closes its stdin.
 fn serve() -> ExitCode {
-    connector_sdk::logging::init_json_stderr();
+    connector_sdk::plugin::init_json_stderr();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -89,7 +89,7 @@ fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let served = runtime.block_on(connector_sdk::protocol::serve(Arc::new(connector())));
+    let served = runtime.block_on(connector_sdk::plugin::serve(Arc::new(connector())));
     // A read of stdin cannot be cancelled: a blocked read must not keep the process alive.
     runtime.shutdown_background();
     match served {

@@ -109,10 +109,7 @@ impl Operation for Read {
             let outcome = match failure {
                 None => Outcome::success(outputs),
                 // What was read before the failure is still handed over.
-                Some(message) => Outcome {
-                    outputs,
-                    ..Outcome::failure(message)
-                },
+                Some(message) => Outcome::failure(message).with_outputs(outputs),
             };
             batch.record(index, outcome);
         }

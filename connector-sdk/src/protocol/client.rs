@@ -37,6 +37,7 @@ const CANCEL_WRITE_WAIT: Duration = Duration::from_secs(1);
 
 /// What can go wrong calling a plugin.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The plugin answered with a JSON-RPC error.
     #[error("{0}")]
@@ -131,6 +132,7 @@ pub type LineObserver = Arc<dyn Fn(Stream, &[u8]) + Send + Sync>;
 /// A call that has run longer than [`PluginCommand::slow_after`], as told to
 /// [`PluginCommand::on_slow_call`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SlowCall {
     /// The method called.
     pub method: String,
@@ -595,7 +597,8 @@ impl PluginProcess {
     }
 
     /// Sends a raw line (which need not be valid JSON) and returns the next response that carries
-    /// `id: null`. For tests of the plugin's robustness.
+    /// `id: null`. For tests of the plugin's robustness (cargo feature `test-util`).
+    #[cfg(feature = "test-util")]
     pub async fn send_raw_line(
         &self,
         line: &str,
@@ -613,19 +616,8 @@ impl PluginProcess {
             instance,
         };
         let line = self.wait(&call, rx).await?;
-        serde_json::from_slice::<RawResponse>(&line)
-            .map(RawResponse::into_response)
+        serde_json::from_slice::<Response>(&line)
             .map_err(|e| ClientError::Protocol(format!("not a response: {e}")))
-    }
-
-    /// Calls a method and returns its raw result.
-    pub async fn call_raw(
-        &self,
-        method: &str,
-        params: Value,
-        timeout: Duration,
-    ) -> Result<Value, ClientError> {
-        self.call_with_timeout(method, &params, timeout).await
     }
 
     /// Registers a caller waiting for the response `id`; fails at once when the plugin's output
@@ -1046,7 +1038,10 @@ impl PluginProcess {
     pub async fn shutdown(&self) -> Result<ExitStatus, ClientError> {
         let grace = self.command.grace;
         let deadline = Instant::now() + grace;
-        let answered = match self.call_raw(method::SHUTDOWN, json!({}), grace).await {
+        let answered = match self
+            .call_with_timeout::<_, Value>(method::SHUTDOWN, &json!({}), grace)
+            .await
+        {
             Ok(_) | Err(ClientError::Exited { .. }) => true,
             Err(ClientError::Timeout { .. }) => false,
             Err(other) => return Err(other),
@@ -1080,7 +1075,8 @@ impl PluginProcess {
         })
     }
 
-    /// Kills the process at once (for tests of a host's reaction).
+    /// Kills the process at once, for tests of a host's reaction (cargo feature `test-util`).
+    #[cfg(feature = "test-util")]
     pub async fn kill(&self) {
         let mut running = self.running.lock().await;
         let _ = running.child.start_kill();

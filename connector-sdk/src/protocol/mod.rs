@@ -14,7 +14,9 @@ mod json_out;
 mod lines;
 mod listeners;
 mod server;
-pub mod types;
+// The host-only messages are unused, and unreachable, in a plugin built without `host`.
+#[cfg_attr(not(feature = "host"), allow(unreachable_pub, dead_code))]
+mod types;
 
 #[cfg(feature = "host")]
 pub use client::{
@@ -25,4 +27,5 @@ pub use server::{
     DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_REQUESTS_IN_FLIGHT, MIN_NEGOTIATED_LINE_BYTES,
     ServeOptions, serve, serve_io, serve_io_with, serve_with,
 };
+#[cfg_attr(not(feature = "host"), allow(unreachable_pub))]
 pub use types::*;

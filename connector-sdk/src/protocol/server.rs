@@ -46,6 +46,7 @@ const MIN_LINE_BYTES: usize = 1 << 10;
 /// The limits a plugin serves with (protocol 1.1 sends them to the host as `limits` at
 /// `initialize`). They protect the plugin whatever version the host speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServeOptions {
     /// The longest request line read, in bytes without its `\n` (default
     /// [`DEFAULT_MAX_LINE_BYTES`]; at least 1 KiB). A longer line is answered with -32600 and
@@ -69,6 +70,22 @@ impl Default for ServeOptions {
 }
 
 impl ServeOptions {
+    /// The same options with [`max_line_bytes`](Self::max_line_bytes) set.
+    pub fn with_max_line_bytes(self, bytes: usize) -> Self {
+        Self {
+            max_line_bytes: bytes,
+            ..self
+        }
+    }
+
+    /// The same options with [`max_requests_in_flight`](Self::max_requests_in_flight) set.
+    pub fn with_max_requests_in_flight(self, requests: usize) -> Self {
+        Self {
+            max_requests_in_flight: requests,
+            ..self
+        }
+    }
+
     /// The same options, raised to their least values where they are below.
     fn normalized(self) -> Self {
         Self {
@@ -80,7 +97,7 @@ impl ServeOptions {
 
 /// Serves `connector` on this process's stdin and stdout until `shutdown` or until stdin closes,
 /// then waits for in-flight requests (and the work they registered to run after delivery), with
-/// the default [`ServeOptions`]. Logs go to stderr (see [`crate::logging`]).
+/// the default [`ServeOptions`]. Logs go to stderr (see [`crate::plugin::init_json_stderr`]).
 ///
 /// `$/cancelRequest` cancels the running request with that id (its context's `cancellation`).
 /// When stdout is closed or broken, it reads no further request, cancels the requests that run

@@ -1,7 +1,6 @@
 //! Protocol messages. No I/O here: these types are what travels, as the protocol spec writes it.
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::component::Component;
@@ -30,22 +29,23 @@ pub const TRANSIENT: i64 = -32004;
 pub const INTERNAL: i64 = -32005;
 
 /// The method names.
-pub mod method {
+pub(crate) mod method {
     /// First request: version negotiation and the descriptor.
-    pub const INITIALIZE: &str = "initialize";
+    pub(crate) const INITIALIZE: &str = "initialize";
     /// Test Connection.
-    pub const TEST_CONNECTION: &str = "testConnection";
+    pub(crate) const TEST_CONNECTION: &str = "testConnection";
     /// List objects for an operation's picker.
-    pub const BROWSE: &str = "browse";
+    pub(crate) const BROWSE: &str = "browse";
     /// Run an operation over documents.
-    pub const EXECUTE: &str = "execute";
+    pub(crate) const EXECUTE: &str = "execute";
     /// Finish in-flight requests and exit.
-    pub const SHUTDOWN: &str = "shutdown";
+    pub(crate) const SHUTDOWN: &str = "shutdown";
     /// Notification (protocol 1.1): cancel the running request with `params.id`.
-    pub const CANCEL_REQUEST: &str = "$/cancelRequest";
+    pub(crate) const CANCEL_REQUEST: &str = "$/cancelRequest";
 }
 
 /// Either the result or the error of a response.
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RpcOutcome {
@@ -55,7 +55,9 @@ pub enum RpcOutcome {
     Error(RpcError),
 }
 
-/// A response line.
+/// A response line, read whole (the host reads results straight into their types; this is for
+/// tests that look at any response).
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     /// Always `"2.0"`.
@@ -67,6 +69,7 @@ pub struct Response {
     pub outcome: RpcOutcome,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl Response {
     /// A successful response.
     pub fn result(id: Value, result: Value) -> Self {
@@ -87,42 +90,9 @@ impl Response {
     }
 }
 
-/// A response as a host reads it: the result left as JSON text, to be decoded once, straight
-/// into the type the caller expects.
-#[derive(Debug, Deserialize)]
-pub struct RawResponse {
-    /// The request's id, or `null`.
-    #[serde(default)]
-    pub id: Value,
-    /// The result, when the request succeeded (`None` also for a `null` result).
-    #[serde(default)]
-    pub result: Option<Box<RawValue>>,
-    /// The error, when it did not.
-    #[serde(default)]
-    pub error: Option<RpcError>,
-}
-
-impl RawResponse {
-    /// The same response with its result parsed.
-    pub fn into_response(self) -> Response {
-        let outcome = match (self.error, self.result) {
-            (Some(error), _) => RpcOutcome::Error(error),
-            (None, Some(raw)) => {
-                RpcOutcome::Result(serde_json::from_str(raw.get()).unwrap_or(Value::Null))
-            }
-            (None, None) => RpcOutcome::Result(Value::Null),
-        };
-        Response {
-            jsonrpc: "2.0".into(),
-            id: self.id,
-            outcome,
-        }
-    }
-}
-
 /// A request as a host writes it: typed params serialized straight into the line.
 #[derive(Debug, Serialize)]
-pub struct OutgoingRequest<'a, P: Serialize> {
+pub(crate) struct OutgoingRequest<'a, P: Serialize> {
     /// Always `"2.0"`.
     pub jsonrpc: &'static str,
     /// The id the response will carry.
@@ -206,7 +176,7 @@ impl From<&ConnectorError> for RpcError {
 
 /// Who the host is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostInfo {
+pub(crate) struct HostInfo {
     /// The host's name.
     pub name: String,
     /// The host's version.
@@ -216,7 +186,7 @@ pub struct HostInfo {
 /// `initialize` params.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct InitializeParams {
+pub(crate) struct InitializeParams {
     /// The protocol version the host asks for (`"1.1"`; `"1.0"` for a host of version 1.0).
     pub protocol_version: String,
     /// Who the host is.
@@ -229,7 +199,7 @@ pub struct InitializeParams {
 /// What a host means to send at most (`initialize` params, protocol 1.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HostLimits {
+pub(crate) struct HostLimits {
     /// The longest request line the host will send, in bytes (without its `\n`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_line_bytes: Option<u64>,
@@ -238,6 +208,7 @@ pub struct HostLimits {
 /// What a plugin accepts (`initialize` result, protocol 1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Limits {
     /// The longest request line the plugin reads, in bytes (without its `\n`); a longer line is
     /// answered with -32600 and discarded.
@@ -250,7 +221,7 @@ pub struct Limits {
 /// `initialize` result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct InitializeResult {
+pub(crate) struct InitializeResult {
     /// The protocol version the plugin will speak: the highest both sides know.
     pub protocol_version: String,
     /// Protocol 1.1: what the plugin accepts. Absent when it speaks 1.0.
@@ -262,13 +233,14 @@ pub struct InitializeResult {
 
 /// `testConnection` params.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TestConnectionParams {
+pub(crate) struct TestConnectionParams {
     /// The connection component to test.
     pub connection: Component,
 }
 
 /// `testConnection` result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TestConnectionResult {
     /// Whether no step failed.
     pub ok: bool,
@@ -279,7 +251,7 @@ pub struct TestConnectionResult {
 /// `browse` params.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct BrowseParams {
+pub(crate) struct BrowseParams {
     /// The connection component to browse with.
     pub connection: Component,
     /// The operation type the objects are for (`SEND`).
@@ -292,17 +264,10 @@ pub struct BrowseParams {
 /// `browse` result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct BrowseResult {
     /// The objects found.
     pub object_types: Vec<ObjectType>,
-}
-
-/// `$/cancelRequest` params: the id of the request to cancel. Cancelling a finished or unknown
-/// id does nothing, and the notification gets no answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CancelParams {
-    /// The id of the request to cancel, as the request carried it.
-    pub id: Value,
 }
 
 /// `execute` params, as a host writes them. (The plugin reads each document on its own, so
@@ -340,21 +305,22 @@ pub struct ExecuteParamsRef<'a> {
 
 /// `execute` result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ExecuteResult {
     /// Exactly one result per input document, in input order.
     pub results: Vec<DocumentResult>,
 }
 
 /// Protocol 1.1 listener methods (see the README's protocol section).
-pub mod listen_method {
+pub(crate) mod listen_method {
     /// host → plugin request: start a listener.
-    pub const LISTEN: &str = "listen";
+    pub(crate) const LISTEN: &str = "listen";
     /// plugin → host request: a batch of documents the host's process answers per document.
-    pub const BATCH: &str = "listen/batch";
+    pub(crate) const BATCH: &str = "listen/batch";
     /// plugin → host notification: the listener's state changed.
-    pub const STATUS: &str = "listen/status";
+    pub(crate) const STATUS: &str = "listen/status";
     /// host → plugin request: stop a listener (draining its batches in flight or not).
-    pub const STOP: &str = "listen/stop";
+    pub(crate) const STOP: &str = "listen/stop";
 }
 
 /// The operation type of listeners.
@@ -362,7 +328,7 @@ pub const LISTEN_OPERATION: &str = "LISTEN";
 
 /// The prefix of the ids of requests a plugin sends to its host (`"p-1"`), so that they never
 /// collide with the host's.
-pub const PLUGIN_REQUEST_ID_PREFIX: &str = "p-";
+pub(crate) const PLUGIN_REQUEST_ID_PREFIX: &str = "p-";
 
 /// `listen` params: start a listener.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -410,14 +376,23 @@ pub struct BatchResult {
 
 /// `listen/batch` result: one result per document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ListenBatchResult {
     /// One result per document of the batch.
     pub results: Vec<BatchResult>,
 }
 
+impl ListenBatchResult {
+    /// A host's answer to a batch: one result per document.
+    pub fn new(results: Vec<BatchResult>) -> Self {
+        Self { results }
+    }
+}
+
 /// A listener's state, as `listen/status` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ListenerState {
     /// Receiving messages.
     Polling,
@@ -426,6 +401,17 @@ pub enum ListenerState {
     Retrying,
     /// Stopped for good (stopped by the host, or a failure that cannot pass).
     Stopped,
+}
+
+impl ListenerState {
+    /// The state's name on the wire: `polling`, `retrying` or `stopped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenerState::Polling => "polling",
+            ListenerState::Retrying => "retrying",
+            ListenerState::Stopped => "stopped",
+        }
+    }
 }
 
 /// `listen/status` params (a notification from the plugin).
@@ -447,7 +433,7 @@ pub struct ListenStatusParams {
 /// `listen/stop` params.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListenStopParams {
+pub(crate) struct ListenStopParams {
     /// The listener.
     pub listener_id: String,
     /// `true`: wait for the batches in flight to be answered and committed; `false`: release

@@ -573,10 +573,9 @@ impl Operation for Wait {
         }
         for index in 0..batch.len() {
             let outcome = match cancelled {
-                Ok(()) => Outcome {
-                    status_code: Some(CANCELLED.to_owned()),
-                    ..Outcome::failure("the execution was cancelled")
-                },
+                Ok(()) => {
+                    Outcome::failure("the execution was cancelled").with_status_code(CANCELLED)
+                }
                 Err(_) => Outcome::failure("the execution was never cancelled"),
             };
             batch.record(index, outcome);

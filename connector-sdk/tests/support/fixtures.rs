@@ -1,6 +1,6 @@
 //! Components, documents and checks shared by the integration tests.
 
-use connector_sdk::protocol::{ExecuteParams, PluginCommand, PluginProcess};
+use connector_sdk::host::{ExecuteParams, PluginCommand, PluginProcess};
 use connector_sdk::{Component, Document, DocumentResult, ResultStatus};
 use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant};
@@ -91,10 +91,9 @@ pub(crate) fn plugin_command() -> PluginCommand {
     let mut command = PluginCommand::new(env!("CARGO_BIN_EXE_sdk-test-plugin"), &[]);
     command.timeout = Duration::from_secs(20);
     // The tests read info lines from the logs, whatever filter the environment sets.
-    command.env.push((
-        connector_sdk::logging::LOG_ENV.to_owned(),
-        "info".to_owned(),
-    ));
+    command
+        .env
+        .push((connector_sdk::plugin::LOG_ENV.to_owned(), "info".to_owned()));
     // A plugin that writes a secret of the tests ends the test binary at once, naming the
     // secret (never showing it): the reader task it runs in cannot fail a test otherwise.
     command.observer = Some(std::sync::Arc::new(|stream, line: &[u8]| {

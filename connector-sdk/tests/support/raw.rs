@@ -5,7 +5,7 @@
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use connector_sdk::protocol::{Response, RpcError, RpcOutcome};
+use connector_sdk::host::{Response, RpcError, RpcOutcome};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -102,7 +102,7 @@ impl RawPlugin {
     /// yet.
     pub(crate) fn spawn_with_env(env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sdk-test-plugin"))
-            .env(connector_sdk::logging::LOG_ENV, "info")
+            .env(connector_sdk::plugin::LOG_ENV, "info")
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use connector_sdk::protocol::ServeOptions;
+use connector_sdk::plugin::ServeOptions;
 
 mod echo;
 
@@ -21,13 +21,13 @@ fn from_env(name: &str) -> Option<usize> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    connector_sdk::logging::init_json_stderr();
-    let defaults = ServeOptions::default();
-    let options = ServeOptions {
-        max_line_bytes: from_env("SDK_TEST_PLUGIN_MAX_LINE_BYTES")
-            .unwrap_or(defaults.max_line_bytes),
-        max_requests_in_flight: from_env("SDK_TEST_PLUGIN_MAX_REQUESTS_IN_FLIGHT")
-            .unwrap_or(defaults.max_requests_in_flight),
-    };
-    connector_sdk::protocol::serve_with(Arc::new(echo::connector()), options).await
+    connector_sdk::plugin::init_json_stderr();
+    let mut options = ServeOptions::default();
+    if let Some(bytes) = from_env("SDK_TEST_PLUGIN_MAX_LINE_BYTES") {
+        options = options.with_max_line_bytes(bytes);
+    }
+    if let Some(requests) = from_env("SDK_TEST_PLUGIN_MAX_REQUESTS_IN_FLIGHT") {
+        options = options.with_max_requests_in_flight(requests);
+    }
+    connector_sdk::plugin::serve_with(Arc::new(echo::connector()), options).await
 }

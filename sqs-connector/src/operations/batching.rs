@@ -241,25 +241,21 @@ pub struct Action {
 /// The FAILURE of a document left undone because the execution was cancelled: nothing was
 /// sent for it, so it was not `action.done`.
 pub fn cancelled_outcome(batch: &Batch, index: usize, action: &Action) -> Outcome {
-    Outcome {
-        status_code: Some(CANCELLED.into()),
-        ..Outcome::failure(format!(
-            "document {} was not {}: the execution was cancelled",
-            batch.input_index(index),
-            action.done
-        ))
-    }
+    Outcome::failure(format!(
+        "document {} was not {}: the execution was cancelled",
+        batch.input_index(index),
+        action.done
+    ))
+    .with_status_code(CANCELLED)
 }
 
 /// A FAILURE whose outcome is unknown: the call may have taken effect.
 fn unknown(index: usize, action: &Action, why: &str) -> Outcome {
-    Outcome {
-        status_code: Some(OUTCOME_UNKNOWN.into()),
-        ..Outcome::failure(format!(
-            "document {index} may or may not have been {} (perhaps more than once): {why}",
-            action.done
-        ))
-    }
+    Outcome::failure(format!(
+        "document {index} may or may not have been {} (perhaps more than once): {why}",
+        action.done
+    ))
+    .with_status_code(OUTCOME_UNKNOWN)
 }
 
 /// One call still to make: its entries, how many attempts they have had, and whether an earlier
@@ -491,10 +487,7 @@ mod tests {
 
     const SENT: Action = Action {
         done: "sent",
-        after_ambiguity: |outcome, attempts| Outcome {
-            status_code: Some(format!("AFTER_{attempts}")),
-            ..outcome
-        },
+        after_ambiguity: |outcome, attempts| outcome.with_status_code(format!("AFTER_{attempts}")),
     };
 
     fn never() -> bool {

@@ -10,8 +10,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, MessageSystemAttributeName};
+use connector_sdk::listen::{BatchResult, ListenerState};
 use connector_sdk::listen::{DeliveryError, ListenContext, Listener};
-use connector_sdk::protocol::{BatchResult, ListenerState};
 use connector_sdk::{ConnectorError, Document, OperationInfo, ResultStatus};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
@@ -287,15 +287,16 @@ impl ListenOperation {
                 }
                 release(source, &failed, release_delay).await;
             }
-            (CommitStrategy::AtLeastOnce, Err(DeliveryError::Refused(why))) => {
-                tracing::warn!(queue = %source.queue_url, reason = %why, messages = receipts.len(), "the host refused a batch; its messages are released");
-                let all: Vec<&Receipt> = receipts.iter().collect();
-                release(source, &all, release_delay).await;
-            }
             (_, Err(DeliveryError::Abandoned(why))) => {
                 tracing::info!(queue = %source.queue_url, reason = %why, messages = receipts.len(), "a batch without an answer is released");
                 let all: Vec<&Receipt> = receipts.iter().collect();
                 release(source, &all, Duration::ZERO).await;
+            }
+            // Refused, or a reason a newer SDK adds: released after the delay.
+            (CommitStrategy::AtLeastOnce, Err(why)) => {
+                tracing::warn!(queue = %source.queue_url, reason = %why, messages = receipts.len(), "the host refused a batch; its messages are released");
+                let all: Vec<&Receipt> = receipts.iter().collect();
+                release(source, &all, release_delay).await;
             }
             (CommitStrategy::ProcessManaged, _) => {}
         }

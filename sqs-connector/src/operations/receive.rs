@@ -470,17 +470,13 @@ impl ReceiveOperation {
             outcome
         } else {
             problems.extend(limit);
-            Outcome {
-                status: ResultStatus::Failure,
-                status_code: Some("RECEIVE_INCOMPLETE".into()),
-                message: Some(format!(
-                    "{} message(s) were read and are in the outputs; but {}",
-                    outputs.len(),
-                    problems.join("; ")
-                )),
-                outputs,
-                input_with: None,
-            }
+            Outcome::failure(format!(
+                "{} message(s) were read and are in the outputs; but {}",
+                outputs.len(),
+                problems.join("; ")
+            ))
+            .with_status_code("RECEIVE_INCOMPLETE")
+            .with_outputs(outputs)
         })
     }
 

@@ -421,18 +421,14 @@ pub const POSSIBLE_DUPLICATE: &str = "POSSIBLE_DUPLICATE";
 const SEND_STANDARD: Action = Action {
     done: "sent",
     after_ambiguity: |mut outcome, attempts| {
-        if let Some(added) = outcome.input_with.as_mut() {
-            added.push((props::POSSIBLE_DUPLICATE.to_owned(), "true".to_owned()));
-        }
-        Outcome {
-            status_code: Some(POSSIBLE_DUPLICATE.into()),
-            message: Some(format!(
+        outcome.add_to_input(props::POSSIBLE_DUPLICATE, "true");
+        outcome
+            .with_status_code(POSSIBLE_DUPLICATE)
+            .with_message(format!(
                 "sent on attempt {attempts}; an earlier attempt failed after the request may have \
                  reached SQS, so the queue may hold this message twice (standard queues deliver \
                  at least once: make the consumer idempotent)"
-            )),
-            ..outcome
-        }
+            ))
     },
 };
 
@@ -440,12 +436,11 @@ const SEND_STANDARD: Action = Action {
 /// content-based deduplication), so SQS keeps one copy within its 5-minute window.
 const SEND_FIFO: Action = Action {
     done: "sent",
-    after_ambiguity: |outcome, attempts| Outcome {
-        message: Some(format!(
+    after_ambiguity: |outcome, attempts| {
+        outcome.with_message(format!(
             "sent on attempt {attempts}; an earlier attempt may have reached SQS, and FIFO \
              deduplication keeps one copy"
-        )),
-        ..outcome
+        ))
     },
 };
 

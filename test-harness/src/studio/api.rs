@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use connector_sdk::protocol::{ClientError, ExecuteParamsRef, INVALID_FIELDS, PluginProcess};
+use connector_sdk::host::{ClientError, ExecuteParamsRef, INVALID_FIELDS, PluginProcess};
 use connector_sdk::{Component, ComponentKind, Descriptor, Document, FieldError};
 use parking_lot::Mutex;
 use serde::Deserialize;

@@ -58,7 +58,7 @@ impl Drop for Draft {
     }
 }
 
-pub(crate) use connector_sdk::component::wipe;
+pub(crate) use connector_sdk::host::wipe;
 
 /// The secret values the page handed over, by draft id and field key. Never serialized; its
 /// `Debug` shows counts only.

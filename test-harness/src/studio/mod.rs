@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use connector_sdk::protocol::PluginProcess;
+use connector_sdk::host::PluginProcess;
 
 use crate::plugin;
 

@@ -37,7 +37,7 @@ impl Studio {
                 test_harness::plugin::TRANSCRIPT_ENV,
                 logs.path().join("transcript"),
             )
-            .env(connector_sdk::logging::LOG_ENV, "debug")
+            .env(connector_sdk::plugin::LOG_ENV, "debug")
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)

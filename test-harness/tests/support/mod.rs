@@ -10,7 +10,7 @@ pub(crate) mod secret_scan;
 use std::path::PathBuf;
 use std::process::Output;
 
-use connector_sdk::protocol::{PluginCommand, PluginProcess};
+use connector_sdk::host::{PluginCommand, PluginProcess};
 use secret_scan::{ScanGuard, SecretScan};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -129,7 +129,7 @@ pub(crate) fn scanned_run(command: &mut std::process::Command, level: &str) -> S
     let transcript = dir.path().join("plugin-transcript.txt");
     let output = command
         .env(test_harness::plugin::TRANSCRIPT_ENV, &transcript)
-        .env(connector_sdk::logging::LOG_ENV, level)
+        .env(connector_sdk::plugin::LOG_ENV, level)
         .output()
         .expect("the harness runs");
     let scan = SecretScan::new();
@@ -418,7 +418,7 @@ pub(crate) async fn start_plugin_with(configure: impl FnOnce(&mut PluginCommand)
     let scan = SecretScan::new();
     let mut command = PluginCommand::new(plugin(), &["serve"]);
     command.env.push((
-        connector_sdk::logging::LOG_ENV.to_owned(),
+        connector_sdk::plugin::LOG_ENV.to_owned(),
         "debug".to_owned(),
     ));
     configure(&mut command);
@@ -453,14 +453,14 @@ pub(crate) fn moto_connection(id: &str) -> connector_sdk::Component {
 
 /// Runs an operation over documents through the plugin.
 pub(crate) async fn execute(
-    plugin: &connector_sdk::protocol::PluginProcess,
+    plugin: &connector_sdk::host::PluginProcess,
     connection: &connector_sdk::Component,
     operation: &connector_sdk::Component,
     documents: Vec<connector_sdk::Document>,
 ) -> Vec<connector_sdk::DocumentResult> {
     let count = documents.len();
     let answer = plugin
-        .execute(&connector_sdk::protocol::ExecuteParams {
+        .execute(&connector_sdk::host::ExecuteParams {
             execution_id: unique_queue("exec"),
             process_name: "test".into(),
             connection: connection.clone(),

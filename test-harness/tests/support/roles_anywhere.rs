@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use connector_sdk::protocol::PluginProcess;
+use connector_sdk::host::PluginProcess;
 use connector_sdk::{Component, Document};
 use serde_json::{Value, json};
 use test_harness::emulator::{Config, EmulatorHandle, ServeOptions, serve};

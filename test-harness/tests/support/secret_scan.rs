@@ -11,7 +11,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use connector_sdk::protocol::{LineObserver, Stream};
+use connector_sdk::host::{LineObserver, Stream};
 
 /// Secrets shorter than this are not scanned for (they would match ordinary text).
 pub(crate) const MIN_SECRET_LEN: usize = 8;
@@ -221,7 +221,7 @@ impl SecretScan {
         }
     }
 
-    /// An observer for [`connector_sdk::protocol::PluginCommand::observer`] that scans every line.
+    /// An observer for [`connector_sdk::host::PluginCommand::observer`] that scans every line.
     pub(crate) fn observer(&self) -> LineObserver {
         let scan = self.clone();
         Arc::new(move |stream: Stream, line: &[u8]| scan.scan_line(&stream.to_string(), line))

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_sqs::config::Credentials;
-use connector_sdk::protocol::{
+use connector_sdk::host::{
     ClientError, ExecuteParams, ExecuteResult, PluginCommand, PluginProcess,
 };
 use connector_sdk::{Component, ComponentId, Document, ResultStatus, SystemClock};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use connector_sdk::protocol::{
+use connector_sdk::host::{
     BatchResult, ExecuteParamsRef, ListenBatchParams, ListenBatchResult, ListenHandler,
     ListenParams, ListenStatusParams, ListenerState, PluginProcess, RpcError,
 };
@@ -150,7 +150,7 @@ impl ListenHandler for InstantProcess {
         if answered >= self.wanted {
             self.done.notify_one();
         }
-        Box::pin(std::future::ready(Ok(ListenBatchResult { results })))
+        Box::pin(std::future::ready(Ok(ListenBatchResult::new(results))))
     }
 
     fn status(&self, status: ListenStatusParams) {

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use connector_sdk::protocol::PluginProcess;
+use connector_sdk::host::PluginProcess;
 use connector_sdk::{Component, Connector, Document};
 
 use crate::connector::{self, Host};

@@ -40,7 +40,7 @@ use std::sync::atomic::AtomicUsize;
 use std::time::Instant;
 
 use clap::Parser;
-use connector_sdk::protocol::{PluginCommand, PluginProcess};
+use connector_sdk::host::{PluginCommand, PluginProcess};
 use futures::StreamExt as _;
 
 use contenders::Bench;
