@@ -34,7 +34,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::errors::ErrorGroups;
-use crate::process::{Input, Process, Step};
+use crate::process::{Input, Process, ProcessError, Step};
 use crate::run::{StepCall, execute_documents, takes_input, validate_components};
 use crate::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, outln, plugin, process};
 
@@ -153,7 +153,8 @@ struct Totals {
 /// document of every batch succeeded and the listener stopped only when asked to, 2 when a file
 /// or component is invalid, 1 otherwise.
 pub async fn listen(options: &ListenOptions) -> u8 {
-    let process = match process::load(&options.process).and_then(|p| check_shape(&p).map(|_| p)) {
+    let process = match process::load(&options.process)
+        .and_then(|p| check_shape(&p).map(|_| p).map_err(ProcessError::Unsuitable)) {
         Ok(process) => process,
         Err(message) => {
             eprintln!("error: {message}");

@@ -171,20 +171,28 @@ pub async fn start(plugin: &Path) -> Result<PluginProcess, ClientError> {
     start_with(plugin, CallLimits::default(), &PluginLog::Kept).await
 }
 
+/// The connector plugin could not be started (or did not initialize).
+#[derive(Debug, thiserror::Error)]
+#[error("could not start the connector plugin {}: {source}", path.display())]
+pub struct StartError {
+    /// The plugin executable.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub source: ClientError,
+}
+
 /// Starts the plugin for a command of the harness (`explicit`, else the one next to this
 /// executable); when it cannot start, says why (`could not start the connector plugin ...`).
 pub async fn start_for_command(
     explicit: Option<&Path>,
     limits: CallLimits,
     log: &PluginLog,
-) -> Result<PluginProcess, String> {
-    let plugin_path = locate(explicit);
-    start_with(&plugin_path, limits, log).await.map_err(|err| {
-        format!(
-            "could not start the connector plugin {}: {err}",
-            plugin_path.display()
-        )
-    })
+) -> Result<PluginProcess, StartError> {
+    let path = locate(explicit);
+    match start_with(&path, limits, log).await {
+        Ok(plugin) => Ok(plugin),
+        Err(source) => Err(StartError { path, source }),
+    }
 }
 
 /// Starts the plugin (`<plugin> serve`) with these limits and its log going where `log` says,

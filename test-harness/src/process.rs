@@ -75,20 +75,106 @@ pub struct Process {
     pub components: BTreeMap<String, Component>,
 }
 
+/// Why a process file or a documents file could not be used. Each message names the file (and
+/// the step, line or component) and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProcessError {
+    /// The process file cannot be read.
+    #[error("cannot read process file {}: {source}", path.display())]
+    ReadProcess {
+        /// The process file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The process file is not a process.
+    #[error("process file {} is not valid: {source}", path.display())]
+    InvalidProcess {
+        /// The process file.
+        path: PathBuf,
+        /// What the parser found.
+        source: serde_json::Error,
+    },
+    /// The component folder cannot be read.
+    #[error("cannot read component folder {}: {source}", dir.display())]
+    ReadComponents {
+        /// The component folder.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A component file cannot be used.
+    #[error(transparent)]
+    Component(#[from] components::LoadError),
+    /// Two component files have the same id.
+    #[error("two component files in {} have id {id}", dir.display())]
+    DuplicateComponent {
+        /// The component folder.
+        dir: PathBuf,
+        /// The id.
+        id: String,
+    },
+    /// A step names a component the folder does not have.
+    #[error("step \"{step}\" names {role} component \"{id}\", which is not in {}", dir.display())]
+    UnknownComponent {
+        /// The step.
+        step: String,
+        /// `connection` or `operation`.
+        role: &'static str,
+        /// The id it names.
+        id: String,
+        /// The component folder.
+        dir: PathBuf,
+    },
+    /// A step takes the outputs of a step that does not run before it.
+    #[error("step \"{step}\" takes the outputs of step \"{from}\", which does not run before it")]
+    InputNotBefore {
+        /// The step.
+        step: String,
+        /// The step it takes outputs from.
+        from: String,
+    },
+    /// A documents file cannot be read.
+    #[error("cannot read documents file {}: {source}", path.display())]
+    ReadDocuments {
+        /// The documents file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A line of a documents file is not a document.
+    #[error("documents file {}, line {line}: {problem}", path.display())]
+    BadDocument {
+        /// The documents file.
+        path: PathBuf,
+        /// The line's number, from 1.
+        line: usize,
+        /// What is wrong with it, and what to write instead.
+        problem: String,
+    },
+    /// The process does not suit the command (for instance `listen` needs a listener step).
+    #[error("{0}")]
+    Unsuitable(String),
+}
+
 /// Loads a process file and its components; an error names the file and what is wrong.
-pub fn load(path: &Path) -> Result<Process, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read process file {}: {e}", path.display()))?;
-    let file: ProcessFile = serde_json::from_str(&text)
-        .map_err(|e| format!("process file {} is not valid: {e}", path.display()))?;
+pub fn load(path: &Path) -> Result<Process, ProcessError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ProcessError::ReadProcess {
+        path: path.to_owned(),
+        source,
+    })?;
+    let file: ProcessFile =
+        serde_json::from_str(&text).map_err(|source| ProcessError::InvalidProcess {
+            path: path.to_owned(),
+            source,
+        })?;
     let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
     let component_dir = dir.join(&file.components);
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&component_dir)
-        .map_err(|e| {
-            format!(
-                "cannot read component folder {}: {e}",
-                component_dir.display()
-            )
+        .map_err(|source| ProcessError::ReadComponents {
+            dir: component_dir.clone(),
+            source,
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
@@ -96,36 +182,36 @@ pub fn load(path: &Path) -> Result<Process, String> {
     entries.sort();
     let mut components = BTreeMap::new();
     for entry in entries {
-        let component = components::load(&entry).map_err(|e| e.to_string())?;
+        let component = components::load(&entry)?;
         if let Some(previous) = components.insert(component.id.to_string(), component) {
-            return Err(format!(
-                "two component files in {} have id {}",
-                component_dir.display(),
-                previous.id
-            ));
+            return Err(ProcessError::DuplicateComponent {
+                dir: component_dir,
+                id: previous.id.to_string(),
+            });
         }
     }
     let mut seen: Vec<&str> = Vec::new();
     for step in &file.steps {
-        for (what, id) in [
+        for (role, id) in [
             ("connection", &step.connection),
             ("operation", &step.operation),
         ] {
             if !components.contains_key(id) {
-                return Err(format!(
-                    "step \"{}\" names {what} component \"{id}\", which is not in {}",
-                    step.name,
-                    component_dir.display()
-                ));
+                return Err(ProcessError::UnknownComponent {
+                    step: step.name.clone(),
+                    role,
+                    id: id.clone(),
+                    dir: component_dir,
+                });
             }
         }
         if let Some(Input::Step { step: from }) = &step.input
             && !seen.contains(&from.as_str())
         {
-            return Err(format!(
-                "step \"{}\" takes the outputs of step \"{from}\", which does not run before it",
-                step.name
-            ));
+            return Err(ProcessError::InputNotBefore {
+                step: step.name.clone(),
+                from: from.clone(),
+            });
         }
         seen.push(&step.name);
     }
@@ -138,17 +224,17 @@ pub fn load(path: &Path) -> Result<Process, String> {
 
 /// Reads a JSONL file of Document objects (blank lines are skipped). An error names the file,
 /// and for a bad line its number and what is wrong with it.
-pub fn read_documents(path: &Path) -> Result<Vec<Document>, String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| format!("cannot read documents file {}: {e}", path.display()))?;
+pub fn read_documents(path: &Path) -> Result<Vec<Document>, ProcessError> {
+    let bytes = std::fs::read(path).map_err(|source| ProcessError::ReadDocuments {
+        path: path.to_owned(),
+        source,
+    })?;
     let mut documents = Vec::new();
     for (number, line) in bytes.split(|b| *b == b'\n').enumerate() {
-        let document = parse_document(line).map_err(|problem| {
-            format!(
-                "documents file {}, line {}: {problem}",
-                path.display(),
-                number + 1
-            )
+        let document = parse_document(line).map_err(|problem| ProcessError::BadDocument {
+            path: path.to_owned(),
+            line: number + 1,
+            problem,
         })?;
         documents.extend(document);
     }
@@ -218,7 +304,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("docs.jsonl");
         std::fs::write(&path, lines).unwrap();
-        let err = read_documents(&path).unwrap_err();
+        let err = read_documents(&path).unwrap_err().to_string();
         let prefix = format!("documents file {}, ", path.display());
         err.strip_prefix(&prefix)
             .unwrap_or_else(|| panic!("{err:?} does not start with {prefix:?}"))
@@ -295,7 +381,7 @@ mod tests {
     fn a_missing_file_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing.jsonl");
-        let err = read_documents(&path).unwrap_err();
+        let err = read_documents(&path).unwrap_err().to_string();
         assert!(
             err.starts_with(&format!("cannot read documents file {}: ", path.display())),
             "{err}"

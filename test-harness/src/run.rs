@@ -58,9 +58,9 @@ pub struct StepReport {
 pub async fn run(options: &RunOptions) -> u8 {
     let process = match process::load(&options.process) {
         Ok(process) => process,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return refused(options, None, RunSummary::invalid(message));
+        Err(err) => {
+            eprintln!("error: {err}");
+            return refused(options, None, RunSummary::invalid(err.to_string()));
         }
     };
     let plugin = match plugin::start_for_command(
@@ -71,9 +71,9 @@ pub async fn run(options: &RunOptions) -> u8 {
     .await
     {
         Ok(plugin) => plugin,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return refused(options, Some(&process), RunSummary::failed(message));
+        Err(err) => {
+            eprintln!("error: {err}");
+            return refused(options, Some(&process), RunSummary::failed(err.to_string()));
         }
     };
     let code = run_with(&plugin, &process, options).await;
@@ -159,7 +159,7 @@ fn read_inputs(process: &Process) -> Result<BTreeMap<usize, Vec<Document>>, Stri
     for (position, step) in process.file.steps.iter().enumerate() {
         if let Some(Input::File(path)) = &step.input {
             let documents = read_documents(&process.dir.join(path))
-                .map_err(|message| format!("step \"{}\": {message}", step.name))?;
+                .map_err(|err| format!("step \"{}\": {err}", step.name))?;
             inputs.insert(position, documents);
         }
     }

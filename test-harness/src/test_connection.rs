@@ -118,9 +118,9 @@ async fn test(
     let process =
         match plugin::start_for_command(plugin_path, plugin::CallLimits::default(), log).await {
             Ok(process) => process,
-            Err(message) => {
-                eprintln!("error: {message}");
-                return TestConnectionSummary::error(EXIT_FAILED, message);
+            Err(err) => {
+                eprintln!("error: {err}");
+                return TestConnectionSummary::error(EXIT_FAILED, err.to_string());
             }
         };
     let summary = match process.descriptor().validate_connection(&component) {
