@@ -23,6 +23,10 @@ const IN_FLIGHT: usize = 2;
 /// Documents sent on the case's queue before the baseline is read (connection built, queue
 /// attributes read, a few batches sent).
 pub(crate) const WARM_UP_DOCUMENTS: usize = 8;
+/// Calls of one small document after the measurement, for [`MemoryCase::later_kib`].
+const LATER_CALLS: usize = 2;
+/// The body of those calls, in bytes.
+const SMALL_BODY: usize = 1_000;
 /// How long the plugin is left idle before the last RSS reading (mimalloc returns freed memory
 /// to the system after one idle second).
 pub(crate) const IDLE_AFTER: Duration = Duration::from_secs(2);
@@ -65,6 +69,9 @@ pub(crate) struct MemoryCase {
     pub after_kib: u64,
     /// Its resident set after [`IDLE_AFTER`] more, in KiB.
     pub idle_kib: u64,
+    /// Its resident set after two later calls of one small document, [`IDLE_AFTER`] apart (the
+    /// allocator returns freed memory to the system on later activity, not while idle), in KiB.
+    pub later_kib: u64,
     /// The SQS server's resident set once the case's messages were in, in KiB (when known).
     pub server_kib: Option<u64>,
     /// Wall time of the calls.
@@ -93,7 +100,7 @@ impl MemoryCase {
     /// The case in one line for the progress output and the summary.
     pub(crate) fn summary(&self) -> String {
         format!(
-            "{}: {} call(s) of {} documents of {} bytes ({} in flight, line {} bytes): baseline {}, peak {}, after {} (idle {}); {:.2} bytes of RSS per byte in flight; {:.1} s; {}",
+            "{}: {} call(s) of {} documents of {} bytes ({} in flight, line {} bytes): baseline {}, peak {}, after {} (idle {}, after later calls {}); {:.2} bytes of RSS per byte in flight; {:.1} s; {}; server RSS {}",
             self.what,
             self.calls,
             thousands(self.per_call as u64),
@@ -104,9 +111,11 @@ impl MemoryCase {
             mib(self.peak_kib),
             mib(self.after_kib),
             mib(self.idle_kib),
+            mib(self.later_kib),
             self.growth_per_byte(),
             self.seconds,
-            self.ending_text()
+            self.ending_text(),
+            self.server_kib.map(mib).unwrap_or_else(|| "unknown".into())
         )
     }
 
@@ -439,6 +448,17 @@ async fn case_on_queue(
         let after_kib = status_kib(pid, "VmRSS").ok_or("no VmRSS for the plugin")?;
         tokio::time::sleep(IDLE_AFTER).await;
         let idle_kib = status_kib(pid, "VmRSS").ok_or("no VmRSS for the plugin")?;
+        for n in 0..LATER_CALLS {
+            if n > 0 {
+                tokio::time::sleep(IDLE_AFTER).await;
+            }
+            let one = documents(usize::MAX / 4 + n, 1, SMALL_BODY, pool);
+            execute(&plugin, &format!("bench-memory-later-{n}"), connection, &operation, one)
+                .await
+                .map_err(|e| format!("a later small call: {e}"))?
+                .map_err(|code| format!("a later small call was refused with {code}"))?;
+        }
+        let later_kib = status_kib(pid, "VmRSS").ok_or("no VmRSS for the plugin")?;
 
         let mut refused = None;
         for answer in answers {
@@ -461,7 +481,7 @@ async fn case_on_queue(
             return Err("the plugin exited during the case".into());
         }
         let sent = if over { 0 } else { plan.calls.iter().sum() };
-        raw::expect_count(client, queue, (WARM_UP_DOCUMENTS + sent) as u64).await?;
+        raw::expect_count(client, queue, (WARM_UP_DOCUMENTS + LATER_CALLS + sent) as u64).await?;
         let server_kib = args.server_pid.and_then(|pid| status_kib(pid, "VmRSS"));
         Ok(MemoryCase {
             what: plan.what.clone(),
@@ -476,6 +496,7 @@ async fn case_on_queue(
             peak_kib,
             after_kib,
             idle_kib,
+            later_kib,
             server_kib,
             seconds,
             ending: match refused {
