@@ -68,7 +68,7 @@ if [ "$QUICK" = 1 ]; then
   OUTPUT="$RUN_DIR/BENCHMARKS.quick.md"
   # The warm-up alone sends 2,000 messages: no smaller count.
   SIZE_ARGS=(--repetitions 1 --messages 2000 --sequential-messages 50 --chunk-sizes 1000
-    --cache-iterations 10000 --cold-executions 20)
+    --cache-iterations 10000 --cold-executions 20 --memory-documents 40 --memory-document-bytes 8192)
 else
   cargo build --release --workspace
   BIN="$ROOT/target/release"
@@ -210,7 +210,7 @@ if ! setup_delayed; then
 fi
 
 BOTO3_VERSIONS="$("$VENV/bin/python" -c 'import boto3, botocore; print(boto3.__version__, botocore.__version__)')"
-say "running the benchmarks (about 5 minutes, and about 7 more for the latency-bound scenario)"
+say "running the benchmarks (about 5 minutes, about 7 more for the latency-bound scenario, and 2 for the memory figure)"
 "${CLIENT_PIN[@]}" "$BIN/bench" \
   --endpoint "$ENDPOINT" \
   --server-pid "$SERVER_PID" \

@@ -12,7 +12,10 @@
 //! - the plugin boundary: the same SEND (and RECEIVE) in-process against through the plugin;
 //! - latency-bound (`--delayed RTT=URL`): SEND, RECEIVE with delete and LISTEN by the raw SDK's
 //!   best, the connector through the plugin and in-process, and boto3, all with the same
-//!   requests in flight, against a server seen through a fixed round trip.
+//!   requests in flight, against a server seen through a fixed round trip;
+//! - memory (`--only memory`): the plugin's peak RSS with two SEND execute calls of large
+//!   documents in flight, against the bytes of the documents, and what its line limit does with
+//!   calls longer than it.
 //!
 //! Every figure is the median of several runs, contenders interleaved, each run on a fresh queue
 //! whose message count is checked; it writes `BENCHMARKS.md`.
