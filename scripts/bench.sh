@@ -61,17 +61,24 @@ ensure_venv
   exit 1
 }
 
+# Cargo's target folder: CARGO_TARGET_DIR when set (relative to the workspace, as cargo reads it
+# from here), else target/.
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+case "$TARGET_DIR" in
+  /*) ;;
+  *) TARGET_DIR="$ROOT/$TARGET_DIR" ;;
+esac
 say "building the workspace ($([ "$QUICK" = 1 ] && echo "debug, --quick" || echo "release mode"))"
 if [ "$QUICK" = 1 ]; then
   cargo build --workspace --quiet
-  BIN="$ROOT/target/debug"
+  BIN="$TARGET_DIR/debug"
   OUTPUT="$RUN_DIR/BENCHMARKS.quick.md"
   # The warm-up alone sends 2,000 messages: no smaller count.
   SIZE_ARGS=(--repetitions 1 --messages 2000 --sequential-messages 50 --chunk-sizes 1000
     --cache-iterations 10000 --cold-executions 20 --memory-documents 40 --memory-document-bytes 8192)
 else
   cargo build --release --workspace
-  BIN="$ROOT/target/release"
+  BIN="$TARGET_DIR/release"
   OUTPUT="$ROOT/BENCHMARKS.md"
   SIZE_ARGS=()
 fi
