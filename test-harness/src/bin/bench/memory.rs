@@ -326,6 +326,14 @@ pub(crate) async fn measure(
     let limit = line_limit(plugin_path).await?;
     let probe = connector::send_operation("bench-op-memory", "probe", args.concurrency);
     let plans = plans(args, &connection, &probe, &pool, limit).await?;
+    let setup = Setup {
+        args,
+        plugin_path,
+        client,
+        connection: &connection,
+        pool: &pool,
+        limit,
+    };
     let mut cases = Vec::new();
     for (n, plan) in plans.into_iter().enumerate() {
         say(format!(
@@ -335,90 +343,75 @@ pub(crate) async fn measure(
             plan.calls.iter().max().copied().unwrap_or(0),
             args.memory_document_bytes
         ));
-        let case = run_case(
-            args,
-            plugin_path,
-            client,
-            &connection,
-            &pool,
-            limit,
-            n,
-            plan,
-        )
-        .await?;
+        let case = setup.run_case(n, plan).await?;
         say(format!("  {}", case.summary()));
         cases.push(case);
     }
     Ok(cases)
 }
 
-/// One case: a fresh queue and plugin, the warm-up, the baseline, the calls, the readings and
-/// the checks; the queue is deleted after it.
-#[allow(clippy::too_many_arguments)]
-async fn run_case(
-    args: &Args,
-    plugin_path: &Path,
-    client: &aws_sdk_sqs::Client,
-    connection: &Component,
-    pool: &[messages::Message],
+/// What every case shares.
+struct Setup<'a> {
+    args: &'a Args,
+    plugin_path: &'a Path,
+    client: &'a aws_sdk_sqs::Client,
+    connection: &'a Component,
+    /// The events the bodies are made of.
+    pool: &'a [messages::Message],
+    /// The plugin's line limit.
     limit: usize,
-    serial: usize,
-    plan: Plan,
-) -> Result<MemoryCase, String> {
-    let queue = raw::create_queue(
-        client,
-        &format!("bench-memory-{}-{serial}", std::process::id()),
-    )
-    .await?;
-    let outcome = case_on_queue(
-        args,
-        plugin_path,
-        client,
-        connection,
-        pool,
-        limit,
-        serial,
-        plan,
-        &queue,
-    )
-    .await;
-    raw::delete_queue(client, &queue).await;
-    outcome
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn case_on_queue(
-    args: &Args,
-    plugin_path: &Path,
-    client: &aws_sdk_sqs::Client,
-    connection: &Component,
-    pool: &[messages::Message],
-    limit: usize,
-    serial: usize,
-    plan: Plan,
-    queue: &str,
-) -> Result<MemoryCase, String> {
-    let bytes = args.memory_document_bytes.max(1);
-    let operation = connector::send_operation(
-        &format!("bench-op-memory-{serial}"),
-        queue,
-        args.concurrency,
-    );
-    // The documents of every call, made before the plugin starts.
-    let mut first = 0;
-    let mut calls = Vec::new();
-    for &count in &plan.calls {
-        calls.push(documents(first, count, bytes, pool));
-        first += count;
+impl Setup<'_> {
+    /// One case: a fresh queue and plugin, the warm-up, the baseline, the calls, the readings
+    /// and the checks; the queue is deleted after it.
+    async fn run_case(&self, serial: usize, plan: Plan) -> Result<MemoryCase, String> {
+        let queue = raw::create_queue(
+            self.client,
+            &format!("bench-memory-{}-{serial}", std::process::id()),
+        )
+        .await?;
+        let outcome = self.case_on_queue(serial, plan, &queue).await;
+        raw::delete_queue(self.client, &queue).await;
+        outcome
     }
-    let mut longest = 0;
-    for call in &calls {
-        longest = longest.max(line_bytes(connection, &operation, call)?);
-    }
-    let over = longest > limit;
 
-    let plugin = start_plugin(plugin_path).await?;
-    let outcome = async {
+    /// [`Setup::run_case`] on its queue.
+    async fn case_on_queue(
+        &self,
+        serial: usize,
+        plan: Plan,
+        queue: &str,
+    ) -> Result<MemoryCase, String> {
+        let Setup {
+            args,
+            plugin_path,
+            client,
+            connection,
+            pool,
+            limit,
+        } = *self;
+        let bytes = args.memory_document_bytes.max(1);
+        let operation = connector::send_operation(
+            &format!("bench-op-memory-{serial}"),
+            queue,
+            args.concurrency,
+        );
+        // The documents of every call, made before the plugin starts.
+        let mut first = 0;
+        let mut calls = Vec::new();
+        for &count in &plan.calls {
+            calls.push(documents(first, count, bytes, pool));
+            first += count;
+        }
+        let mut longest = 0;
+        for call in &calls {
+            longest = longest.max(line_bytes(connection, &operation, call)?);
+        }
+        let over = longest > limit;
+
+        let plugin = start_plugin(plugin_path).await?;
+        let outcome = async {
         let pid = plugin
             .pid()
             .await
@@ -506,8 +499,9 @@ async fn case_on_queue(
         })
     }
     .await;
-    let _ = plugin.shutdown().await;
-    outcome
+        let _ = plugin.shutdown().await;
+        outcome
+    }
 }
 
 /// One execute call: `Ok(Ok(()))` when every document got a SUCCESS, `Ok(Err(code))` when the
