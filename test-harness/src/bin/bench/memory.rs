@@ -27,8 +27,8 @@ pub(crate) const WARM_UP_DOCUMENTS: usize = 8;
 const LATER_CALLS: usize = 2;
 /// The body of those calls, in bytes.
 const SMALL_BODY: usize = 1_000;
-/// How long the plugin is left idle before the last RSS reading (mimalloc returns freed memory
-/// to the system after one idle second).
+/// How long the plugin is left idle before an RSS reading (mimalloc gives freed memory back to
+/// the system after a delay, when at all).
 pub(crate) const IDLE_AFTER: Duration = Duration::from_secs(2);
 
 /// How one case ended.
@@ -69,8 +69,8 @@ pub(crate) struct MemoryCase {
     pub after_kib: u64,
     /// Its resident set after [`IDLE_AFTER`] more, in KiB.
     pub idle_kib: u64,
-    /// Its resident set after two later calls of one small document, [`IDLE_AFTER`] apart (the
-    /// allocator returns freed memory to the system on later activity, not while idle), in KiB.
+    /// Its resident set after two later calls of one small document, [`IDLE_AFTER`] apart: whether
+    /// the allocator gave back what the calls freed once the plugin had work again, in KiB.
     pub later_kib: u64,
     /// The SQS server's resident set once the case's messages were in, in KiB (when known).
     pub server_kib: Option<u64>,

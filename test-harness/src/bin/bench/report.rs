@@ -318,8 +318,9 @@ impl Report {
              plugin sends {} documents of the same size on the same queue (connection built, queue attributes \
              read); its `VmRSS` then is the baseline. The peak is `VmHWM` (the high-water mark of the resident \
              set) read from `/proc/<pid>/status` once every call returned; `VmRSS` is read again at that moment, \
-             after {} s idle, and after two later calls of one small document (mimalloc, the plugin's \
-             allocator, returns freed memory to the system on later activity, not while the process is idle). Growth per byte: (peak − baseline) divided by the bytes of the document bodies \
+             after {} s idle, and after two later calls of one small document: whether the plugin's \
+             allocator (mimalloc) gave back what the calls freed (the plugin inherits the benchmark's \
+             environment, so `MIMALLOC_PURGE_DELAY` set for the benchmark applies to it). Growth per byte: (peak − baseline) divided by the bytes of the document bodies \
              of the calls in flight at once. The plugin refuses a request line longer than its limit ({} bytes, \
              stated at `initialize`) with -32600. Checked in every case: a call under the limit gets SUCCESS for \
              every document and the queue then holds exactly the messages sent, the warm-up's and the later calls' \
