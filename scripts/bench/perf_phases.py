@@ -21,7 +21,10 @@ runtime and library code) stays in "runtime and other".
 With --split-listen, samples whose stack shows the LISTEN operation are counted apart from the
 others (RECEIVE), since one benchmark part runs both through the same plugin.
 
-Usage: perf_phases.py SCRIPT_OUTPUT [--cpu-us-per-msg N] [--split-listen] [--unclassified N]
+It also reads `perf report --no-children --sort symbol --stdio` output (recognised by its
+`NN.NN%  [.] symbol` lines): that has no stacks, so only the "self" column is given.
+
+Usage: perf_phases.py PERF_OUTPUT [--cpu-us-per-msg N] [--split-listen] [--unclassified N]
 """
 
 import argparse
@@ -176,6 +179,35 @@ def table(samples, cpu_us, title):
     return "\n".join(out) + "\n"
 
 
+REPORT_LINE = re.compile(r"^\s*([0-9.]+)%\s+\[([.k])\]\s+(.+?)\s*(?:-\s+-\s*)?$")
+
+
+def parse_report(text):
+    """(percent, symbol, kernel) per line of `perf report --no-children --sort symbol` output."""
+    for line in text.splitlines():
+        match = REPORT_LINE.match(line)
+        if match:
+            yield float(match.group(1)), match.group(3).strip(), match.group(2) == "k"
+
+
+def report_table(entries, cpu_us, title):
+    """The "self" table from `perf report` lines."""
+    own = collections.Counter()
+    for percent, symbol, kernel in entries:
+        own[self_phase(symbol, "[kernel.kallsyms]" if kernel else "")] += percent
+    total = sum(own.values()) or 1.0
+    out = [f"**{title}** (from perf report: the sampled function alone)", ""]
+    head = "| phase | what | % self |" + (" µs/msg (self) |" if cpu_us is not None else "")
+    out += [head, "|---|---|---|" + ("---|" if cpu_us is not None else "")]
+    for name in ROWS + SELF_EXTRA:
+        share = 100.0 * own[name] / total
+        cells = f"| {name} | {DESCRIPTION[name]} | {share:.1f} |"
+        if cpu_us is not None:
+            cells += f" {share * cpu_us / 100.0:.1f} |"
+        out.append(cells)
+    return "\n".join(out) + "\n"
+
+
 def unclassified(samples, count):
     """The sampled functions of the samples left in OTHER, most frequent first."""
     seen = collections.Counter()
@@ -201,6 +233,10 @@ def main():
     args = parser.parse_args()
     text = sys.stdin.read() if args.script == "-" else open(args.script, encoding="utf-8",
                                                              errors="replace").read()
+    if not text.lstrip().startswith(("sqs-connector", "tokio")) and any(
+            REPORT_LINE.match(line) for line in text.splitlines()[:200]):
+        print(report_table(list(parse_report(text)), args.cpu_us_per_msg, args.title))
+        return
     samples = list(parse_samples(text))
     groups = [(args.title, samples, args.cpu_us_per_msg)]
     if args.split_listen:
