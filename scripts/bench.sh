@@ -61,17 +61,24 @@ ensure_venv
   exit 1
 }
 
+# Cargo's target folder: CARGO_TARGET_DIR when set (relative to the workspace, as cargo reads it
+# from here), else target/.
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+case "$TARGET_DIR" in
+  /*) ;;
+  *) TARGET_DIR="$ROOT/$TARGET_DIR" ;;
+esac
 say "building the workspace ($([ "$QUICK" = 1 ] && echo "debug, --quick" || echo "release mode"))"
 if [ "$QUICK" = 1 ]; then
   cargo build --workspace --quiet
-  BIN="$ROOT/target/debug"
+  BIN="$TARGET_DIR/debug"
   OUTPUT="$RUN_DIR/BENCHMARKS.quick.md"
   # The warm-up alone sends 2,000 messages: no smaller count.
   SIZE_ARGS=(--repetitions 1 --messages 2000 --sequential-messages 50 --chunk-sizes 1000
-    --cache-iterations 10000 --cold-executions 20)
+    --cache-iterations 10000 --cold-executions 20 --memory-documents 40 --memory-document-bytes 8192)
 else
   cargo build --release --workspace
-  BIN="$ROOT/target/release"
+  BIN="$TARGET_DIR/release"
   OUTPUT="$ROOT/BENCHMARKS.md"
   SIZE_ARGS=()
 fi
@@ -210,7 +217,7 @@ if ! setup_delayed; then
 fi
 
 BOTO3_VERSIONS="$("$VENV/bin/python" -c 'import boto3, botocore; print(boto3.__version__, botocore.__version__)')"
-say "running the benchmarks (about 5 minutes, and about 7 more for the latency-bound scenario)"
+say "running the benchmarks (about 5 minutes, about 7 more for the latency-bound scenario, and 2 for the memory figure)"
 "${CLIENT_PIN[@]}" "$BIN/bench" \
   --endpoint "$ENDPOINT" \
   --server-pid "$SERVER_PID" \

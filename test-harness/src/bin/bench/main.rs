@@ -12,7 +12,10 @@
 //! - the plugin boundary: the same SEND (and RECEIVE) in-process against through the plugin;
 //! - latency-bound (`--delayed RTT=URL`): SEND, RECEIVE with delete and LISTEN by the raw SDK's
 //!   best, the connector through the plugin and in-process, and boto3, all with the same
-//!   requests in flight, against a server seen through a fixed round trip.
+//!   requests in flight, against a server seen through a fixed round trip;
+//! - memory (`--only memory`): the plugin's peak RSS with two SEND execute calls of large
+//!   documents in flight, against the bytes of the documents, and what its line limit does with
+//!   calls longer than it.
 //!
 //! Every figure is the median of several runs, contenders interleaved, each run on a fresh queue
 //! whose message count is checked; it writes `BENCHMARKS.md`.
@@ -26,6 +29,7 @@ mod contenders;
 mod cpu;
 mod delayed;
 mod drain;
+mod memory;
 mod messages;
 mod python;
 mod raw;
@@ -125,6 +129,13 @@ struct Args {
     /// kernel has no netem and a proxy adds the delay); repeatable.
     #[arg(long = "delay-proxy-pid", value_parser = parse_proxy_pid)]
     delay_proxy_pids: Vec<(u32, u32)>,
+    /// Documents in each of the two execute calls of the memory figure (the plugin's peak RSS
+    /// with them in flight).
+    #[arg(long, default_value_t = 5_000)]
+    memory_documents: usize,
+    /// Bytes of each document's body in the memory figure.
+    #[arg(long, default_value_t = 256 * 1024)]
+    memory_document_bytes: usize,
     /// `name=value` facts for the report (versions, pinning); repeatable.
     #[arg(long = "info", value_parser = parse_info)]
     info: Vec<(String, String)>,
@@ -141,6 +152,8 @@ enum Only {
     Receive,
     /// The credential-cache figures.
     Cache,
+    /// The plugin's peak RSS with large documents in flight.
+    Memory,
 }
 
 impl Only {
@@ -303,7 +316,7 @@ async fn measure(
     }
     outcome?;
     if !args.only.includes(Only::Cache) {
-        return Ok(report);
+        return memory(&args, &plugin_path, report).await;
     }
     say("credential cache: cold cache, concurrent executions through a fresh plugin");
     let cold = cache::cold_cache(
@@ -322,13 +335,26 @@ async fn measure(
         say("  WARNING: expected exactly one CreateSession call");
     }
     report.cold = Some(cold);
+    memory(&args, &plugin_path, report).await
+}
+
+/// The memory figure, when `--only` includes it.
+async fn memory(
+    args: &Args,
+    plugin_path: &std::path::Path,
+    mut report: Report,
+) -> Result<Report, String> {
+    if args.only.includes(Only::Memory) {
+        say("memory: the plugin's peak RSS with two SEND calls of large documents in flight");
+        report.memory = memory::measure(args, plugin_path, &raw::client(&args.endpoint)).await?;
+    }
     Ok(report)
 }
 
 impl Bench<'_> {
     /// The parts `only` names, in order: the warm-up, the SEND sweep and SEND, the drains.
     async fn all(&self, report: &mut Report, only: Only) -> Result<(), String> {
-        if only == Only::Cache {
+        if matches!(only, Only::Cache | Only::Memory) {
             return Ok(());
         }
         self.warm_up().await?;

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use crate::cache::ColdRun;
 use crate::cpu::Cpu;
+use crate::memory::{Ending, IDLE_AFTER, MemoryCase, WARM_UP_DOCUMENTS};
 use crate::messages::{self, Message};
 
 /// One timed run of a throughput contender.
@@ -213,6 +214,8 @@ pub(crate) struct Report {
     pub cold: Option<ColdRun>,
     /// The latency-bound figures, one entry per round trip.
     pub delayed: Vec<Delayed>,
+    /// The memory figure's cases.
+    pub memory: Vec<MemoryCase>,
     /// Runs per figure.
     pub repetitions: usize,
     /// Requests in flight.
@@ -268,6 +271,7 @@ impl Report {
             chunk: (0, 0),
             cold: None,
             delayed: Vec::new(),
+            memory: Vec::new(),
             repetitions: 0,
             concurrency: 0,
             total_seconds: 0.0,
@@ -298,6 +302,78 @@ impl Report {
 
     fn ratio(&self, row: &Row) -> String {
         ratio_in(&self.rows, row)
+    }
+
+    /// The memory figure's section (none when it was not measured).
+    fn memory_markdown(&self, md: &mut String) {
+        let Some(first) = self.memory.first() else {
+            return;
+        };
+        let _ = writeln!(md, "## Plugin memory with large documents in flight\n");
+        let _ = writeln!(
+            md,
+            "Each case: a fresh plugin process (`sqs-connector serve`), a fresh queue, and {} SEND execute calls \
+             at once (maxConcurrentRequests {}) of documents whose bodies are {} bytes of JSON text (order \
+             events, so every few bytes a quote to escape on the wire; no properties). Before the calls the \
+             plugin sends {} documents of the same size on the same queue (connection built, queue attributes \
+             read); its `VmRSS` then is the baseline. The peak is `VmHWM` (the high-water mark of the resident \
+             set) read from `/proc/<pid>/status` once every call returned; `VmRSS` is read again at that moment, \
+             after {} s idle, and after two later calls of one small document: whether the plugin's \
+             allocator (mimalloc) gave back what the calls freed (the plugin inherits the benchmark's \
+             environment, so `MIMALLOC_PURGE_DELAY` set for the benchmark applies to it). Growth per byte: (peak − baseline) divided by the bytes of the document bodies \
+             of the calls in flight at once. The plugin refuses a request line longer than its limit ({} bytes, \
+             stated at `initialize`) with -32600. Checked in every case: a call under the limit gets SUCCESS for \
+             every document and the queue then holds exactly the messages sent, the warm-up's and the later calls' \
+             included (GetQueueAttributes); a call over \
+             it is answered -32600, nothing of it is sent, and the plugin runs on. The queue is deleted after \
+             each case. fauxqs RSS: the server's resident set once the case's messages were in.\n",
+            first.in_flight,
+            self.concurrency,
+            thousands(first.body_bytes as u64),
+            WARM_UP_DOCUMENTS,
+            IDLE_AFTER.as_secs(),
+            thousands(first.max_line_bytes as u64),
+        );
+        let _ = writeln!(
+            md,
+            "| case | execute calls (in flight) | documents per call | request line | documents' bytes in flight (in all) | \
+             baseline RSS | peak RSS (VmHWM) | RSS after: at once / idle {} s / after later calls | growth per byte in flight | wall time | outcome | fauxqs RSS |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|---|",
+            IDLE_AFTER.as_secs()
+        );
+        let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
+        let bytes_mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / 1_048_576.0);
+        for case in &self.memory {
+            let outcome = match case.ending {
+                Ending::Sent(count) => format!(
+                    "every result SUCCESS; {} messages on the queue",
+                    thousands(count)
+                ),
+                Ending::Refused(code) => {
+                    format!("both calls answered {code}; nothing sent; the plugin ran on")
+                }
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} ({}) | {} | {} | {} ({}) | {} | **{}** | {} / {} / {} | {:.2} | {:.1} s | {outcome} | {} |",
+                case.what,
+                case.calls,
+                case.in_flight,
+                thousands(case.per_call as u64),
+                bytes_mib(case.line_bytes as u64),
+                bytes_mib(case.bytes_in_flight()),
+                bytes_mib(case.bytes_in_all()),
+                mib(case.baseline_kib),
+                mib(case.peak_kib),
+                mib(case.after_kib),
+                mib(case.idle_kib),
+                mib(case.later_kib),
+                case.growth_per_byte(),
+                case.seconds,
+                case.server_kib.map(mib).unwrap_or_else(|| "unknown".into()),
+            );
+        }
+        md.push('\n');
     }
 
     /// One section per round trip of the latency-bound scenario.
@@ -641,6 +717,8 @@ impl Report {
         }
         md.push('\n');
 
+        self.memory_markdown(&mut md);
+
         let _ = writeln!(md, "## What limited it and what changed\n");
         // Written by hand after profiling, kept beside the benchmark so each run carries it.
         let analysis = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/bench/analysis.md");
@@ -682,6 +760,9 @@ impl Report {
                     row.label
                 );
             }
+        }
+        for case in &self.memory {
+            let _ = writeln!(out, "  Memory: {}", case.summary());
         }
         if let Some(cold) = &self.cold {
             let _ = writeln!(
