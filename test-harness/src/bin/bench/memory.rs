@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use connector_sdk::protocol::{
+use connector_sdk::host::{
     ClientError, ExecuteParamsRef, INVALID_REQUEST, PluginCommand, PluginProcess,
 };
 use connector_sdk::{Component, Document, ResultStatus};
