@@ -154,7 +154,8 @@ struct Totals {
 /// or component is invalid, 1 otherwise.
 pub async fn listen(options: &ListenOptions) -> u8 {
     let process = match process::load(&options.process)
-        .and_then(|p| check_shape(&p).map(|_| p).map_err(ProcessError::Unsuitable)) {
+        .and_then(|p| check_shape(&p).map(|_| p).map_err(ProcessError::Unsuitable))
+    {
         Ok(process) => process,
         Err(message) => {
             eprintln!("error: {message}");
