@@ -279,6 +279,17 @@ impl Outcome {
     }
 }
 
+/// What results carry of their input documents.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Echo {
+    /// A result other than success with no outputs gets its input document (operations that
+    /// take input).
+    pub(crate) input: bool,
+    /// An output that is the input document is only the properties the operation added
+    /// (protocol 1.1 `"outputs": "added"`).
+    pub(crate) added: bool,
+}
+
 /// The documents of one `execute` call and the results recorded for them.
 ///
 /// Operations read documents with [`Batch::documents`] and record one outcome per document with
@@ -399,18 +410,27 @@ impl Batch {
     /// outcome gets `missing(index)`. Results (and `missing`) carry each document's
     /// [`Batch::input_index`].
     pub fn into_results(self, missing: impl FnMut(usize) -> Outcome) -> Vec<DocumentResult> {
-        self.into_results_echoing(missing, false)
+        self.into_results_echoing(missing, Echo::default()).0
     }
 
-    /// [`Batch::into_results`]; with `echo_input`, a result other than success that has no
-    /// outputs gets the input document, unchanged, as its one output.
+    /// [`Batch::into_results`]; with `echo.input`, a result other than success that has no
+    /// outputs gets the input document, unchanged, as its one output. With `echo.added`, an output
+    /// that is the input document (echoed, or with properties added) is only the properties
+    /// added, without a body, and is marked in the second list (per result: whether its first
+    /// output is such a delta).
     pub(crate) fn into_results_echoing(
         self,
         mut missing: impl FnMut(usize) -> Outcome,
-        echo_input: bool,
-    ) -> Vec<DocumentResult> {
+        echo: Echo,
+    ) -> (Vec<DocumentResult>, Vec<bool>) {
+        let Echo {
+            input: echo_input,
+            added,
+        } = echo;
+        let mut delta = Vec::new();
         let input_indexes = self.input_indexes;
-        self.documents
+        let results = self
+            .documents
             .into_iter()
             .zip(self.outcomes.into_inner())
             .enumerate()
@@ -420,15 +440,33 @@ impl Batch {
                     .and_then(|indexes| indexes.get(index).copied())
                     .unwrap_or(index);
                 let mut outcome = outcome.unwrap_or_else(|| missing(index));
+                let mut is_delta = false;
                 if let Some(properties) = outcome.input_with.take() {
-                    let mut output = document;
-                    output.properties.extend(properties);
+                    let output = match added {
+                        true => Document {
+                            data: Vec::new(),
+                            properties: properties.into_iter().collect(),
+                        },
+                        false => {
+                            let mut output = document;
+                            output.properties.extend(properties);
+                            output
+                        }
+                    };
                     outcome.outputs.insert(0, output);
+                    is_delta = added;
                 } else if echo_input
                     && outcome.status != ResultStatus::Success
                     && outcome.outputs.is_empty()
                 {
-                    outcome.outputs.push(document);
+                    outcome.outputs.push(match added {
+                        true => Document::default(),
+                        false => document,
+                    });
+                    is_delta = added;
+                }
+                if added {
+                    delta.push(is_delta);
                 }
                 DocumentResult {
                     index,
@@ -438,7 +476,8 @@ impl Batch {
                     outputs: outcome.outputs,
                 }
             })
-            .collect()
+            .collect();
+        (results, delta)
     }
 }
 
@@ -541,8 +580,15 @@ mod tests {
         );
         assert_eq!((batch.input_index(0), batch.input_index(1)), (1, 3));
         batch.application_error(0, "Rule", "refused");
-        let results =
-            batch.into_results_echoing(|i| Outcome::failure(format!("missing {i}")), true);
+        let results = batch
+            .into_results_echoing(
+                |i| Outcome::failure(format!("missing {i}")),
+                Echo {
+                    input: true,
+                    added: false,
+                },
+            )
+            .0;
         assert_eq!(results.len(), 2);
         assert_eq!(
             (results[0].index, &results[0].outputs),

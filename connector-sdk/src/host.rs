@@ -12,9 +12,9 @@ pub use crate::protocol::{
     AUTH_FAILED, BatchResult, BrowseResult, ClientError, ExecuteParams, ExecuteParamsRef,
     ExecuteResult, INTERNAL, INVALID_FIELDS, INVALID_PARAMS, INVALID_REQUEST, LISTEN_OPERATION,
     Limits, LineObserver, ListenBatchParams, ListenBatchResult, ListenHandler, ListenParams,
-    ListenResult, ListenStatusParams, ListenerState, METHOD_NOT_FOUND, PARSE_ERROR, PluginCommand,
-    PluginProcess, RpcError, SlowCall, SlowCallHandler, Stream, TRANSIENT, TestConnectionResult,
-    UNSUPPORTED_VERSION,
+    ListenResult, ListenStatusParams, ListenerState, METHOD_NOT_FOUND, Outputs, PARSE_ERROR,
+    PluginCommand, PluginProcess, RpcError, SlowCall, SlowCallHandler, Stream, TRANSIENT,
+    TestConnectionResult, UNSUPPORTED_VERSION,
 };
 
 /// A response as it came (cargo feature `test-util`): what

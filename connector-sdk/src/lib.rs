@@ -504,7 +504,8 @@
 //!
 //! ## 5. Serve it as a plugin
 //!
-//! A plugin executable serves the protocol on stdin/stdout with [`plugin::serve`]; a host
+//! A plugin executable serves the protocol on stdin/stdout with [`plugin::run`] (or, in a `main`
+//! of its own, [`plugin::serve`]); a host
 //! (`host::PluginProcess` with the cargo feature `host`, or the harness: `test-harness test-connection --connection FILE
 //! --plugin PATH` and `test-harness run --process FILE --plugin PATH`) starts it and drives it.
 //!
@@ -682,13 +683,9 @@
 //! #         .operation::<Write>()
 //! #         .build()
 //! # }
-//! use std::sync::Arc;
-//!
-//! #[tokio::main]
-//! async fn main() -> std::io::Result<()> {
+//! fn main() -> std::process::ExitCode {
 //!     // Logs go to stderr as JSON lines; stdout carries the protocol.
-//!     connector_sdk::plugin::init_json_stderr();
-//!     connector_sdk::plugin::serve(Arc::new(connector())).await
+//!     connector_sdk::plugin::run(connector())
 //! }
 //! ```
 //!

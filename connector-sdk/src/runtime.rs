@@ -25,7 +25,7 @@ use crate::descriptor::{
     ConnectionDescriptor, Descriptor, FieldSchema, OperationDescriptor, PropertyDescriptor,
 };
 use crate::document::{
-    Batch, Document, DocumentResult, INVALID_DOCUMENT, InputDocument, Outcome, ResultStatus,
+    Batch, Document, DocumentResult, Echo, INVALID_DOCUMENT, InputDocument, Outcome, ResultStatus,
 };
 use crate::error::{ConnectorError, FieldError};
 use crate::listen::{ListenContext, ListenHost, Listener, Ready};
@@ -806,6 +806,23 @@ impl Connector {
         operation: &Component,
         documents: Vec<InputDocument>,
     ) -> Result<(Vec<DocumentResult>, Deferred), ConnectorError> {
+        let (results, _, deferred) = self
+            .execute_outputs(ctx, connection, operation, documents, false)
+            .await?;
+        Ok((results, deferred))
+    }
+
+    /// [`Connector::execute_deferred`]; with `added` (protocol 1.1 `"outputs": "added"`), an
+    /// output that is the input document is only the properties the operation added, and the
+    /// second list says, per result, whether its first output is one (empty without `added`).
+    pub(crate) async fn execute_outputs(
+        &self,
+        ctx: &ExecutionContext,
+        connection: &Component,
+        operation: &Component,
+        documents: Vec<InputDocument>,
+        added: bool,
+    ) -> Result<(Vec<DocumentResult>, Vec<bool>, Deferred), ConnectorError> {
         let built_connection = self.connection_for(connection).await?;
         let built_operation = self.operation_for(operation)?;
         let op_name = operation.operation_type.clone().unwrap_or_default();
@@ -830,9 +847,9 @@ impl Connector {
                 InputDocument::Malformed(why) => unreadable.push(unreadable_result(index, why)),
             }
         }
-        let results = if readable.is_empty() && !unreadable.is_empty() {
+        let (results, delta) = if readable.is_empty() && !unreadable.is_empty() {
             // Nothing to run the operation over (not even a trigger document).
-            Vec::new()
+            (Vec::new(), Vec::new())
         } else {
             let batch = if unreadable.is_empty() {
                 Batch::new(readable)
@@ -845,29 +862,39 @@ impl Connector {
                 &*built_operation,
                 &op_name,
                 batch,
-                takes_input,
+                Echo {
+                    input: takes_input,
+                    added,
+                },
             )
             .await
         };
         if unreadable.is_empty() {
-            return Ok((results, Deferred::new(&ctx)));
+            return Ok((results, delta, Deferred::new(&ctx)));
         }
         let deferred = Deferred::new(&ctx);
-        // Both lists are in input order: merged by index.
+        // Both lists are in input order: merged by index (an unreadable document has no output).
         let mut merged = Vec::with_capacity(total);
+        let mut merged_delta = Vec::with_capacity(if added { total } else { 0 });
+        let mut delta = delta.into_iter();
         let mut results = results.into_iter().peekable();
         for unreadable in unreadable {
             while let Some(result) = results.next_if(|r| r.index < unreadable.index) {
                 merged.push(result);
+                merged_delta.extend(delta.next());
             }
             merged.push(unreadable);
+            if added {
+                merged_delta.push(false);
+            }
         }
         merged.extend(results);
-        Ok((merged, deferred))
+        merged_delta.extend(delta);
+        Ok((merged, merged_delta, deferred))
     }
 
     /// Runs the operation over `batch` and turns what it recorded into one result per document;
-    /// with `echo_input`, results other than success carry their input document.
+    /// with `echo`, what the results carry of their input documents.
     async fn run_operation(
         &self,
         ctx: &ExecutionContext,
@@ -875,8 +902,8 @@ impl Connector {
         built_operation: &dyn ErasedOperation,
         op_name: &str,
         batch: Batch,
-        echo_input: bool,
-    ) -> Vec<DocumentResult> {
+        echo: Echo,
+    ) -> (Vec<DocumentResult>, Vec<bool>) {
         let outcome = AssertUnwindSafe(built_operation.execute(ctx, built_connection, &batch))
             .catch_unwind()
             .await;
@@ -888,7 +915,7 @@ impl Connector {
                          this is a bug in the connector, and the document was not processed"
                     ))
                 },
-                echo_input,
+                echo,
             ),
             Ok(Err(err)) => {
                 tracing::warn!(
@@ -905,7 +932,7 @@ impl Connector {
                         ));
                         outcome
                     },
-                    echo_input,
+                    echo,
                 )
             }
             Err(panic) => {
@@ -918,7 +945,7 @@ impl Connector {
                              {index} was not processed"
                         ))
                     },
-                    echo_input,
+                    echo,
                 )
             }
         }

@@ -1949,3 +1949,75 @@ async fn the_observer_sees_every_line_the_plugin_writes_on_both_streams() {
     assert!(!stderr.is_empty());
     assert_eq!(stderr, process.logs());
 }
+
+/// Protocol 1.1 `"outputs": "added"`: an output that is the input document travels as the
+/// properties added, without its body, and the host merges it back; outputs the operation made
+/// itself travel whole. The merged results are the full ones.
+#[tokio::test]
+async fn outputs_added_leave_the_echoed_input_out_of_the_line_and_merge_back() {
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut command = plugin_command();
+    let seen = lines.clone();
+    command.observer = Some(Arc::new(move |stream: Stream, line: &[u8]| {
+        if stream == Stream::Stdout {
+            seen.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(line).into_owned());
+        }
+    }));
+    let process = PluginProcess::spawn(command)
+        .await
+        .expect("the test plugin starts");
+    let conn = connection("conn-added", API_KEY);
+    // PARTIAL: documents 0 and 2 succeed with an output of their own (the input with
+    // `echo.index`), 1 and 3 get no result and fail with their input echoed.
+    let op = operation("PARTIAL", json!({}));
+    let inputs: Vec<Document> = documents(4)
+        .into_iter()
+        .map(|d| d.with_property("unique", "body-kept-by-the-host"))
+        .collect();
+    let params = execute_params(&conn, &op, inputs.clone());
+    let full = process.execute(&params).await.expect("answered in full");
+    let as_ref = connector_sdk::host::ExecuteParamsRef {
+        execution_id: &params.execution_id,
+        process_name: &params.process_name,
+        connection: &params.connection,
+        operation: &params.operation,
+        documents: &params.documents,
+    };
+    let before = lines.lock().unwrap().len();
+    let added = process
+        .execute_ref_with(&as_ref, connector_sdk::host::Outputs::Added)
+        .await
+        .expect("answered with what was added");
+    assert_eq!(added, full, "merged, the results are the full ones");
+    assert_eq!(
+        statuses(&added.results),
+        vec![
+            ResultStatus::Success,
+            ResultStatus::Failure,
+            ResultStatus::Success,
+            ResultStatus::Failure
+        ]
+    );
+    let line = lines.lock().unwrap()[before..]
+        .iter()
+        .find(|line| line.contains("\"results\""))
+        .cloned()
+        .expect("the execute response was seen");
+    let response: Value = serde_json::from_str(&line).expect("a JSON line");
+    let outputs = |index: usize| response["result"]["results"][index]["outputs"].clone();
+    for failed in [1, 3] {
+        assert_eq!(
+            outputs(failed),
+            json!([{"properties": {}}]),
+            "the echoed input of document {failed} is left out: {line}"
+        );
+    }
+    for succeeded in [0, 2] {
+        assert!(
+            outputs(succeeded)[0]["data"].is_string(),
+            "an output the operation made travels whole: {line}"
+        );
+    }
+}

@@ -6,7 +6,6 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use connector_sdk::Descriptor;
@@ -50,35 +49,7 @@ fn main() -> ExitCode {
             };
             write_stdout(&text)
         }
-        Command::Serve => {
-            connector_sdk::plugin::init_json_stderr();
-            // On one core a multi-thread runtime only adds hand-offs between threads.
-            let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
-            let mut builder = if one_core {
-                tokio::runtime::Builder::new_current_thread()
-            } else {
-                tokio::runtime::Builder::new_multi_thread()
-            };
-            let runtime = match builder.enable_all().build() {
-                Ok(runtime) => runtime,
-                Err(err) => {
-                    eprintln!("could not start the async runtime: {err}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let connector = Arc::new(sqs_connector::connector());
-            let served = runtime.block_on(connector_sdk::plugin::serve(connector));
-            // A read of stdin cannot be cancelled: when the plugin stops because its stdout broke,
-            // the blocking thread reading an open stdin must not keep the process alive.
-            runtime.shutdown_background();
-            match served {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    tracing::error!(error = %err, "the plugin stopped on an I/O error");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Command::Serve => connector_sdk::plugin::run(sqs_connector::connector()),
     }
 }
 

@@ -27,6 +27,21 @@ pub const EXIT_FAILED: u8 = 1;
 /// Exit code: a file or a component's fields are invalid; nothing was run.
 pub const EXIT_INVALID: u8 = 2;
 
+/// Runs a command's `work` on a multi-thread Tokio runtime and returns its exit code;
+/// [`EXIT_FAILED`], said on stderr, when the runtime cannot start.
+pub fn block_on(work: impl std::future::Future<Output = u8>) -> u8 {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(work),
+        Err(err) => {
+            eprintln!("error: could not start the async runtime: {err}");
+            EXIT_FAILED
+        }
+    }
+}
+
 /// Waits for Ctrl-C (or SIGTERM on Unix): how the harness's servers run until they are stopped.
 pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]

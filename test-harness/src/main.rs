@@ -389,14 +389,5 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
 }
 
 fn block_on(work: impl std::future::Future<Output = u8>) -> ExitCode {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => ExitCode::from(runtime.block_on(work)),
-        Err(err) => {
-            eprintln!("error: could not start the async runtime: {err}");
-            ExitCode::from(EXIT_FAILED)
-        }
-    }
+    ExitCode::from(test_harness::block_on(work))
 }

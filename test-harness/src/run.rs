@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use connector_sdk::host::{ClientError, ExecuteParamsRef, PluginProcess};
+use connector_sdk::host::{ClientError, ExecuteParamsRef, Outputs, PluginProcess};
 use connector_sdk::{Component, Descriptor, Document, DocumentResult, FieldError, ResultStatus};
 use futures::StreamExt as _;
 use serde_json::json;
@@ -301,7 +301,9 @@ pub(crate) async fn execute_documents(
                     );
                 }
             }
-            match plugin.execute_ref(&params).await {
+            // The runner holds the documents it sent: SEND's and DELETE's outputs come back as
+            // what they added and are merged onto them (protocol 1.1; full with a 1.0 plugin).
+            match plugin.execute_ref_with(&params, Outputs::Added).await {
                 Ok(answer) if answer.results.len() == chunk.len() => answer.results,
                 Ok(answer) => host_failures(
                     chunk.len(),

@@ -21,7 +21,6 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use connector_sdk::{Connector, ConnectorInfo};
 
@@ -64,7 +63,7 @@ fn main() -> ExitCode {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["serve"] => serve(),
+        ["serve"] => connector_sdk::plugin::run(connector()),
         ["describe"] => {
             print!("{}", connector().descriptor_file_text());
             ExitCode::SUCCESS
@@ -72,31 +71,6 @@ fn main() -> ExitCode {
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)
-        }
-    }
-}
-
-/// Serves the plugin protocol until the host shuts the plugin down or closes its stdin.
-fn serve() -> ExitCode {
-    connector_sdk::plugin::init_json_stderr();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("could not start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let served = runtime.block_on(connector_sdk::plugin::serve(Arc::new(connector())));
-    // A read of stdin cannot be cancelled: a blocked read must not keep the process alive.
-    runtime.shutdown_background();
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!(error = %err, "the plugin stopped on an I/O error");
-            ExitCode::FAILURE
         }
     }
 }

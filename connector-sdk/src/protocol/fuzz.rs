@@ -103,7 +103,8 @@ fn request_line(id: u64, documents: &[Document]) -> Vec<u8> {
     };
     let mut line = format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"execute\",\"params\":")
         .into_bytes();
-    json_out::push_execute_params(&mut line, &params).expect("components serialize");
+    json_out::push_execute_params(&mut line, &params, crate::protocol::types::Outputs::Full)
+        .expect("components serialize");
     line.extend_from_slice(b"}\n");
     line
 }
@@ -251,7 +252,12 @@ fn check_request(bytes: &[u8]) -> Result<(), String> {
             let mut line =
                 format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"execute\",\"params\":")
                     .into_bytes();
-            json_out::push_execute_params(&mut line, &params).map_err(|e| e.to_string())?;
+            json_out::push_execute_params(
+                &mut line,
+                &params,
+                crate::protocol::types::Outputs::Full,
+            )
+            .map_err(|e| e.to_string())?;
             line.push(b'}');
             let line =
                 String::from_utf8(line).map_err(|_| "json_out wrote bytes that are not UTF-8")?;
@@ -344,7 +350,7 @@ fn check_response(bytes: &[u8]) -> Result<(), String> {
 fn fuzz_execute_response_reader_against_serde_json() {
     let mut corpus = vec![
         response_line(42, &json_out::tests::results(documents())),
-        response_line(1, &ExecuteResult { results: Vec::new() }),
+        response_line(1, &ExecuteResult::new(Vec::new())),
         response_line(3, &json_out::tests::results(Vec::new())),
         br#"{"jsonrpc":"2.0","id":1,"result":{"results":[{"index":0,"status":"SUCCESS","outputs":[{"data":"","properties":{"b":"1","a":"2","b":"3"}}]}]}}"#.to_vec(),
         br#"{"jsonrpc": "2.0", "id": 1, "result": {"results": [{"index": 0, "status": "FAILURE", "statusCode": null, "outputs": [{"dataBase64": "/wAQ"}]}]}}"#.to_vec(),

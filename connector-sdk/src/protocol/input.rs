@@ -19,6 +19,7 @@ use serde_json::value::RawValue;
 
 use crate::component::Component;
 use crate::document::{Document, InputDocument};
+use crate::protocol::types::Outputs;
 
 /// `execute` params as the plugin reads them: the documents each read on their own.
 #[derive(Debug, Deserialize)]
@@ -35,6 +36,9 @@ pub(crate) struct IncomingExecuteParams {
     /// The input documents, each read or not.
     #[serde(deserialize_with = "documents")]
     pub documents: Vec<InputDocument>,
+    /// What SEND's and DELETE's outputs carry (1.1; `full` when absent).
+    #[serde(default)]
+    pub outputs: Outputs,
 }
 
 /// Why a document could not be read: the words both readers use, each saying what is wrong and

@@ -18,6 +18,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use super::input::{IncomingExecuteParams, why};
 #[cfg(feature = "host")]
 use super::types::ExecuteResult;
+use super::types::Outputs;
 use crate::component::Component;
 use crate::document::{Document, InputDocument};
 #[cfg(feature = "host")]
@@ -231,14 +232,19 @@ impl<'a> Reader<'a> {
     /// when that is its own problem (see the module's comment).
     fn input_document(&mut self) -> Option<InputDocument> {
         let data = if self.eat("{\"data\":") {
-            self.text_or_unpaired()?
-                .map(String::into_bytes)
-                .ok_or_else(why::data_not_text)
+            let text = self.text_or_unpaired()?;
+            self.expect(",")?;
+            text.map(String::into_bytes).ok_or_else(why::data_not_text)
+        } else if self.eat("{\"dataBase64\":") {
+            let decoded = BASE64.decode(self.string()?).map_err(why::bad_base64);
+            self.expect(",")?;
+            decoded
         } else {
-            self.expect("{\"dataBase64\":")?;
-            BASE64.decode(self.string()?).map_err(why::bad_base64)
+            // No body: an output of `"outputs": "added"` (only what the operation added).
+            self.expect("{")?;
+            Ok(Vec::new())
         };
-        self.expect(",\"properties\":{")?;
+        self.expect("\"properties\":{")?;
         let mut problem = data.as_ref().err().cloned();
         let pairs = self.items("}", |reader| {
             let name = reader.text_or_unpaired()?;
@@ -370,7 +376,7 @@ pub(super) fn execute_response(line: &str) -> Option<ExecuteResult> {
     reader.expect(",\"result\":{\"results\":[")?;
     let results = reader.items("]", Reader::result)?;
     reader.expect("}}")?;
-    (reader.at == line.len()).then_some(ExecuteResult { results })
+    (reader.at == line.len()).then_some(ExecuteResult::new(results))
 }
 
 /// The id and params of a request line `{"jsonrpc":"2.0","id":N,"method":"execute",
@@ -389,6 +395,13 @@ pub(super) fn execute_request(line: &str) -> Option<(u64, IncomingExecuteParams)
     let operation = reader.component()?;
     reader.expect(",\"documents\":")?;
     let documents = reader.input_documents()?;
+    let outputs = if reader.eat(",\"outputs\":\"added\"") {
+        Outputs::Added
+    } else {
+        // `full`, written or not.
+        reader.eat(",\"outputs\":\"full\"");
+        Outputs::Full
+    };
     reader.expect("}}")?;
     let end = line.trim_end_matches(['\n', '\r']).len();
     (reader.at == end).then_some((
@@ -399,6 +412,7 @@ pub(super) fn execute_request(line: &str) -> Option<(u64, IncomingExecuteParams)
             connection,
             operation,
             documents,
+            outputs,
         },
     ))
 }
@@ -437,9 +451,7 @@ mod tests {
         let empty = r#"{"jsonrpc":"2.0","id":1,"result":{"results":[]}}"#;
         assert_eq!(
             execute_response(empty),
-            Some(ExecuteResult {
-                results: Vec::new()
-            })
+            Some(ExecuteResult::new(Vec::new()))
         );
     }
 
@@ -455,7 +467,8 @@ mod tests {
             documents: &documents,
         };
         let mut line = br#"{"jsonrpc":"2.0","id":7,"method":"execute","params":"#.to_vec();
-        json_out::push_execute_params(&mut line, &params).unwrap();
+        json_out::push_execute_params(&mut line, &params, crate::protocol::types::Outputs::Full)
+            .unwrap();
         line.extend_from_slice(b"}\n");
         let line = String::from_utf8(line).unwrap();
         let (id, read) = execute_request(&line).expect("read");
@@ -469,6 +482,61 @@ mod tests {
         assert_eq!(read.documents, reference.documents);
         let expected: Vec<InputDocument> = documents.into_iter().map(Into::into).collect();
         assert_eq!(read.documents, expected);
+    }
+
+    #[test]
+    fn outputs_added_is_asked_for_and_written_without_the_body_on_both_paths() {
+        use crate::protocol::types::Outputs;
+        let (connection, operation) = components();
+        let documents = documents();
+        let params = ExecuteParamsRef {
+            execution_id: "e",
+            process_name: "p",
+            connection: &connection,
+            operation: &operation,
+            documents: &documents,
+        };
+        for outputs in [Outputs::Full, Outputs::Added] {
+            let mut line = br#"{"jsonrpc":"2.0","id":7,"method":"execute","params":"#.to_vec();
+            json_out::push_execute_params(&mut line, &params, outputs).unwrap();
+            line.push(b'}');
+            let line = String::from_utf8(line).unwrap();
+            let (_, fast) = execute_request(&line).expect("read by the fast path");
+            #[derive(serde::Deserialize)]
+            struct Request {
+                params: IncomingExecuteParams,
+            }
+            let general: Request = serde_json::from_str(&line).unwrap();
+            assert_eq!(
+                (fast.outputs, general.params.outputs),
+                (outputs, outputs),
+                "{line}"
+            );
+        }
+
+        // A result whose first output is a delta: only its properties, no body.
+        let mut result = json_out::tests::results(vec![
+            Document::default().with_property("sqs.messageId", "m-1"),
+            Document::new("made by the operation"),
+        ]);
+        result.delta = vec![true, false, false];
+        let mut line = br#"{"jsonrpc":"2.0","id":1,"result":"#.to_vec();
+        json_out::push_execute_result(&mut line, &result);
+        line.push(b'}');
+        let line = String::from_utf8(line).unwrap();
+        assert!(
+            line.contains(r#""outputs":[{"properties":{"sqs.messageId":"m-1"}},{"data":"made by the operation","properties":{}}]"#),
+            "{line}"
+        );
+        let general: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let general: ExecuteResult = serde_json::from_value(general["result"].clone()).unwrap();
+        result.delta = Vec::new();
+        assert_eq!(
+            execute_response(&line),
+            Some(result.clone()),
+            "the fast path"
+        );
+        assert_eq!(general, result, "serde_json");
     }
 
     /// An execute request line as hosts write it, with `documents` (JSON text) as given.
@@ -590,15 +658,13 @@ mod tests {
                 document
             })
             .collect();
-        let result = ExecuteResult {
-            results: vec![DocumentResult {
-                index: 0,
-                status: ResultStatus::Success,
-                status_code: None,
-                message: Some(text(30)),
-                outputs,
-            }],
-        };
+        let result = ExecuteResult::new(vec![DocumentResult {
+            index: 0,
+            status: ResultStatus::Success,
+            status_code: None,
+            message: Some(text(30)),
+            outputs,
+        }]);
         let mut line = br#"{"jsonrpc":"2.0","id":3,"result":"#.to_vec();
         json_out::push_execute_result(&mut line, &result);
         line.push(b'}');

@@ -98,7 +98,13 @@ pub(super) fn push_document(out: &mut Vec<u8>, document: &Document) {
             out.push(b'"');
         }
     }
-    out.extend_from_slice(b",\"properties\":{");
+    out.push(b',');
+    push_properties(out, document);
+}
+
+/// Appends `"properties":{…}}`: the rest of a document object.
+fn push_properties(out: &mut Vec<u8>, document: &Document) {
+    out.extend_from_slice(b"\"properties\":{");
     for (n, (name, value)) in document.properties.iter().enumerate() {
         if n > 0 {
             out.push(b',');
@@ -121,7 +127,9 @@ fn push_documents(out: &mut Vec<u8>, documents: &[Document]) {
     out.push(b']');
 }
 
-fn push_result(out: &mut Vec<u8>, result: &DocumentResult) {
+/// A result; with `delta`, its first output is only what the operation added, written without
+/// a body (`"outputs": "added"`).
+fn push_result(out: &mut Vec<u8>, result: &DocumentResult, delta: bool) {
     out.extend_from_slice(b"{\"index\":");
     out.extend_from_slice(result.index.to_string().as_bytes());
     out.extend_from_slice(match result.status {
@@ -138,7 +146,18 @@ fn push_result(out: &mut Vec<u8>, result: &DocumentResult) {
         push_str(out, message);
     }
     out.extend_from_slice(b",\"outputs\":");
-    push_documents(out, &result.outputs);
+    match result.outputs.split_first() {
+        Some((first, rest)) if delta => {
+            out.extend_from_slice(b"[{");
+            push_properties(out, first);
+            for document in rest {
+                out.push(b',');
+                push_document(out, document);
+            }
+            out.push(b']');
+        }
+        _ => push_documents(out, &result.outputs),
+    }
     out.push(b'}');
 }
 
@@ -180,11 +199,11 @@ pub(super) fn execute_params_size_hint(params: &ExecuteParamsRef<'_>) -> usize {
 /// Appends an `execute` result: `{"results":[…]}`.
 pub(super) fn push_execute_result(out: &mut Vec<u8>, result: &ExecuteResult) {
     out.extend_from_slice(b"{\"results\":[");
-    for (n, result) in result.results.iter().enumerate() {
+    for (n, one) in result.results.iter().enumerate() {
         if n > 0 {
             out.push(b',');
         }
-        push_result(out, result);
+        push_result(out, one, result.delta.get(n) == Some(&true));
     }
     out.extend_from_slice(b"]}");
 }
@@ -194,6 +213,7 @@ pub(super) fn push_execute_result(out: &mut Vec<u8>, result: &ExecuteResult) {
 pub(super) fn push_execute_params(
     out: &mut Vec<u8>,
     params: &ExecuteParamsRef<'_>,
+    outputs: super::types::Outputs,
 ) -> Result<(), serde_json::Error> {
     out.extend_from_slice(b"{\"executionId\":");
     push_str(out, params.execution_id);
@@ -205,6 +225,9 @@ pub(super) fn push_execute_params(
     serde_json::to_writer(&mut *out, params.operation)?;
     out.extend_from_slice(b",\"documents\":");
     push_documents(out, params.documents);
+    if outputs == super::types::Outputs::Added {
+        out.extend_from_slice(b",\"outputs\":\"added\"");
+    }
     out.push(b'}');
     Ok(())
 }
@@ -276,31 +299,29 @@ pub(super) mod tests {
 
     /// An execute result with one result of each status; the first carries `outputs`.
     pub(in crate::protocol) fn results(outputs: Vec<Document>) -> ExecuteResult {
-        ExecuteResult {
-            results: vec![
-                DocumentResult {
-                    index: 0,
-                    status: ResultStatus::Success,
-                    status_code: None,
-                    message: None,
-                    outputs,
-                },
-                DocumentResult {
-                    index: 1,
-                    status: ResultStatus::ApplicationError,
-                    status_code: Some("InvalidCharacter".into()),
-                    message: Some("document 1: \"the body\" contains U+0000".into()),
-                    outputs: Vec::new(),
-                },
-                DocumentResult {
-                    index: 12345,
-                    status: ResultStatus::Failure,
-                    status_code: None,
-                    message: Some("timed out".into()),
-                    outputs: vec![Document::new("x")],
-                },
-            ],
-        }
+        ExecuteResult::new(vec![
+            DocumentResult {
+                index: 0,
+                status: ResultStatus::Success,
+                status_code: None,
+                message: None,
+                outputs,
+            },
+            DocumentResult {
+                index: 1,
+                status: ResultStatus::ApplicationError,
+                status_code: Some("InvalidCharacter".into()),
+                message: Some("document 1: \"the body\" contains U+0000".into()),
+                outputs: Vec::new(),
+            },
+            DocumentResult {
+                index: 12345,
+                status: ResultStatus::Failure,
+                status_code: None,
+                message: Some("timed out".into()),
+                outputs: vec![Document::new("x")],
+            },
+        ])
     }
 
     fn written(text: &str) -> String {
@@ -379,7 +400,7 @@ pub(super) mod tests {
             documents: &documents,
         };
         let mut out = Vec::new();
-        push_execute_params(&mut out, &params).unwrap();
+        push_execute_params(&mut out, &params, crate::protocol::types::Outputs::Full).unwrap();
         assert_eq!(out, serde_json::to_vec(&params).unwrap());
 
         let result = results(documents.clone());

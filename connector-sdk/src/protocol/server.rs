@@ -1351,15 +1351,16 @@ async fn execute(
 ) -> (Result<ExecuteResult, RpcError>, Option<Deferred>) {
     let ctx = context(&params.execution_id, &params.process_name, cancellation);
     match connector
-        .execute_deferred(
+        .execute_outputs(
             &ctx,
             &params.connection,
             &params.operation,
             params.documents,
+            params.outputs == Outputs::Added,
         )
         .await
     {
-        Ok((results, deferred)) => (Ok(ExecuteResult { results }), Some(deferred)),
+        Ok((results, delta, deferred)) => (Ok(ExecuteResult { results, delta }), Some(deferred)),
         Err(error) => (Err(RpcError::from(&error)), None),
     }
 }

@@ -270,6 +270,19 @@ pub struct BrowseResult {
     pub object_types: Vec<ObjectType>,
 }
 
+/// What SEND's and DELETE's outputs carry (protocol 1.1 `execute` param `outputs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Outputs {
+    /// The input document with the properties the operation added (as in protocol 1.0).
+    #[default]
+    Full,
+    /// Only the properties the operation added, without the body: the host merges them onto
+    /// the document it sent.
+    Added,
+}
+
 /// `execute` params, as a host writes them. (The plugin reads each document on its own, so
 /// that one it cannot read fails alone.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -309,6 +322,20 @@ pub struct ExecuteParamsRef<'a> {
 pub struct ExecuteResult {
     /// Exactly one result per input document, in input order.
     pub results: Vec<DocumentResult>,
+    /// Per result, whether its first output is only what the operation added (`outputs:
+    /// "added"`): written without a body. Empty when none is.
+    #[serde(skip)]
+    pub(crate) delta: Vec<bool>,
+}
+
+impl ExecuteResult {
+    /// The results of an execute call, each output whole.
+    pub(crate) fn new(results: Vec<DocumentResult>) -> Self {
+        Self {
+            results,
+            delta: Vec::new(),
+        }
+    }
 }
 
 /// Protocol 1.1 listener methods (see the README's protocol section).

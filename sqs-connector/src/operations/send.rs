@@ -314,11 +314,7 @@ impl SendOperation {
         cancelled: &(dyn Fn() -> bool + Sync),
     ) {
         let queue_url = queue.url.as_str();
-        let action = if is_fifo(queue_url) {
-            &SEND_FIFO
-        } else {
-            &SEND_STANDARD
-        };
+        let action = action_for(queue_url);
         send_with_retries(batch, entries, action, cancelled, |pending| async move {
             let mut request = queue
                 .batch_client()
@@ -369,11 +365,7 @@ impl SendOperation {
         cancelled: &(dyn Fn() -> bool + Sync),
     ) {
         let queue_url = queue.url.as_str();
-        let action = if is_fifo(queue_url) {
-            &SEND_FIFO
-        } else {
-            &SEND_STANDARD
-        };
+        let action = action_for(queue_url);
         send_with_retries(
             batch,
             vec![entry],
@@ -443,6 +435,14 @@ const SEND_FIFO: Action = Action {
         ))
     },
 };
+
+/// What a retried SEND means on the queue at `queue_url`.
+fn action_for(queue_url: &str) -> &'static Action {
+    match is_fifo(queue_url) {
+        true => &SEND_FIFO,
+        false => &SEND_STANDARD,
+    }
+}
 
 impl Operation for SendOperation {
     type Connection = SqsConnection;

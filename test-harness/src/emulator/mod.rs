@@ -146,17 +146,7 @@ pub fn run_cli(config: &Path, listen: SocketAddr, tls_cert_out: Option<PathBuf>)
             return crate::EXIT_FAILED;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
-            return crate::EXIT_FAILED;
-        }
-    };
-    runtime.block_on(async move {
+    crate::block_on(async move {
         let options = ServeOptions {
             listen,
             tls: tls_cert_out.is_some(),

@@ -580,17 +580,7 @@ pub fn run_cli(config: FaultProxyConfig) -> u8 {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .try_init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
-            return crate::EXIT_FAILED;
-        }
-    };
-    runtime.block_on(async move {
+    crate::block_on(async move {
         let rules: Vec<String> = config.rules.iter().map(ToString::to_string).collect();
         let proxy = match FaultProxy::start(config).await {
             Ok(proxy) => proxy,

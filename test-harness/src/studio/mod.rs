@@ -125,17 +125,7 @@ pub fn run_cli(options: StudioOptions) -> u8 {
         eprintln!("error: {err}");
         return crate::EXIT_INVALID;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: could not start the async runtime: {err}");
-            return crate::EXIT_FAILED;
-        }
-    };
-    runtime.block_on(async move {
+    crate::block_on(async move {
         let process = match plugin::start_for_command(
             options.plugin.as_deref(),
             Default::default(),

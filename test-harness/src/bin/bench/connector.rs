@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use connector_sdk::host::{
     BatchResult, ExecuteParamsRef, ListenBatchParams, ListenBatchResult, ListenHandler,
-    ListenParams, ListenStatusParams, ListenerState, PluginProcess, RpcError,
+    ListenParams, ListenStatusParams, ListenerState, Outputs, PluginProcess, RpcError,
 };
 use connector_sdk::{
     Component, Connector, Document, DocumentResult, ExecutionContext, ResultStatus,
@@ -24,6 +24,9 @@ use crate::raw::{ACCESS_KEY, REGION, SECRET_KEY};
 pub(crate) enum Host<'a> {
     /// `sqs-connector serve`, driven over JSON-RPC.
     Plugin(&'a PluginProcess),
+    /// The same, its execute calls asking for `"outputs": "added"` (protocol 1.1): SEND's
+    /// outputs come back as the properties added and are merged onto the documents sent.
+    PluginAdded(&'a PluginProcess),
     /// The same connector built in this process.
     InProcess(&'a Connector),
 }
@@ -222,14 +225,20 @@ impl Host<'_> {
         documents: Vec<Document>,
     ) -> Result<Vec<DocumentResult>, String> {
         match self {
-            Host::Plugin(plugin) => plugin
-                .execute_ref(&ExecuteParamsRef {
-                    execution_id,
-                    process_name: "bench",
-                    connection,
-                    operation,
-                    documents: &documents,
-                })
+            Host::Plugin(plugin) | Host::PluginAdded(plugin) => plugin
+                .execute_ref_with(
+                    &ExecuteParamsRef {
+                        execution_id,
+                        process_name: "bench",
+                        connection,
+                        operation,
+                        documents: &documents,
+                    },
+                    match self {
+                        Host::PluginAdded(_) => Outputs::Added,
+                        _ => Outputs::Full,
+                    },
+                )
                 .await
                 .map(|r| r.results)
                 .map_err(|e| format!("execute through the plugin: {e}")),

@@ -107,9 +107,13 @@ impl Bench<'_> {
         )
     }
 
-    /// The `--compare-plugin` build's host (its contender is measured only when there is one).
+    /// The `--compare-plugin` build's host, or with `--compare-outputs-added` the plugin's
+    /// asking for `"outputs": "added"` (its contender is measured only with one of them).
     pub(crate) fn other_host(&self) -> Host<'_> {
-        Host::Plugin(self.other_plugin())
+        match self.args.compare_outputs_added {
+            true => Host::PluginAdded(&self.plugin),
+            false => Host::Plugin(self.other_plugin()),
+        }
     }
 
     /// The `--compare-plugin` build's process (the plugin's when there is none).
@@ -189,7 +193,7 @@ impl Bench<'_> {
         others: &[(T, T)],
         run: impl AsyncFn(T) -> Result<Sample, String>,
     ) -> Result<Vec<Vec<Sample>>, String> {
-        let compared = self.other_plugin.is_some();
+        let compared = self.other_plugin.is_some() || self.args.compare_outputs_added;
         let mut all = Vec::new();
         let mut reported = Vec::new();
         for &contender in contenders {

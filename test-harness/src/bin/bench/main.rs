@@ -96,6 +96,11 @@ struct Args {
     /// builds in one run; not in the report).
     #[arg(long)]
     compare_plugin: Option<PathBuf>,
+    /// Measure, as that other contender, the plugin's SEND with its execute calls asking for
+    /// `"outputs": "added"` (protocol 1.1: outputs without the input echoed, merged by the host),
+    /// to compare it with the default in one run (RECEIVE and LISTEN measure the plugin twice).
+    #[arg(long, conflicts_with = "compare_plugin")]
+    compare_outputs_added: bool,
     /// The Roles Anywhere emulator's configuration.
     #[arg(long, default_value = "test-harness/fixtures/emulator/config.json")]
     emulator_config: PathBuf,
