@@ -42,6 +42,15 @@ pub fn block_on(work: impl std::future::Future<Output = u8>) -> u8 {
     }
 }
 
+/// Prints `listening on URL` on stdout, flushed: the first line a server command writes, which
+/// whoever started it reads to find it.
+pub(crate) fn print_listening(url: impl std::fmt::Display) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "listening on {url}");
+    let _ = stdout.flush();
+}
+
 /// Waits for Ctrl-C (or SIGTERM on Unix): how the harness's servers run until they are stopped.
 pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]

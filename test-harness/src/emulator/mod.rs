@@ -106,7 +106,7 @@ pub mod server;
 pub mod session;
 pub mod sigv4;
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -159,10 +159,7 @@ pub fn run_cli(config: &Path, listen: SocketAddr, tls_cert_out: Option<PathBuf>)
                 return crate::EXIT_FAILED;
             }
         };
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "listening on {}", handle.url());
-        let _ = stdout.flush();
-        drop(stdout);
+        crate::print_listening(handle.url());
         crate::wait_for_signal().await;
         handle.shutdown().await;
         crate::EXIT_OK

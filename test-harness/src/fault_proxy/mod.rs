@@ -83,7 +83,7 @@ mod stats;
 #[cfg(test)]
 mod tests;
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -589,10 +589,7 @@ pub fn run_cli(config: FaultProxyConfig) -> u8 {
                 return crate::EXIT_FAILED;
             }
         };
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "listening on {}", proxy.url());
-        let _ = stdout.flush();
-        drop(stdout);
+        crate::print_listening(proxy.url());
         tracing::info!(upstream = %proxy.shared.upstream, rules = ?rules, "fault proxy started");
         crate::wait_for_signal().await;
         let stats = serde_json::to_string(&proxy.stats()).unwrap_or_default();
