@@ -56,6 +56,12 @@ fn text(output: &Output) -> String {
 }
 
 /// Writes `value` as JSON to `path`, creating its folder; returns the path as text.
+/// Writes `documents` as a JSONL documents file.
+fn write_documents(path: &Path, documents: &[Value]) {
+    let jsonl: String = documents.iter().map(|d| format!("{d}\n")).collect();
+    std::fs::write(path, jsonl).unwrap();
+}
+
 fn write_json(path: &Path, value: &Value) -> String {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, serde_json::to_vec_pretty(value).unwrap()).unwrap();
@@ -194,8 +200,7 @@ fn a_process_writes_documents_one_bad_name_fails_alone_and_read_takes_the_others
         json!({"data": "escape", "properties": {"file.name": "../escape.txt"}}),
         json!({"data": "second, named by the connector"}),
     ];
-    let jsonl: String = documents.iter().map(|d| format!("{d}\n")).collect();
-    std::fs::write(work.path().join("documents.jsonl"), jsonl).unwrap();
+    write_documents(&work.path().join("documents.jsonl"), &documents);
     let process = write_json(
         &work.path().join("files.process.json"),
         &json!({
@@ -302,8 +307,7 @@ fn writing_a_name_that_exists_fails_that_document_unless_overwrite() {
         json!({"data": "new", "properties": {"file.name": "taken.txt"}}),
         json!({"data": "free", "properties": {"file.name": "free.txt"}}),
     ];
-    let jsonl: String = documents.iter().map(|d| format!("{d}\n")).collect();
-    std::fs::write(work.path().join("documents.jsonl"), jsonl).unwrap();
+    write_documents(&work.path().join("documents.jsonl"), &documents);
     let process = write_json(
         &work.path().join("p.process.json"),
         &json!({

@@ -1,7 +1,8 @@
 //! The plugin protocol: JSON-RPC 2.0, one object per line, over a plugin's stdin and stdout.
 //!
-//! [`types`] holds the messages and does no I/O; [`serve`] runs a [`Connector`](crate::Connector)
-//! as a plugin ([`serve_with`] with other [`ServeOptions`]); [`PluginProcess`] is the host's side.
+//! Private: `types` holds the messages and does no I/O, `server` runs a
+//! [`Connector`](crate::Connector) as a plugin and `client` (feature `host`) is the host's side;
+//! `crate::plugin` and `crate::host` re-export what users call.
 
 mod buffers;
 #[cfg(feature = "host")]
