@@ -217,7 +217,7 @@ if ! setup_delayed; then
 fi
 
 BOTO3_VERSIONS="$("$VENV/bin/python" -c 'import boto3, botocore; print(boto3.__version__, botocore.__version__)')"
-say "running the benchmarks (about 5 minutes, about 7 more for the latency-bound scenario, and 2 for the memory figure)"
+say "running the benchmarks (about 5 minutes, about 9 more for the latency-bound scenario, and 2 for the memory figure)"
 "${CLIENT_PIN[@]}" "$BIN/bench" \
   --endpoint "$ENDPOINT" \
   --server-pid "$SERVER_PID" \

@@ -22,11 +22,13 @@ use crate::raw::{ACCESS_KEY, REGION, SECRET_KEY};
 /// Where the connector runs.
 #[derive(Clone, Copy)]
 pub(crate) enum Host<'a> {
-    /// `sqs-connector serve`, driven over JSON-RPC.
+    /// `sqs-connector serve`, driven over JSON-RPC as the harness's process runner drives it:
+    /// its execute calls ask for `"outputs": "added"` (protocol 1.1), so SEND's outputs come
+    /// back as the properties added and the host merges them onto the documents it sent.
     Plugin(&'a PluginProcess),
-    /// The same, its execute calls asking for `"outputs": "added"` (protocol 1.1): SEND's
-    /// outputs come back as the properties added and are merged onto the documents sent.
-    PluginAdded(&'a PluginProcess),
+    /// The same, its execute calls asking for full outputs (the input echoed, protocol 1.0's
+    /// shape).
+    PluginFull(&'a PluginProcess),
     /// The same connector built in this process.
     InProcess(&'a Connector),
 }
@@ -225,7 +227,7 @@ impl Host<'_> {
         documents: Vec<Document>,
     ) -> Result<Vec<DocumentResult>, String> {
         match self {
-            Host::Plugin(plugin) | Host::PluginAdded(plugin) => plugin
+            Host::Plugin(plugin) | Host::PluginFull(plugin) => plugin
                 .execute_ref_with(
                     &ExecuteParamsRef {
                         execution_id,
@@ -235,8 +237,8 @@ impl Host<'_> {
                         documents: &documents,
                     },
                     match self {
-                        Host::PluginAdded(_) => Outputs::Added,
-                        _ => Outputs::Full,
+                        Host::PluginFull(_) => Outputs::Full,
+                        _ => Outputs::Added,
                     },
                 )
                 .await

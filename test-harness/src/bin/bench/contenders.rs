@@ -30,8 +30,10 @@ pub(crate) struct Bench<'a> {
     pub queues: AtomicUsize,
     /// The process id of the server measured against.
     pub server_pid: Option<u32>,
-    /// The SEND operation's maxConcurrentRequests (per execute call).
-    pub send_requests: usize,
+    /// Whether SEND's execute calls in flight share the `--concurrency` requests (the
+    /// latency-bound scenario: as many SendMessageBatch calls in flight as the raw SDK's) or
+    /// each have them all (loopback).
+    pub shared_requests: bool,
 }
 
 /// Messages per RECEIVE execution in the drains.
@@ -78,10 +80,22 @@ impl Bench<'_> {
         .await
     }
 
-    /// The SEND operation to `queue`, with the SEND requests in flight.
-    pub(crate) fn send_operation(&self, queue: &str) -> Component {
+    /// The SEND operation's maxConcurrentRequests with `in_flight` execute calls at once.
+    pub(crate) fn send_requests(&self, in_flight: usize) -> usize {
+        match self.shared_requests {
+            true => (self.args.concurrency / in_flight.max(1)).max(1),
+            false => self.args.concurrency,
+        }
+    }
+
+    /// The SEND operation to `queue`, for `in_flight` execute calls at once.
+    pub(crate) fn send_operation(&self, queue: &str, in_flight: usize) -> Component {
         let n = self.queues.load(Ordering::Relaxed);
-        connector::send_operation(&format!("bench-op-send-{n}"), queue, self.send_requests)
+        connector::send_operation(
+            &format!("bench-op-send-{n}"),
+            queue,
+            self.send_requests(in_flight),
+        )
     }
 
     /// The RECEIVE of every message of `queue`, deleting what it read, `concurrency` reads in
@@ -107,11 +121,11 @@ impl Bench<'_> {
         )
     }
 
-    /// The `--compare-plugin` build's host, or with `--compare-outputs-added` the plugin's
-    /// asking for `"outputs": "added"` (its contender is measured only with one of them).
+    /// The `--compare-plugin` build's host, or with `--compare-outputs-full` the plugin's
+    /// asking for full outputs (its contender is measured only with one of them).
     pub(crate) fn other_host(&self) -> Host<'_> {
-        match self.args.compare_outputs_added {
-            true => Host::PluginAdded(&self.plugin),
+        match self.args.compare_outputs_full {
+            true => Host::PluginFull(&self.plugin),
             false => Host::Plugin(self.other_plugin()),
         }
     }
@@ -193,7 +207,7 @@ impl Bench<'_> {
         others: &[(T, T)],
         run: impl AsyncFn(T) -> Result<Sample, String>,
     ) -> Result<Vec<Vec<Sample>>, String> {
-        let compared = self.other_plugin.is_some() || self.args.compare_outputs_added;
+        let compared = self.other_plugin.is_some() || self.args.compare_outputs_full;
         let mut all = Vec::new();
         let mut reported = Vec::new();
         for &contender in contenders {
@@ -241,7 +255,7 @@ impl Bench<'_> {
         let warm = self.queue("warmup").await?;
         raw::send_batches(&self.client, &warm, &self.messages[..1_000], c).await?;
         raw::send_sequential(&self.client, &warm, &self.messages[..100]).await?;
-        let op = self.send_operation(&warm);
+        let op = self.send_operation(&warm, 2);
         let calls = || connector::execute_calls(&self.documents[..2_000], 1_000);
         connector::send(
             Host::Plugin(&self.plugin),

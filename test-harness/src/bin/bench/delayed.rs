@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use crate::contenders::{Bench, DrainBy, RECEIVE_CALLS_IN_FLIGHT, RECEIVE_PER_CALL, SendBy};
-use crate::report::{self, Delayed, Row};
+use crate::report::{self, Delayed, Row, Sweep};
 use crate::{connector, raw, say};
 
 /// Calls timed to measure a round trip (the median is kept).
@@ -31,7 +31,7 @@ pub(crate) async fn round_trip_ms(client: &aws_sdk_sqs::Client) -> Result<f64, S
 }
 
 impl Bench<'_> {
-    /// Every `--delayed` endpoint in turn, after the loopback figures (which chose the chunking).
+    /// Every `--delayed` endpoint in turn, after the loopback figures.
     pub(crate) async fn delayed_all(&mut self, report: &mut report::Report) -> Result<(), String> {
         let loopback_ms = round_trip_ms(&self.client).await?;
         for (rtt, endpoint) in self.args.delayed.clone() {
@@ -43,7 +43,7 @@ impl Bench<'_> {
             self.server_pid = self.args.delayed_server_pid;
             // The execute calls in flight share the requests, as the drains' executions do, so
             // the connector has as many SendMessageBatch calls in flight as the raw SDK.
-            self.send_requests = (self.args.concurrency / report.chunk.1.max(1)).max(1);
+            self.shared_requests = true;
             let measured_ms = round_trip_ms(&self.client).await?;
             say(format!(
                 "latency-bound, {rtt} ms round trip ({endpoint}): a ListQueues call takes {measured_ms:.2} ms (median of {ROUND_TRIP_CALLS}; {loopback_ms:.2} ms on loopback)"
@@ -55,18 +55,21 @@ impl Bench<'_> {
                 .find(|(of, _)| *of == rtt)
                 .map(|(_, pid)| *pid);
             let proxy_before = proxy.and_then(crate::cpu::process_seconds);
-            let rows = self.delayed(rtt, report.chunk).await?;
+            let (sweep, rows) = self.delayed(rtt).await?;
             let proxy_cpu_seconds = proxy
                 .and_then(crate::cpu::process_seconds)
                 .zip(proxy_before)
                 .map(|(after, before)| after - before);
-            // Every contender's runs went through the proxy: four SENDs and five drains.
-            let messages = 9 * self.n() as u64 * self.args.repetitions as u64;
+            // Every contender's runs went through the proxy: four SENDs and five drains, and the
+            // sweep's SENDs.
+            let runs = 9 + 2 * self.args.chunk_sizes.len() + 1;
+            let messages = (runs * self.n() * self.args.repetitions) as u64;
             report.delayed.push(Delayed {
                 rtt_ms: rtt,
                 measured_ms,
                 loopback_ms,
                 rows,
+                sweep,
                 proxy_cpu_seconds,
                 messages,
             });
@@ -74,13 +77,16 @@ impl Bench<'_> {
         Ok(())
     }
 
-    /// The figures at one round trip.
-    async fn delayed(
-        &self,
-        rtt: u32,
-        (chunk, in_flight): (usize, usize),
-    ) -> Result<Vec<Row>, String> {
+    /// The figures at one round trip: the plugin's execute-call sizes first (at a round trip
+    /// the size that keeps the requests busy differs from loopback's), then every contender.
+    async fn delayed(&self, rtt: u32) -> Result<(Sweep, Vec<Row>), String> {
         self.warm_up().await?;
+        let sweep = self
+            .sweep(&format!(
+                "{rtt} ms round trip: execute-call sizes (plugin SEND)"
+            ))
+            .await?;
+        let (chunk, in_flight) = sweep.chosen;
         let c = self.args.concurrency;
         let n = format!("{} msgs", report::thousands(self.n() as u64));
         let title = format!("{rtt} ms round trip: SEND");
@@ -131,7 +137,7 @@ impl Bench<'_> {
                 "send-plugin",
                 &format!(
                     "Connector SEND through the plugin ({chunking}, maxConcurrentRequests {} each)",
-                    self.send_requests
+                    self.send_requests(in_flight)
                 ),
                 &n,
                 sends.next().unwrap_or_default(),
@@ -204,6 +210,6 @@ impl Bench<'_> {
                 Some("drain-raw"),
             ),
         ];
-        Ok(rows)
+        Ok((sweep, rows))
     }
 }

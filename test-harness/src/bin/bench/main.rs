@@ -97,10 +97,11 @@ struct Args {
     #[arg(long)]
     compare_plugin: Option<PathBuf>,
     /// Measure, as that other contender, the plugin's SEND with its execute calls asking for
-    /// `"outputs": "added"` (protocol 1.1: outputs without the input echoed, merged by the host),
-    /// to compare it with the default in one run (RECEIVE and LISTEN measure the plugin twice).
+    /// full outputs (protocol 1.0's shape: the input echoed) instead of `"outputs": "added"`
+    /// (protocol 1.1: only what SEND added, merged by the host), to compare the two in one run
+    /// (RECEIVE and LISTEN measure the plugin twice).
     #[arg(long, conflicts_with = "compare_plugin")]
-    compare_outputs_added: bool,
+    compare_outputs_full: bool,
     /// The Roles Anywhere emulator's configuration.
     #[arg(long, default_value = "test-harness/fixtures/emulator/config.json")]
     emulator_config: PathBuf,
@@ -159,6 +160,8 @@ enum Only {
     Cache,
     /// The plugin's peak RSS with large documents in flight.
     Memory,
+    /// The latency-bound scenario (`--delayed`) alone.
+    Delayed,
 }
 
 impl Only {
@@ -308,11 +311,11 @@ async fn measure(
         boto3,
         queues: AtomicUsize::new(0),
         server_pid: args.server_pid,
-        send_requests: args.concurrency,
+        shared_requests: false,
         args: &args,
     };
     let mut outcome = bench.all(&mut report, args.only).await;
-    if outcome.is_ok() && args.only == Only::All {
+    if outcome.is_ok() && args.only.includes(Only::Delayed) {
         outcome = bench.delayed_all(&mut report).await;
     }
     let _ = bench.plugin.shutdown().await;
@@ -359,13 +362,15 @@ async fn memory(
 impl Bench<'_> {
     /// The parts `only` names, in order: the warm-up, the SEND sweep and SEND, the drains.
     async fn all(&self, report: &mut Report, only: Only) -> Result<(), String> {
-        if matches!(only, Only::Cache | Only::Memory) {
+        if matches!(only, Only::Cache | Only::Memory | Only::Delayed) {
             return Ok(());
         }
         self.warm_up().await?;
         if only.includes(Only::Send) {
-            let (chunk, in_flight) = self.sweep(report).await?;
-            report.chunk = (chunk, in_flight);
+            let sweep = self.sweep("execute-call sizes (plugin SEND)").await?;
+            let (chunk, in_flight) = sweep.chosen;
+            report.chunk = sweep.chosen;
+            report.sweep = sweep.rows;
             self.sends(report, chunk, in_flight).await?;
         }
         if only.includes(Only::Receive) {

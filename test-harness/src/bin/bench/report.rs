@@ -172,6 +172,15 @@ pub(crate) fn thousands(value: u64) -> String {
     out
 }
 
+/// The execute-call sizes tried for plugin SEND, and the one chosen.
+#[derive(Debug, Default)]
+pub(crate) struct Sweep {
+    /// Per chunking: (documents per call, calls in flight, runs).
+    pub rows: Vec<(usize, usize, Row)>,
+    /// The chunking with the best median: (documents per call, calls in flight).
+    pub chosen: (usize, usize),
+}
+
 /// The latency-bound figures at one round trip.
 #[derive(Debug)]
 pub(crate) struct Delayed {
@@ -183,11 +192,35 @@ pub(crate) struct Delayed {
     pub loopback_ms: f64,
     /// The figures, their baselines among them.
     pub rows: Vec<Row>,
+    /// Plugin SEND's execute-call sizes at this round trip, measured first.
+    pub sweep: Sweep,
     /// The CPU seconds the delay proxy of this round trip used over the section, when a proxy
     /// added the delay.
     pub proxy_cpu_seconds: Option<f64>,
     /// The messages every run of the section moved (sent and drained), for the proxy's figure.
     pub messages: u64,
+}
+
+/// The execute-call sweep's table: one line per chunking.
+fn sweep_table(md: &mut String, rows: &[(usize, usize, Row)]) {
+    let _ = writeln!(
+        md,
+        "| documents per call | calls in flight | median | runs | plugin CPU µs/msg | bench CPU µs/msg |\n|---|---|---|---|---|---|"
+    );
+    for (size, in_flight, row) in rows {
+        let (plugin, bench) = row
+            .median_sample()
+            .map(|s| (s.micros(s.cpu.plugin), s.micros(s.cpu.bench)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "| {} | {in_flight} | {} | {} | {plugin:.1} | {bench:.1} |",
+            thousands(*size as u64),
+            row.figure(row.median()),
+            row.runs_text(),
+        );
+    }
+    md.push('\n');
 }
 
 /// The ratio of `row` to its baseline among `rows`.
@@ -398,8 +431,9 @@ impl Report {
                 "The same contenders with the same {} requests in flight each (boto3 in as many threads), against a \
                  second fauxqs of the same version seen through a round trip of {} ms: {} A ListQueues call took \
                  {:.2} ms there (median of 9, the round trip plus the server's handling), {:.2} ms against the \
-                 loopback server. The connector's SEND uses the execute-call size chosen above, its calls in \
-                 flight sharing the {} requests (as RECEIVE's executions do); the order of the contenders \
+                 loopback server. The connector's SEND uses the execute-call size that was fastest at this \
+                 round trip (the sweep below the table, measured first), its calls in flight sharing the {} \
+                 requests (as RECEIVE's executions do); the order of the contenders \
                  alternates between rounds as above; median of {} runs. LISTEN deletes a batch while its poller \
                  already receives the next, so it has more calls in flight than the raw drain's workers, which \
                  wait for each DeleteMessageBatch. Client CPU: the benchmark process, the plugin process and the \
@@ -447,6 +481,14 @@ impl Report {
                 );
             }
             md.push('\n');
+            let _ = writeln!(
+                md,
+                "Execute-call sizes of plugin SEND at this round trip, the execute calls in flight sharing the {} \
+                 requests; {} runs of each, interleaved; the best median is the chunking used above. CPU of the \
+                 median run.\n",
+                self.concurrency, self.repetitions
+            );
+            sweep_table(md, &delayed.sweep.rows);
         }
     }
 
@@ -588,7 +630,10 @@ impl Report {
              {in_flight} call(s) in flight: the fastest of the sweep below. The in-process figure uses the same \
              chunking on `sqs_connector::connector()` and `Connector::execute` in the benchmark's process. \
              Both get documents the benchmark owns, cut into execute calls before the clock starts: \
-             `Connector::execute` takes them, the plugin's host serializes them and drops them after the call.",
+             `Connector::execute` takes them, the plugin's host serializes them and drops them after the call. \
+             The plugin's host asks for `\"outputs\": \"added\"` (protocol 1.1), as the harness's process runner \
+             does: the plugin writes each SEND output as the properties SEND added, without the body, and the \
+             host merges them onto the documents it holds (so both contenders end with the same results).",
             self.concurrency
         );
         let _ = writeln!(
@@ -698,24 +743,7 @@ impl Report {
              CPU of the median run.\n",
             self.repetitions
         );
-        let _ = writeln!(
-            md,
-            "| documents per call | calls in flight | median | runs | plugin CPU µs/msg | bench CPU µs/msg |\n|---|---|---|---|---|---|"
-        );
-        for (size, in_flight, row) in &self.sweep {
-            let (plugin, bench) = row
-                .median_sample()
-                .map(|s| (s.micros(s.cpu.plugin), s.micros(s.cpu.bench)))
-                .unwrap_or_default();
-            let _ = writeln!(
-                md,
-                "| {} | {in_flight} | {} | {} | {plugin:.1} | {bench:.1} |",
-                thousands(*size as u64),
-                row.figure(row.median()),
-                row.runs_text(),
-            );
-        }
-        md.push('\n');
+        sweep_table(&mut md, &self.sweep);
 
         self.memory_markdown(&mut md);
 

@@ -3,13 +3,13 @@
 
 use crate::connector::{self, Host};
 use crate::contenders::{Bench, SendBy};
-use crate::report::{self, Report, Row, Sample};
+use crate::report::{self, Report, Row, Sample, Sweep};
 use crate::{cpu, raw, say};
 
 impl Bench<'_> {
     /// Plugin SENDs of every document per chunking, `repetitions` runs each (interleaved);
-    /// returns the chunking with the best median.
-    pub(crate) async fn sweep(&self, report: &mut Report) -> Result<(usize, usize), String> {
+    /// returns each chunking's row and the chunking with the best median.
+    pub(crate) async fn sweep(&self, title: &str) -> Result<Sweep, String> {
         let mut options: Vec<(usize, usize)> = Vec::new();
         for &size in &self.args.chunk_sizes {
             options.push((size, 1));
@@ -18,25 +18,30 @@ impl Bench<'_> {
         options.push((self.n(), 1));
         let runs = self
             .rounds(
-                "execute-call sizes (plugin SEND)",
+                title,
                 &options,
                 |(size, in_flight)| format!("{size} documents per call, {in_flight} in flight"),
                 async |(size, in_flight)| self.send_once(SendBy::Plugin, size, in_flight).await,
             )
             .await?;
-        let mut best = (0.0, (self.n(), 1));
+        let mut sweep = Sweep {
+            rows: Vec::new(),
+            chosen: (self.n(), 1),
+        };
+        let mut best = 0.0;
         for (&(size, in_flight), samples) in options.iter().zip(runs) {
             let row = Row::rates("sweep", "sweep", "", "", samples, None);
-            if row.median() > best.0 {
-                best = (row.median(), (size, in_flight));
+            if row.median() > best {
+                best = row.median();
+                sweep.chosen = (size, in_flight);
             }
-            report.sweep.push((size, in_flight, row));
+            sweep.rows.push((size, in_flight, row));
         }
         say(format!(
             "chosen: execute calls of {} documents, {} in flight",
-            best.1.0, best.1.1
+            sweep.chosen.0, sweep.chosen.1
         ));
-        Ok(best.1)
+        Ok(sweep)
     }
 
     /// One SEND of the messages by `contender` on a fresh queue (with `chunk` documents per
@@ -74,7 +79,7 @@ impl Bench<'_> {
                     SendBy::OtherPlugin => self.other_host(),
                     _ => Host::InProcess(&self.in_process),
                 };
-                let op = self.send_operation(&queue);
+                let op = self.send_operation(&queue, in_flight);
                 let calls = connector::execute_calls(&self.documents[..count], chunk);
                 self.timed(
                     count,
