@@ -9,6 +9,8 @@
 //!   deletes after the answer) against the same raw drain, in the same rounds;
 //! - the credential cache: the cost of a hit, and the CreateSession calls of 1,000 concurrent
 //!   executions on a cold cache;
+//! - property names: a RECEIVE output document's properties with allocated names against
+//!   static ones (the lever of names that need no allocation, where it acts);
 //! - the plugin boundary: the same SEND (and RECEIVE) in-process against through the plugin;
 //! - latency-bound (`--delayed RTT=URL`): SEND, RECEIVE with delete and LISTEN by the raw SDK's
 //!   best, the connector through the plugin and in-process, and boto3, all with the same
@@ -31,6 +33,7 @@ mod delayed;
 mod drain;
 mod memory;
 mod messages;
+mod names;
 mod python;
 mod raw;
 mod report;
@@ -156,7 +159,7 @@ enum Only {
     Send,
     /// The RECEIVE figures.
     Receive,
-    /// The credential-cache figures.
+    /// The micro-benchmarks: the credential cache's figures and the property names'.
     Cache,
     /// The plugin's peak RSS with large documents in flight.
     Memory,
@@ -246,6 +249,7 @@ fn run(args: Args) -> Result<(), String> {
     // The micro-benchmark first, on a quiet process.
     if args.only.includes(Only::Cache) {
         cache::hits(&args, &mut report)?;
+        names::property_names(&args, &mut report)?;
     }
 
     // One thread: the benchmark's core (taskset) runs the raw SDK, the in-process connector and
