@@ -82,9 +82,12 @@ struct Args {
     /// drain workers.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
-    /// Documents per execute call to try; the fastest (with 1 or 2 calls in flight) is kept.
+    /// Documents per execute call to try; the fastest (with each of `--calls-in-flight`) is kept.
     #[arg(long, value_delimiter = ',', default_value = "1000,2000,5000")]
     chunk_sizes: Vec<usize>,
+    /// Execute calls in flight to try with each size in the sweeps.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+    calls_in_flight: Vec<usize>,
     /// Iterations of each credential-cache loop.
     #[arg(long, default_value_t = 5_000_000)]
     cache_iterations: u64,

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use connector_sdk::host::{
-    ClientError, ExecuteParamsRef, INVALID_REQUEST, PluginCommand, PluginProcess,
+    ClientError, ExecuteParamsRef, INVALID_REQUEST, Outputs, PluginCommand, PluginProcess,
 };
 use connector_sdk::{Component, Document, ResultStatus};
 use futures::StreamExt as _;
@@ -515,13 +515,16 @@ async fn execute(
 ) -> Result<Result<(), i64>, String> {
     let expected = documents.len();
     let answer = plugin
-        .execute_ref(&ExecuteParamsRef {
-            execution_id,
-            process_name: "bench",
-            connection,
-            operation,
-            documents: &documents,
-        })
+        .execute_ref_with(
+            &ExecuteParamsRef {
+                execution_id,
+                process_name: "bench",
+                connection,
+                operation,
+                documents: &documents,
+            },
+            Outputs::Added,
+        )
         .await;
     drop(documents);
     match answer {

@@ -347,7 +347,9 @@ impl Report {
             md,
             "Each case: a fresh plugin process (`sqs-connector serve`), a fresh queue, and {} SEND execute calls \
              at once (maxConcurrentRequests {}) of documents whose bodies are {} bytes of JSON text (order \
-             events, so every few bytes a quote to escape on the wire; no properties). Before the calls the \
+             events, so every few bytes a quote to escape on the wire; no properties), asking for \
+             `\"outputs\": \"added\"` as the harness's process runner does (so the answers carry each message's \
+             id and MD5, not the documents again). Before the calls the \
              plugin sends {} documents of the same size on the same queue (connection built, queue attributes \
              read); its `VmRSS` then is the baseline. The peak is `VmHWM` (the high-water mark of the resident \
              set) read from `/proc/<pid>/status` once every call returned; `VmRSS` is read again at that moment, \

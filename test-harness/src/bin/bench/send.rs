@@ -12,8 +12,9 @@ impl Bench<'_> {
     pub(crate) async fn sweep(&self, title: &str) -> Result<Sweep, String> {
         let mut options: Vec<(usize, usize)> = Vec::new();
         for &size in &self.args.chunk_sizes {
-            options.push((size, 1));
-            options.push((size, 2));
+            for &in_flight in &self.args.calls_in_flight {
+                options.push((size, in_flight.max(1)));
+            }
         }
         options.push((self.n(), 1));
         let runs = self
