@@ -32,8 +32,11 @@ const ATTRIBUTES: [&str; 3] = ["customerId", "orderTotal", "region"];
 const VALUE_PREFIX: &str = "sqs.messageAttribute.";
 const TYPE_PREFIX: &str = "sqs.messageAttributeType.";
 
-/// Documents built per run.
-const DOCUMENTS: u64 = 200_000;
+/// Documents built per run: one per 25 iterations of the cache's loops (200,000 in a full
+/// run), at least 1,000.
+fn documents(args: &Args) -> u64 {
+    (args.cache_iterations / 25).max(1_000)
+}
 
 fn prefixed(prefix: &str, name: &str) -> String {
     let mut key = String::with_capacity(prefix.len() + name.len());
@@ -79,32 +82,33 @@ fn static_names() -> usize {
     black_box(&properties).len()
 }
 
-fn per_document(build: fn() -> usize) -> Result<f64, String> {
+fn per_document(build: fn() -> usize, documents: u64) -> Result<f64, String> {
     let started = Instant::now();
-    for _ in 0..DOCUMENTS {
+    for _ in 0..documents {
         if build() != FIXED.len() + 2 * ATTRIBUTES.len() {
             return Err("a document lost a property".into());
         }
     }
-    Ok(started.elapsed().as_nanos() as f64 / DOCUMENTS as f64)
+    Ok(started.elapsed().as_nanos() as f64 / documents as f64)
 }
 
 /// Both shapes, `repetitions` runs each, the order alternating; their rows in `report`.
 pub(crate) fn property_names(args: &Args, report: &mut Report) -> Result<(), String> {
+    let n = documents(args);
     say(format!(
-        "property names: {DOCUMENTS} RECEIVE output documents' properties x {} runs",
+        "property names: {n} RECEIVE output documents' properties x {} runs",
         args.repetitions
     ));
     let (mut owned, mut borrowed) = (Vec::new(), Vec::new());
     for round in 0..args.repetitions {
         let (a, b) = match round % 2 {
             0 => {
-                let a = per_document(owned_names)?;
-                (a, per_document(static_names)?)
+                let a = per_document(owned_names, n)?;
+                (a, per_document(static_names, n)?)
             }
             _ => {
-                let b = per_document(static_names)?;
-                (per_document(owned_names)?, b)
+                let b = per_document(static_names, n)?;
+                (per_document(owned_names, n)?, b)
             }
         };
         say(format!(
@@ -113,7 +117,7 @@ pub(crate) fn property_names(args: &Args, report: &mut Report) -> Result<(), Str
         owned.push(a);
         borrowed.push(b);
     }
-    let work = format!("{} documents", report::thousands(DOCUMENTS));
+    let work = format!("{} documents", report::thousands(n));
     report.add(Row::new(
         "Property names",
         "names-owned",
