@@ -449,6 +449,13 @@ fn check_line_reader(input: &[u8]) -> Result<(), String> {
             futures::executor::block_on(lines::read_line(&mut reader, &mut buffer, limit))
         });
         let outcome = outcome.map_err(|e| e.to_string())?;
+        // The buffer itself never has room for more than the limit and a `\n`.
+        if buffer.capacity() > limit + 1 {
+            return Err(format!(
+                "read_line grew its buffer to {} bytes for a limit of {limit}",
+                buffer.capacity()
+            ));
+        }
         if peak > line_bound {
             return Err(format!(
                 "read_line held {peak} bytes for a limit of {limit} (bound {line_bound})"

@@ -22,24 +22,68 @@ pub(super) enum LineRead {
     TooLong,
 }
 
+/// How much of a line is read at a time, with the room for it made first (see [`grow`]).
+const READ_PIECE: usize = 64 << 10;
+
+/// Up to this capacity a line's buffer grows by doubling, as `Vec` does; a line longer than this
+/// gets room for the whole limit at once (see [`grow`]).
+const DOUBLING_UP_TO: usize = 64 << 20;
+
 /// Appends the next line to `buffer` (empty when called) when it holds at most `limit` bytes
 /// besides its `\n`. A longer line is read no further than `limit + 1` bytes, of which the first
-/// [`HEAD_KEPT`] are kept.
+/// [`HEAD_KEPT`] are kept. The buffer's capacity never exceeds `limit + 1` bytes on this
+/// account (see [`grow`]).
 pub(super) async fn read_line<R: AsyncBufRead + Unpin + ?Sized>(
     reader: &mut R,
     buffer: &mut Vec<u8>,
     limit: usize,
 ) -> std::io::Result<LineRead> {
-    let bound = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    let read = (&mut *reader).take(bound).read_until(b'\n', buffer).await?;
-    if read == 0 {
-        return Ok(LineRead::End);
+    let start = buffer.len();
+    let bound = start.saturating_add(limit).saturating_add(1);
+    loop {
+        let piece = READ_PIECE.min(bound - buffer.len());
+        grow(buffer, piece, bound);
+        let read = (&mut *reader)
+            .take(piece as u64)
+            .read_until(b'\n', buffer)
+            .await?;
+        if read == 0 {
+            return Ok(match buffer.len() == start {
+                true => LineRead::End,
+                false => LineRead::Line,
+            });
+        }
+        if buffer.last() == Some(&b'\n') {
+            return Ok(LineRead::Line);
+        }
+        if buffer.len() == bound {
+            buffer.truncate(start + HEAD_KEPT);
+            return Ok(LineRead::TooLong);
+        }
     }
-    if read as u64 == bound && buffer.last() != Some(&b'\n') {
-        buffer.truncate(HEAD_KEPT);
-        return Ok(LineRead::TooLong);
+}
+
+/// Makes room in `buffer` for `piece` more bytes, its capacity kept within `bound`. Up to
+/// [`DOUBLING_UP_TO`] the capacity doubles; beyond it the buffer gets the whole `bound` at once.
+/// A request line near the limit (hundreds of megabytes) is thus copied once on its way in, not
+/// at every doubling, and its buffer is never twice the limit: doubling from a capacity just
+/// below the bound would allocate up to twice the bound, and each copy left behind is memory the
+/// allocator may keep. Only the pages written count towards the plugin's resident set, so the
+/// room reserved for the rest of the limit costs address space, not memory. When the system
+/// refuses that much address space, the buffer grows by doubling as before.
+fn grow(buffer: &mut Vec<u8>, piece: usize, bound: usize) {
+    let needed = buffer.len() + piece;
+    if needed <= buffer.capacity() {
+        return;
     }
-    Ok(LineRead::Line)
+    let doubled = buffer.capacity().saturating_mul(2).max(needed);
+    let target = match doubled <= DOUBLING_UP_TO {
+        true => doubled.min(bound),
+        false => bound,
+    };
+    if buffer.try_reserve_exact(target - buffer.len()).is_err() {
+        buffer.reserve(piece);
+    }
 }
 
 /// Reads the rest of the current line (up to its `\n` or the end of the input) and forgets it,
@@ -228,6 +272,41 @@ mod tests {
                 (LineRead::Line, b"ok\n".to_vec()),
             ]
         );
+    }
+
+    /// A line near a large limit is copied once on its way in, beyond the doubling range, and its
+    /// buffer never has room for more than the limit and a `\n` (doubling past the limit made it
+    /// twice the limit, and held three times the line's length while growing).
+    #[test]
+    fn a_long_line_gets_room_for_the_limit_at_once_and_never_more() {
+        let limit = DOUBLING_UP_TO + (DOUBLING_UP_TO / 4);
+        let long = DOUBLING_UP_TO + (DOUBLING_UP_TO / 8);
+        let input = [&vec![b'a'; long][..], b"\n"].concat();
+        let read = |limit: usize| {
+            let mut reader = tokio::io::BufReader::with_capacity(READ_PIECE, &input[..]);
+            let mut buffer = Vec::new();
+            let (outcome, peak) = fuzz_support::measure(|| {
+                futures::executor::block_on(read_line(&mut reader, &mut buffer, limit))
+            });
+            (outcome.unwrap(), buffer, peak)
+        };
+        let (outcome, buffer, peak) = read(limit);
+        assert_eq!(outcome, LineRead::Line);
+        assert_eq!(buffer.len(), long + 1);
+        assert_eq!(buffer.capacity(), limit + 1);
+        // The last doubling's buffer and the limit's, at the moment of the one copy.
+        assert!(
+            peak <= DOUBLING_UP_TO + limit + 1,
+            "held {peak} bytes for a line of {long} under a limit of {limit}"
+        );
+
+        // Too long for a smaller limit: read up to the limit, in a buffer of the limit's size.
+        let limit = DOUBLING_UP_TO + 1000;
+        let (outcome, buffer, peak) = read(limit);
+        assert_eq!(outcome, LineRead::TooLong);
+        assert_eq!(buffer.len(), HEAD_KEPT);
+        assert_eq!(buffer.capacity(), limit + 1);
+        assert!(peak <= DOUBLING_UP_TO + limit + 1, "held {peak} bytes");
     }
 
     #[tokio::test]
