@@ -10,6 +10,8 @@ mod client;
 #[cfg(test)]
 mod fuzz;
 mod input;
+#[cfg(test)]
+mod json_ab;
 mod json_in;
 mod json_out;
 mod lines;
