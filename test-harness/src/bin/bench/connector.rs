@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use connector_sdk::host::{
-    BatchResult, ExecuteParamsRef, ListenBatchParams, ListenBatchResult, ListenHandler,
-    ListenParams, ListenStatusParams, ListenerState, Outputs, PluginProcess, RpcError,
+    BatchResult, ClientError, ExecuteParamsRef, ExecuteResult, ListenBatchParams,
+    ListenBatchResult, ListenHandler, ListenParams, ListenStatusParams, ListenerState, Outputs,
+    PluginProcess, RpcError,
 };
 use connector_sdk::{
     Component, Connector, Document, DocumentResult, ExecutionContext, ResultStatus,
@@ -215,6 +216,26 @@ pub(crate) async fn listen_drain(
     Ok(answered)
 }
 
+/// One execute call through `plugin` on documents the host holds (serialized where they are),
+/// asking for `outputs`.
+pub(crate) async fn plugin_execute(
+    plugin: &PluginProcess,
+    execution_id: &str,
+    connection: &Component,
+    operation: &Component,
+    documents: &[Document],
+    outputs: Outputs,
+) -> Result<ExecuteResult, ClientError> {
+    let params = ExecuteParamsRef {
+        execution_id,
+        process_name: "bench",
+        connection,
+        operation,
+        documents,
+    };
+    plugin.execute_ref_with(&params, outputs).await
+}
+
 impl Host<'_> {
     /// One execute call on documents the host owns, as a runtime owns the documents a step
     /// passes on: through the plugin they are serialized where they are (and dropped after the call);
@@ -227,23 +248,23 @@ impl Host<'_> {
         documents: Vec<Document>,
     ) -> Result<Vec<DocumentResult>, String> {
         match self {
-            Host::Plugin(plugin) | Host::PluginFull(plugin) => plugin
-                .execute_ref_with(
-                    &ExecuteParamsRef {
-                        execution_id,
-                        process_name: "bench",
-                        connection,
-                        operation,
-                        documents: &documents,
-                    },
-                    match self {
-                        Host::PluginFull(_) => Outputs::Full,
-                        _ => Outputs::Added,
-                    },
+            Host::Plugin(plugin) | Host::PluginFull(plugin) => {
+                let outputs = match self {
+                    Host::PluginFull(_) => Outputs::Full,
+                    _ => Outputs::Added,
+                };
+                plugin_execute(
+                    plugin,
+                    execution_id,
+                    connection,
+                    operation,
+                    &documents,
+                    outputs,
                 )
                 .await
                 .map(|r| r.results)
-                .map_err(|e| format!("execute through the plugin: {e}")),
+                .map_err(|e| format!("execute through the plugin: {e}"))
+            }
             Host::InProcess(connector) => {
                 let ctx = ExecutionContext::new(execution_id, "bench");
                 connector

@@ -514,18 +514,15 @@ async fn execute(
     documents: Vec<Document>,
 ) -> Result<Result<(), i64>, String> {
     let expected = documents.len();
-    let answer = plugin
-        .execute_ref_with(
-            &ExecuteParamsRef {
-                execution_id,
-                process_name: "bench",
-                connection,
-                operation,
-                documents: &documents,
-            },
-            Outputs::Added,
-        )
-        .await;
+    let answer = connector::plugin_execute(
+        plugin,
+        execution_id,
+        connection,
+        operation,
+        &documents,
+        Outputs::Added,
+    )
+    .await;
     drop(documents);
     match answer {
         Ok(result) => {
