@@ -505,9 +505,9 @@
 //! ## 5. Serve it as a plugin
 //!
 //! A plugin executable serves the protocol on stdin/stdout with [`plugin::run`] (or, in a `main`
-//! of its own, [`plugin::serve`]); a host
-//! (`host::PluginProcess` with the cargo feature `host`, or the harness: `test-harness test-connection --connection FILE
-//! --plugin PATH` and `test-harness run --process FILE --plugin PATH`) starts it and drives it.
+//! of its own, [`plugin::serve`]); a host (`host::PluginProcess` with the cargo feature `host`,
+//! or the harness: `test-harness test-connection --connection FILE --plugin PATH` and
+//! `test-harness run --process FILE --plugin PATH`) starts it and drives it.
 //!
 //! ```no_run
 //! # use connector_sdk::ConnectorInfo;

@@ -649,8 +649,8 @@ impl Connector {
 
     /// Starts the listener of the operation component `operation` (a listener type) on
     /// `connection`, reaching the host through `host`; it runs in a task of its own until
-    /// stopped (see [`RunningListener`](crate::listen::RunningListener)). An error when the components are invalid or the
-    /// operation is no listener.
+    /// stopped (see [`RunningListener`](crate::listen::RunningListener)). An error when the
+    /// components are invalid or the operation is no listener.
     pub async fn start_listener(
         &self,
         listener_id: &str,

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 #[cfg(feature = "host")]
 use super::types::ExecuteParamsRef;
-use super::types::{ExecuteResult, ListenBatchParams};
+use super::types::{ExecuteResult, ListenBatchParams, Outputs};
 use crate::document::{Document, DocumentResult, ResultStatus};
 
 /// Where the first byte JSON must escape (`"`, `\` or a control character) is among eight bytes
@@ -213,7 +213,7 @@ pub(super) fn push_execute_result(out: &mut Vec<u8>, result: &ExecuteResult) {
 pub(super) fn push_execute_params(
     out: &mut Vec<u8>,
     params: &ExecuteParamsRef<'_>,
-    outputs: super::types::Outputs,
+    outputs: Outputs,
 ) -> Result<(), serde_json::Error> {
     out.extend_from_slice(b"{\"executionId\":");
     push_str(out, params.execution_id);
@@ -225,7 +225,7 @@ pub(super) fn push_execute_params(
     serde_json::to_writer(&mut *out, params.operation)?;
     out.extend_from_slice(b",\"documents\":");
     push_documents(out, params.documents);
-    if outputs == super::types::Outputs::Added {
+    if outputs == Outputs::Added {
         out.extend_from_slice(b",\"outputs\":\"added\"");
     }
     out.push(b'}');
@@ -400,7 +400,7 @@ pub(super) mod tests {
             documents: &documents,
         };
         let mut out = Vec::new();
-        push_execute_params(&mut out, &params, crate::protocol::types::Outputs::Full).unwrap();
+        push_execute_params(&mut out, &params, Outputs::Full).unwrap();
         assert_eq!(out, serde_json::to_vec(&params).unwrap());
 
         let result = results(documents.clone());

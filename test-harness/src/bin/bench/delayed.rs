@@ -62,7 +62,7 @@ impl Bench<'_> {
                 .map(|(after, before)| after - before);
             // Every contender's runs went through the proxy: four SENDs and five drains, and the
             // sweep's SENDs.
-            let runs = 9 + self.args.chunk_sizes.len() * self.args.calls_in_flight.len() + 1;
+            let runs = 9 + sweep.rows.len();
             let messages = (runs * self.n() * self.args.repetitions) as u64;
             report.delayed.push(Delayed {
                 rtt_ms: rtt,

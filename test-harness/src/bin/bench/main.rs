@@ -374,10 +374,8 @@ impl Bench<'_> {
         }
         self.warm_up().await?;
         if only.includes(Only::Send) {
-            let sweep = self.sweep("execute-call sizes (plugin SEND)").await?;
-            let (chunk, in_flight) = sweep.chosen;
-            report.chunk = sweep.chosen;
-            report.sweep = sweep.rows;
+            report.sweep = self.sweep("execute-call sizes (plugin SEND)").await?;
+            let (chunk, in_flight) = report.sweep.chosen;
             self.sends(report, chunk, in_flight).await?;
         }
         if only.includes(Only::Receive) {

@@ -376,48 +376,75 @@ impl Setup<'_> {
         outcome
     }
 
-    /// [`Setup::run_case`] on its queue.
+    /// [`Setup::run_case`] on its queue: the calls' documents made, then a fresh plugin for
+    /// them, shut down after the case.
     async fn case_on_queue(
         &self,
         serial: usize,
         plan: Plan,
         queue: &str,
     ) -> Result<MemoryCase, String> {
-        let Setup {
-            args,
-            plugin_path,
-            client,
-            connection,
-            pool,
-            limit,
-        } = *self;
-        let bytes = args.memory_document_bytes.max(1);
+        let bytes = self.args.memory_document_bytes.max(1);
         let operation = connector::send_operation(
             &format!("bench-op-memory-{serial}"),
             queue,
-            args.concurrency,
+            self.args.concurrency,
         );
         // The documents of every call, made before the plugin starts.
         let mut first = 0;
         let mut calls = Vec::new();
         for &count in &plan.calls {
-            calls.push(documents(first, count, bytes, pool));
+            calls.push(documents(first, count, bytes, self.pool));
             first += count;
         }
         let mut longest = 0;
         for call in &calls {
-            longest = longest.max(line_bytes(connection, &operation, call)?);
+            longest = longest.max(line_bytes(self.connection, &operation, call)?);
         }
-        let over = longest > limit;
+        let case = Case {
+            serial,
+            plan,
+            queue,
+            operation,
+            longest,
+        };
+        let plugin = start_plugin(self.plugin_path).await?;
+        let outcome = self.measure_case(&plugin, case, calls).await;
+        let _ = plugin.shutdown().await;
+        outcome
+    }
 
-        let plugin = start_plugin(plugin_path).await?;
-        let outcome = async {
+    /// The warm-up, the baseline, `calls` two at a time, the readings and the checks, on
+    /// `plugin`.
+    async fn measure_case(
+        &self,
+        plugin: &PluginProcess,
+        case: Case<'_>,
+        calls: Vec<Vec<Document>>,
+    ) -> Result<MemoryCase, String> {
+        let Setup {
+            args,
+            client,
+            connection,
+            pool,
+            limit,
+            ..
+        } = *self;
+        let Case {
+            serial,
+            plan,
+            queue,
+            operation,
+            longest,
+        } = case;
+        let bytes = args.memory_document_bytes.max(1);
+        let over = longest > limit;
         let pid = plugin
             .pid()
             .await
             .ok_or("the plugin exited before the measurement")?;
         let warm = documents(usize::MAX / 2, WARM_UP_DOCUMENTS, bytes, pool);
-        execute(&plugin, "bench-memory-warm", connection, &operation, warm)
+        execute(plugin, "bench-memory-warm", connection, &operation, warm)
             .await
             .map_err(|e| format!("the warm-up: {e}"))?
             .map_err(|code| format!("the warm-up was refused with {code}"))?;
@@ -426,7 +453,6 @@ impl Setup<'_> {
         let started = Instant::now();
         let answers: Vec<Result<Result<(), i64>, String>> =
             futures::stream::iter(calls.into_iter().enumerate().map(|(n, documents)| {
-                let plugin = &plugin;
                 let operation = &operation;
                 async move {
                     let id = format!("bench-memory-{serial}-{n}");
@@ -446,10 +472,16 @@ impl Setup<'_> {
                 tokio::time::sleep(IDLE_AFTER).await;
             }
             let one = documents(usize::MAX / 4 + n, 1, SMALL_BODY, pool);
-            execute(&plugin, &format!("bench-memory-later-{n}"), connection, &operation, one)
-                .await
-                .map_err(|e| format!("a later small call: {e}"))?
-                .map_err(|code| format!("a later small call was refused with {code}"))?;
+            execute(
+                plugin,
+                &format!("bench-memory-later-{n}"),
+                connection,
+                &operation,
+                one,
+            )
+            .await
+            .map_err(|e| format!("a later small call: {e}"))?
+            .map_err(|code| format!("a later small call was refused with {code}"))?;
         }
         let later_kib = status_kib(pid, "VmRSS").ok_or("no VmRSS for the plugin")?;
 
@@ -474,7 +506,12 @@ impl Setup<'_> {
             return Err("the plugin exited during the case".into());
         }
         let sent = if over { 0 } else { plan.calls.iter().sum() };
-        raw::expect_count(client, queue, (WARM_UP_DOCUMENTS + LATER_CALLS + sent) as u64).await?;
+        raw::expect_count(
+            client,
+            queue,
+            (WARM_UP_DOCUMENTS + LATER_CALLS + sent) as u64,
+        )
+        .await?;
         let server_kib = args.server_pid.and_then(|pid| status_kib(pid, "VmRSS"));
         Ok(MemoryCase {
             what: plan.what.clone(),
@@ -498,10 +535,15 @@ impl Setup<'_> {
             },
         })
     }
-    .await;
-        let _ = plugin.shutdown().await;
-        outcome
-    }
+}
+
+/// One case's queue, operation and plan, and the longest request line of its calls.
+struct Case<'a> {
+    serial: usize,
+    plan: Plan,
+    queue: &'a str,
+    operation: Component,
+    longest: usize,
 }
 
 /// One execute call: `Ok(Ok(()))` when every document got a SUCCESS, `Ok(Err(code))` when the

@@ -239,10 +239,8 @@ fn ratio_in(rows: &[Row], row: &Row) -> String {
 pub(crate) struct Report {
     info: Vec<(String, String)>,
     rows: Vec<Row>,
-    /// Plugin SEND per chunking: (documents per call, calls in flight, runs).
-    pub sweep: Vec<(usize, usize, Row)>,
-    /// The chunking used: (documents per call, calls in flight).
-    pub chunk: (usize, usize),
+    /// Plugin SEND's execute-call sizes on loopback, and the one the SEND rows use.
+    pub sweep: Sweep,
     /// The cold-cache run.
     pub cold: Option<ColdRun>,
     /// The latency-bound figures, one entry per round trip.
@@ -300,8 +298,7 @@ impl Report {
         Self {
             info,
             rows: Vec::new(),
-            sweep: Vec::new(),
-            chunk: (0, 0),
+            sweep: Sweep::default(),
             cold: None,
             delayed: Vec::new(),
             memory: Vec::new(),
@@ -577,7 +574,7 @@ impl Report {
         }
         md.push('\n');
 
-        let (chunk, in_flight) = self.chunk;
+        let (chunk, in_flight) = self.sweep.chosen;
         let (bmin, bmean, bmax) = self.body_sizes;
         let (mmin, mmean, mmax) = self.message_sizes;
         let _ = writeln!(md, "## Method\n");
@@ -745,7 +742,7 @@ impl Report {
              CPU of the median run.\n",
             self.repetitions
         );
-        sweep_table(&mut md, &self.sweep);
+        sweep_table(&mut md, &self.sweep.rows);
 
         self.memory_markdown(&mut md);
 
